@@ -1,0 +1,395 @@
+"""The ledger: the only code that opens or commits transactions. SQLite in WAL mode.
+
+Writes go through one writer thread, in order, batched into one transaction per wake-up, so
+the event loop never blocks on the disk and a burst of transitions costs one commit. A batch
+that fails to commit is kept and retried (with backoff) ahead of anything newer, so nothing
+is lost or reordered while the disk is unwell. Reads open their own short-lived connection:
+WAL lets a CLI command or the API read while the daemon writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.records import Amounts, Basis, Batch, DayRecord, WindowRecord
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE windows (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL DEFAULT '',
+        system TEXT NOT NULL,
+        state TEXT NOT NULL,
+        cause TEXT,
+        start_ts REAL NOT NULL,
+        end_ts REAL,
+        before_start REAL,
+        before_end REAL,
+        last_observed REAL,
+        accounted_until REAL NOT NULL,
+        downtime_seconds REAL NOT NULL DEFAULT 0,
+        degraded_seconds REAL NOT NULL DEFAULT 0,
+        cost REAL NOT NULL DEFAULT 0,
+        staff_cost REAL NOT NULL DEFAULT 0,
+        direct_cost REAL NOT NULL DEFAULT 0,
+        hourly_cost_per_user REAL NOT NULL,
+        users_share REAL NOT NULL,
+        impact REAL NOT NULL,
+        direct_cost_per_hour REAL NOT NULL,
+        users_at_start REAL NOT NULL,
+        new_incident INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT 'live',
+        UNIQUE (site, system, start_ts)
+    );
+    CREATE INDEX windows_open ON windows (site, end_ts);
+    CREATE INDEX windows_start ON windows (start_ts);
+    CREATE TABLE days (
+        site TEXT NOT NULL DEFAULT '',
+        system TEXT NOT NULL,
+        day TEXT NOT NULL,
+        cost REAL NOT NULL, staff_cost REAL NOT NULL, direct_cost REAL NOT NULL,
+        downtime_seconds REAL NOT NULL, degraded_seconds REAL NOT NULL,
+        PRIMARY KEY (site, system, day)
+    );
+    CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL DEFAULT '',
+        system TEXT NOT NULL,
+        at REAL NOT NULL,
+        old_state TEXT NOT NULL,
+        new_state TEXT NOT NULL,
+        cause TEXT,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX transitions_at ON transitions (at);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL DEFAULT '',
+        version TEXT NOT NULL,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        stopped REAL
+    );
+    """,
+}
+
+WINDOW_COLUMNS = (
+    "system, state, cause, start_ts, end_ts, before_start, before_end, last_observed, "
+    "accounted_until, downtime_seconds, degraded_seconds, cost, staff_cost, direct_cost, "
+    "hourly_cost_per_user, users_share, impact, direct_cost_per_hour, users_at_start, "
+    "new_incident, reason, source"
+)
+UPSERT_WINDOW = f"""
+INSERT INTO windows (site, {WINDOW_COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (site, system, start_ts) DO UPDATE SET
+    state = excluded.state, cause = excluded.cause, end_ts = excluded.end_ts,
+    before_end = excluded.before_end, last_observed = excluded.last_observed,
+    accounted_until = excluded.accounted_until, downtime_seconds = excluded.downtime_seconds,
+    degraded_seconds = excluded.degraded_seconds, cost = excluded.cost,
+    staff_cost = excluded.staff_cost, direct_cost = excluded.direct_cost,
+    reason = excluded.reason
+"""
+UPSERT_DAY = """
+INSERT INTO days (site, system, day, cost, staff_cost, direct_cost, downtime_seconds,
+                  degraded_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (site, system, day) DO UPDATE SET
+    cost = excluded.cost, staff_cost = excluded.staff_cost, direct_cost = excluded.direct_cost,
+    downtime_seconds = excluded.downtime_seconds, degraded_seconds = excluded.degraded_seconds
+"""
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or used (not a database, wrong schema, unwritable)."""
+
+
+@dataclass(frozen=True)
+class StoredWindow:
+    """A window as read back, with the ledger's id."""
+
+    id: int
+    record: WindowRecord
+
+
+@dataclass(frozen=True)
+class SystemTotals:
+    amounts: Amounts
+    incidents: int
+
+
+def connect(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = %d" % int(timeout * 1000))
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the numbered migrations this file has not yet seen; refuse a newer schema."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise LedgerError(f"ledger schema {version} is newer than this agent ({SCHEMA_VERSION})")
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _statements(MIGRATIONS[number]):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    for part in script.split(";"):
+        if part.strip():
+            yield part
+
+
+def _window_row(site: str, r: WindowRecord) -> tuple[object, ...]:
+    a, b = r.amounts, r.basis
+    return (
+        site, r.system, r.state, r.cause, r.start, r.end, r.before_start, r.before_end,
+        r.last_observed, r.accounted_until, a.downtime, a.degraded, a.cost, a.staff, a.direct,
+        b.hourly_cost_per_user, b.users_share, b.impact, b.direct_cost_per_hour,
+        b.users_at_start, int(r.new_incident), r.reason, r.source,
+    )
+
+
+def _day_row(site: str, r: DayRecord) -> tuple[object, ...]:
+    a = r.amounts
+    return (site, r.system, r.day, a.cost, a.staff, a.direct, a.downtime, a.degraded)
+
+
+def window_from_row(row: sqlite3.Row | tuple[object, ...]) -> StoredWindow:
+    (wid, system, state, cause, start, end, before_start, before_end, last_observed,
+     accounted_until, downtime, degraded, cost, staff, direct, hourly, share, impact,
+     direct_rate, users, new_incident, reason, source) = row
+    record = WindowRecord(
+        system=system, state=state, cause=cause, start=start, end=end,
+        before_start=before_start, before_end=before_end, last_observed=last_observed,
+        accounted_until=accounted_until,
+        amounts=Amounts(cost=cost, staff=staff, direct=direct, downtime=downtime,
+                        degraded=degraded),
+        basis=Basis(hourly_cost_per_user=hourly, users_share=share, impact=impact,
+                    direct_cost_per_hour=direct_rate, users_at_start=users),
+        new_incident=bool(new_incident), reason=reason, source=source,
+    )
+    return StoredWindow(id=wid, record=record)
+
+
+class Ledger:
+    """One SQLite ledger file for one site."""
+
+    def __init__(self, path: Path, site: str = "") -> None:
+        self.path = path
+        self.site = site
+        self._queue: queue.Queue[tuple[Batch | None, concurrent.futures.Future[None]]] = (
+            queue.Queue()
+        )
+        self._thread: threading.Thread | None = None
+        self.healthy = True  # False while commits are failing (the batch is kept for retry)
+        self.last_error = ""
+        self.run_id: int | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create or migrate the file and start the writer; raise LedgerError if unusable."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with closing(connect(self.path)) as conn:
+                conn.execute("PRAGMA journal_mode = WAL")
+                migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+        self._thread = threading.Thread(target=self._writer, name="ledger-writer", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything queued, then stop the writer."""
+        if self._thread is None:
+            return
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._queue.put((None, done))
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def submit(self, batch: Batch) -> concurrent.futures.Future[None]:
+        """Queue a batch; the future completes once it is committed."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._queue.put((batch, future))
+        return future
+
+    async def commit(self, batch: Batch) -> None:
+        """Queue a batch and wait until it is on disk."""
+        await asyncio.wrap_future(self.submit(batch))
+
+    def _writer(self) -> None:
+        conn = connect(self.path)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._write_loop(conn)
+        finally:
+            conn.close()
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        delay = 0.1
+        while True:
+            items = [self._queue.get()]
+            while len(items) < 5000:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(batch is None for batch, _ in items)
+            batches = [batch for batch, _ in items if batch is not None]
+            for attempt in range(1_000_000):
+                try:
+                    self._write(conn, batches)
+                    self.healthy, self.last_error, delay = True, "", 0.1
+                    break
+                except sqlite3.Error as exc:
+                    self._note_failure(exc, attempt)
+                    if stop and attempt >= 3:
+                        break
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            for _, future in items:
+                if not future.done():
+                    future.set_result(None)
+            if stop:
+                return
+
+    def _note_failure(self, exc: Exception, attempt: int) -> None:
+        self.healthy, self.last_error = False, str(exc)
+        if attempt == 0:
+            log.error("ledger %s: commit failed, keeping the batch to retry: %s", self.path, exc)
+
+    def _write(self, conn: sqlite3.Connection, batches: list[Batch]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for batch in batches:
+                self._write_batch(conn, batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write_batch(self, conn: sqlite3.Connection, batch: Batch) -> None:
+        site = self.site
+        latest = {(w.system, w.start): w for w in batch.windows}  # a batch may repeat a window
+        conn.executemany(UPSERT_WINDOW, [_window_row(site, w) for w in latest.values()])
+        conn.executemany(UPSERT_DAY, [_day_row(site, d) for d in batch.days])
+        conn.executemany(
+            "INSERT INTO transitions (site, system, at, old_state, new_state, cause, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(site, t.system, t.at, t.old_state, t.new_state, t.cause, t.reason)
+             for t in batch.transitions],
+        )
+        if batch.heartbeat is not None and self.run_id is not None:
+            conn.execute(
+                "UPDATE runs SET heartbeat = MAX(heartbeat, ?) WHERE id = ?",
+                (batch.heartbeat, self.run_id),
+            )
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with closing(connect(self.path)) as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
+    def open_windows(self) -> list[StoredWindow]:
+        with self._reader() as conn:
+            rows = conn.execute(
+                f"SELECT id, {WINDOW_COLUMNS} FROM windows "
+                "WHERE site = ? AND end_ts IS NULL AND source = 'live' ORDER BY start_ts",
+                (self.site,),
+            ).fetchall()
+        return [window_from_row(row) for row in rows]
+
+    def windows(
+        self, start: float, end: float, system: str | None = None,
+        states: tuple[str, ...] = ("down", "degraded", "maintenance", "unknown"),
+    ) -> list[StoredWindow]:
+        """Windows overlapping [start, end), oldest first."""
+        marks = ",".join("?" * len(states))
+        sql = (
+            f"SELECT id, {WINDOW_COLUMNS} FROM windows WHERE site = ? AND state IN ({marks}) "
+            "AND start_ts < ? AND (end_ts IS NULL OR end_ts > ?)"
+        )
+        params: list[object] = [self.site, *states, end, start]
+        if system is not None:
+            sql += " AND system = ?"
+            params.append(system)
+        with self._reader() as conn:
+            rows = conn.execute(sql + " ORDER BY start_ts, id", params).fetchall()
+        return [window_from_row(row) for row in rows]
+
+    def totals(self) -> dict[str, SystemTotals]:
+        """Per-system sums of live-recorded windows: where counters resume after a restart."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT system, SUM(cost), SUM(staff_cost), SUM(direct_cost), "
+                "SUM(downtime_seconds), SUM(degraded_seconds), SUM(new_incident) "
+                "FROM windows WHERE site = ? AND source = 'live' GROUP BY system",
+                (self.site,),
+            ).fetchall()
+        return {
+            system: SystemTotals(
+                Amounts(cost=c, staff=s, direct=d, downtime=dn, degraded=dg), int(n)
+            )
+            for system, c, s, d, dn, dg, n in rows
+        }
+
+    def days_since(self, first_day: str) -> list[DayRecord]:
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT system, day, cost, staff_cost, direct_cost, downtime_seconds, "
+                "degraded_seconds FROM days WHERE site = ? AND day >= ? ORDER BY day",
+                (self.site, first_day),
+            ).fetchall()
+        return [
+            DayRecord(system, day, Amounts(cost=c, staff=s, direct=d, downtime=dn, degraded=dg))
+            for system, day, c, s, d, dn, dg in rows
+        ]
+
+    # --- runs (when the agent was watching) --------------------------------------------------
+
+    def start_run(self, version: str, now: float) -> float | None:
+        """Record a new run; return the last heartbeat of the previous one, if any."""
+        with closing(connect(self.path)) as conn:
+            row = conn.execute(
+                "SELECT MAX(heartbeat) FROM runs WHERE site = ?", (self.site,)
+            ).fetchone()
+            cursor = conn.execute(
+                "INSERT INTO runs (site, version, started, heartbeat) VALUES (?, ?, ?, ?)",
+                (self.site, version, now, now),
+            )
+            self.run_id = cursor.lastrowid
+        return row[0] if row else None
+
+    def stop_run(self, now: float) -> None:
+        """Mark the run as stopped cleanly (after the writer has drained)."""
+        with closing(connect(self.path)) as conn:
+            conn.execute(
+                "UPDATE runs SET heartbeat = MAX(heartbeat, ?), stopped = ? WHERE id = ?",
+                (now, now, self.run_id),
+            )

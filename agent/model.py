@@ -1,0 +1,196 @@
+"""Plain data shared by every module: the validated configuration and what probes report.
+
+Everything here is a frozen dataclass so it can be passed between threads and compared in
+tests. Times inside the agent are aware UTC datetimes or POSIX seconds; local time only
+appears at the edges (schedules, reports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class State(str, enum.Enum):
+    """The confirmed state of a system, as exported in `outage_system_state{state}`."""
+
+    UNKNOWN = "unknown"
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    MAINTENANCE = "maintenance"
+
+
+class Status(str, enum.Enum):
+    """What one probe saw. A down target is data, never an exception."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    status: Status
+    latency: float  # seconds the probe took (to the failure, for a failed probe)
+    reason: str = ""  # short human text: "HTTP 503", "connection refused", "timeout after 5s"
+    # Extra per-probe facts for metrics, e.g. {"tls_not_after": 1767225600.0}.
+    facts: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not Status.DOWN
+
+
+# --- probe specifications: one dataclass per probe type --------------------------------
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None  # request body, e.g. for a POST health check
+    expect_status: tuple[int, ...] = ()  # empty: any 2xx or 3xx after redirects
+    body_contains: str | None = None
+    body_regex: str | None = None
+    tls_verify: bool = True
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    proxy: str | None = None
+    ip_version: int | None = None  # 4, 6 or None for either
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    type: str = "http"
+
+
+@dataclass(frozen=True)
+class TcpProbe:
+    target: str  # "host:port" or "[v6]:port"
+    ip_version: int | None = None
+    type: str = "tcp"
+
+
+@dataclass(frozen=True)
+class DnsProbe:
+    name: str
+    record_type: str = "A"
+    expect: tuple[str, ...] = ()  # at least one of these must be in the answer
+    server: str | None = None  # "host" or "host:port"; default: the system resolver
+    type: str = "dns"
+
+
+@dataclass(frozen=True)
+class IcmpProbe:
+    host: str
+    count: int = 1
+    ip_version: int | None = None
+    type: str = "icmp"
+
+
+@dataclass(frozen=True)
+class CommandProbe:
+    command: tuple[str, ...]  # argv, run without a shell
+    type: str = "command"
+
+
+ProbeSpec = HttpProbe | TcpProbe | DnsProbe | IcmpProbe | CommandProbe
+
+
+@dataclass(frozen=True)
+class Check:
+    """A probe with the timing it runs under: what the probe engine needs to run it once."""
+
+    spec: ProbeSpec
+    timeout: float  # seconds
+    degraded_after: float | None = None  # slower than this (seconds) = degraded, not down
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsersWindow:
+    """Concurrent users on the given weekdays between two local times (may cross midnight)."""
+
+    days: frozenset[int]  # 0 = Monday ... 6 = Sunday, the day the window starts on
+    start: dt.time
+    end: dt.time  # end <= start means the window ends on the next day
+    users: float
+
+
+@dataclass(frozen=True)
+class UsersSchedule:
+    """Concurrent users by time of day; a plain number is a schedule with no windows."""
+
+    default: float
+    windows: tuple[UsersWindow, ...] = ()
+    holidays: str | None = None  # "GB-ENG": country GB, subdivision ENG; holidays use default
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    currency: str = "GBP"
+    timezone: str = "UTC"
+    hourly_cost_per_user: float = 0.0  # derived from annual cost / hours when not given
+    annual_cost_per_user: float | None = None
+    working_hours_per_year: float = 1924.0
+    users: UsersSchedule = field(default_factory=lambda: UsersSchedule(default=0.0))
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """A planned window: recurring (cron + duration) or one-off (start, end)."""
+
+    cron: str | None = None  # crontab(5) syntax, 0 and 7 are Sunday, in cost.timezone
+    duration: float | None = None  # seconds, with cron
+    start: dt.datetime | None = None  # aware, with end
+    end: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    check: Check
+    interval: float = 30.0
+    retry_interval: float = 5.0
+    failure_threshold: int = 3
+    success_threshold: int = 2
+    depends_on: tuple[str, ...] = ()
+    users_share: float = 1.0
+    impact: float = 1.0
+    degraded_impact: float = 0.0
+    direct_cost_per_hour: float = 0.0
+    maintenance: tuple[Maintenance, ...] = ()
+    description: str = ""
+    owner: str = ""
+    supplier: str = ""
+    tier: str = ""
+    sla: float | None = None  # availability target as a fraction, e.g. 0.999
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    listen: str = "127.0.0.1:9321"
+    ledger: Path = Path("outage-ledger.db")  # already resolved to an absolute path
+    site: str = ""
+    canaries: tuple[System, ...] = ()  # probed like systems; never costed
+    max_unobserved_gap: float = 300.0
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    agent: AgentConfig
+    cost: CostConfig
+    systems: tuple[System, ...]
+    source: Path | None = None  # the file it was loaded from
+
+    def system(self, name: str) -> System:
+        for system in self.systems:
+            if system.name == name:
+                return system
+        raise KeyError(name)

@@ -1,0 +1,55 @@
+"""Small builders shared by tests: configs made in code, probe results, a steppable clock."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from agent.model import (
+    AgentConfig,
+    Check,
+    Config,
+    CostConfig,
+    ProbeResult,
+    Status,
+    System,
+    TcpProbe,
+    UsersSchedule,
+)
+
+HOURLY = 25000 / 1924  # the council's figure: £25,000 a year over 1,924 working hours
+
+
+def system(name: str, **overrides: object) -> System:
+    """A TCP-probed system with short, test-friendly timing."""
+    base = System(
+        name=name,
+        check=Check(spec=TcpProbe(target="127.0.0.1:9"), timeout=1.0),
+        interval=30.0,
+        retry_interval=5.0,
+        failure_threshold=3,
+        success_threshold=2,
+    )
+    return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def config(
+    *systems: System,
+    users: float | UsersSchedule = 2000,
+    timezone: str = "UTC",
+    canaries: tuple[System, ...] = (),
+    ledger: Path = Path("/nonexistent/ledger.db"),
+    hourly: float = HOURLY,
+) -> Config:
+    schedule = users if isinstance(users, UsersSchedule) else UsersSchedule(default=users)
+    return Config(
+        agent=AgentConfig(ledger=ledger, canaries=canaries),
+        cost=CostConfig(currency="GBP", timezone=timezone, hourly_cost_per_user=hourly,
+                        users=schedule),
+        systems=tuple(systems),
+    )
+
+
+UP = ProbeResult(Status.UP, 0.01)
+DOWN = ProbeResult(Status.DOWN, 0.5, "connection refused")
+SLOW = ProbeResult(Status.DEGRADED, 2.5, "slow")

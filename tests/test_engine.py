@@ -1,0 +1,180 @@
+"""The engine's bookkeeping, walked through with an injected clock and hand-calculated money."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from helpers import DOWN, HOURLY, SLOW, UP, config, system
+
+from agent.engine import Engine
+from agent.model import Maintenance, State, UsersSchedule, UsersWindow
+
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp()  # a Monday morning
+
+
+def feed(engine: Engine, name: str, results: list, start: float, step: float = 5.0) -> float:
+    """Feed results `step` seconds apart from `start`; return the time of the last one."""
+    at = start
+    for result in results:
+        engine.observe(name, result, at)
+        at += step
+    return at - step
+
+
+def test_outage_starts_at_first_failure_and_is_confirmed_after_threshold():
+    engine = Engine(config(system("email")), T0)
+    engine.observe("email", UP, T0)
+    engine.observe("email", DOWN, T0 + 30)
+    engine.observe("email", DOWN, T0 + 35)
+    assert engine.lives["email"].state is State.UP
+    batch = engine.observe("email", DOWN, T0 + 40)
+    assert engine.lives["email"].state is State.DOWN
+    opened = [w for w in batch.windows if w.end is None][-1]
+    assert opened.start == T0 + 30
+    assert opened.before_start == T0
+    # 10 s backdated at once: 2000 users x £12.99/h x 10/3600 h
+    assert opened.amounts.cost == pytest.approx(2000 * HOURLY * 10 / 3600)
+
+
+def test_cost_accrues_in_real_time_and_stops_at_the_first_good_probe():
+    engine = Engine(config(system("email")), T0)
+    feed(engine, "email", [UP, DOWN, DOWN, DOWN], T0, step=5)  # down from T0+5
+    engine.account(T0 + 100)
+    view = engine.view(T0 + 100)[0]
+    assert view.totals.cost == pytest.approx(2000 * HOURLY * 95 / 3600)
+    assert view.totals.downtime == pytest.approx(95)
+    assert view.cost_per_hour == pytest.approx(2000 * HOURLY)
+    engine.observe("email", UP, T0 + 105)
+    engine.observe("email", UP, T0 + 110)
+    view = engine.view(T0 + 200)[0]
+    assert view.state is State.UP
+    assert view.totals.downtime == pytest.approx(100)
+    assert view.totals.cost == pytest.approx(2000 * HOURLY * 100 / 3600)
+    assert view.cost_per_hour == 0
+    assert view.incidents == 1
+
+
+def test_a_broken_recovery_run_adds_back_the_frozen_time():
+    engine = Engine(config(system("email")), T0)
+    feed(engine, "email", [DOWN, DOWN, DOWN], T0)  # down from T0
+    engine.observe("email", UP, T0 + 20)  # one good probe: accrual frozen at T0+20
+    engine.account(T0 + 24)
+    assert engine.view(T0 + 24)[0].totals.downtime == pytest.approx(20)
+    engine.observe("email", DOWN, T0 + 25)  # the run breaks: 5 s frozen are added back
+    engine.account(T0 + 60)
+    view = engine.view(T0 + 60)[0]
+    assert view.totals.downtime == pytest.approx(60)
+    assert view.totals.cost == pytest.approx(2000 * HOURLY * 60 / 3600)
+    assert view.incidents == 1
+
+
+def test_dependant_waits_for_its_dependency_and_is_costed_at_the_root():
+    core = system("core", failure_threshold=3)
+    email = system("email", depends_on=("core",), failure_threshold=2,
+                   direct_cost_per_hour=360.0)
+    engine = Engine(config(core, email), T0)
+    for name in ("core", "email"):
+        engine.observe(name, UP, T0)
+    engine.observe("core", DOWN, T0 + 10)
+    engine.observe("email", DOWN, T0 + 11)
+    engine.observe("email", DOWN, T0 + 16)  # email's threshold: but core is failing
+    assert engine.lives["email"].state is State.UP
+    assert engine.lives["email"].held
+    engine.observe("core", DOWN, T0 + 15)
+    engine.observe("core", DOWN, T0 + 20)  # core confirmed: email follows, behind it
+    assert engine.lives["core"].state is State.DOWN
+    assert (engine.lives["email"].state, engine.lives["email"].cause) == (State.DOWN, "core")
+    engine.account(T0 + 3610)
+    core_view, email_view = engine.view(T0 + 3610)
+    assert core_view.totals.staff == pytest.approx(2000 * HOURLY * 3600 / 3600)
+    assert email_view.totals.staff == 0
+    # direct costs stay on the dependant's own series, from its first failed probe
+    assert email_view.totals.direct == pytest.approx(360 * (3610 - 11) / 3600)
+    assert email_view.affected_users == 0
+    assert core_view.affected_users == 2000
+
+
+def test_organisation_cap_scales_simultaneous_outages():
+    a = system("a", users_share=0.8)
+    b = system("b", users_share=0.6)
+    engine = Engine(config(a, b), T0)
+    for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
+        for name in ("a", "b"):  # a is seen a moment before b each time
+            engine.observe(name, result, T0 + k * 5)
+    engine.account(T0 + 3615)
+    va, vb = engine.view(T0 + 3615)
+    users_hour = 2000 * HOURLY / 3600  # the organisation's cost per second of a full outage
+    # a was confirmed first: its 10 backdated seconds are uncapped (0.8 <= 1); b's backdated
+    # 10 s only get the headroom left (1 - 0.8); then 3600 s at the cap 1 / (0.8 + 0.6)
+    assert va.totals.staff == pytest.approx(users_hour * (10 * 0.8 + 3600 * 0.8 / 1.4))
+    assert vb.totals.staff == pytest.approx(users_hour * (10 * 0.2 + 3600 * 0.6 / 1.4))
+    assert va.cost_per_hour + vb.cost_per_hour == pytest.approx(2000 * HOURLY)
+
+
+def test_canary_down_makes_failures_unknown_and_costs_nothing():
+    canary = system("canary-1", users_share=0.0, impact=0.0, failure_threshold=2)
+    engine = Engine(config(system("email"), canaries=(canary,)), T0)
+    engine.observe("canary-1", UP, T0)
+    engine.observe("email", UP, T0)
+    engine.observe("canary-1", DOWN, T0 + 5)
+    engine.observe("email", DOWN, T0 + 6)
+    engine.observe("canary-1", DOWN, T0 + 10)
+    engine.observe("email", DOWN, T0 + 11)
+    engine.observe("email", DOWN, T0 + 16)
+    assert engine.lives["email"].state is State.UNKNOWN
+    engine.account(T0 + 600)
+    view = engine.view(T0 + 600)[0]
+    assert view.totals.cost == 0 and view.totals.downtime == 0
+
+
+def test_failures_in_maintenance_are_planned_and_cost_nothing():
+    start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+    planned = Maintenance(start=start, end=start + dt.timedelta(hours=1))
+    engine = Engine(config(system("email", maintenance=(planned,))), T0)
+    feed(engine, "email", [UP, DOWN, DOWN, DOWN], T0 + 1)
+    assert engine.lives["email"].state is State.MAINTENANCE
+    engine.account(T0 + 3599)
+    assert engine.view(T0 + 3599)[0].totals.cost == 0
+    engine.account(T0 + 3700)  # maintenance over, still failing: a real outage from its end
+    assert engine.lives["email"].state is State.DOWN
+    engine.account(T0 + 3600 + 360)
+    assert engine.view(T0 + 3960)[0].totals.downtime == pytest.approx(360)
+
+
+def test_degraded_costs_its_degraded_impact():
+    engine = Engine(config(system("email", users_share=0.5, impact=1.0, degraded_impact=0.2)),
+                    T0)
+    feed(engine, "email", [UP, SLOW, SLOW, SLOW], T0)
+    engine.account(T0 + 5 + 3600)
+    view = engine.view(T0 + 5 + 3600)[0]
+    assert view.state is State.DEGRADED
+    assert view.totals.cost == pytest.approx(2000 * HOURLY * 0.5 * 0.2)
+    assert view.totals.degraded == pytest.approx(3600)
+    assert view.totals.downtime == 0
+
+
+def test_cost_follows_the_users_schedule_and_splits_at_midnight():
+    schedule = UsersSchedule(default=100, windows=(
+        UsersWindow(days=frozenset(range(5)), start=dt.time(8), end=dt.time(18), users=2000),
+    ))
+    evening = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC).timestamp()  # Monday 17:00
+    engine = Engine(config(system("email"), users=schedule), evening - 60)
+    feed(engine, "email", [DOWN, DOWN, DOWN], evening)
+    next_morning = evening + 8 * 3600  # Tuesday 01:00
+    engine.account(next_morning)
+    view = engine.view(next_morning)[0]
+    # 17:00-18:00 at 2000 users, then 7 h at 100 users
+    assert view.totals.cost == pytest.approx(HOURLY * (2000 + 7 * 100))
+    assert view.cost_day == pytest.approx(HOURLY * 100)  # Tuesday 00:00-01:00
+    assert view.cost_month == pytest.approx(view.totals.cost)
+
+
+def test_council_month_hand_calculation():
+    """21.55 h of system-wide outage at 2,000 users and £25,000/1,924 h is about £560,031."""
+    engine = Engine(config(system("network", failure_threshold=1, success_threshold=1)), T0)
+    engine.observe("network", DOWN, T0)
+    engine.observe("network", UP, T0 + 21.55 * 3600)
+    view = engine.view(T0 + 22 * 3600)[0]
+    assert round(2000 * HOURLY, 2) == 25987.53
+    assert view.totals.cost == pytest.approx(560_031.19, abs=0.01)
