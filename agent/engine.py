@@ -16,6 +16,7 @@ Money rules (see README, "Cost model"):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from agent.cost import UsersCalendar
 from agent.maintenance import MaintenanceCalendar
 from agent.model import Config, ProbeResult, State, System
 from agent.records import Amounts, Basis, Batch, DayRecord, TransitionRecord, WindowRecord
-from agent.state import DOWN, UP, Context, Tracker, derive_state
+from agent.state import DEGRADED, DOWN, UP, Context, Tracker, derive_state
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,23 @@ class SystemView:
     last_result: ProbeResult | None
     last_probe_at: float | None
     as_of: float
+
+
+def _closed_after_gap(
+    record: WindowRecord, last_seen: float, now: float, configured: bool
+) -> list[WindowRecord]:
+    """Close a window left open by an agent that was away too long (or a removed system);
+    the unobserved time is recorded as unknown, which costs nothing."""
+    closed = dataclasses.replace(record, end=last_seen, before_end=last_seen)
+    if not configured or now <= last_seen:
+        return [closed]
+    gap_start = max(last_seen, record.start + 0.001)  # (system, start) is the window's key
+    gap = dataclasses.replace(
+        record, state=State.UNKNOWN.value, cause=None, start=gap_start, end=now,
+        before_start=gap_start, before_end=now, last_observed=None, accounted_until=now,
+        amounts=Amounts(), new_incident=False, reason="agent not running",
+    )
+    return [closed, gap]
 
 
 def _window_open(state: State, health: int | None) -> bool:
@@ -188,6 +206,71 @@ class Engine:
         )
         return live.system.retry_interval if doubtful else live.system.interval
 
+    def restore(
+        self, windows: list[WindowRecord], totals: dict[str, tuple[Amounts, int]],
+        days: list[DayRecord], at: float,
+    ) -> Batch:
+        """Resume from the ledger after a restart: counters continue from its totals, open
+        windows continue if the agent was away at most `max_unobserved_gap`; a longer
+        absence closes them at the last observation and records the gap as unknown."""
+        batch = Batch()
+        for name, (amounts, incidents) in totals.items():
+            if name in self.lives:
+                self.lives[name].totals, self.lives[name].incidents = amounts.copy(), incidents
+        for day in days:
+            if day.system in self.lives:
+                self.lives[day.system].days[day.day] = day.amounts.copy()
+        gap_allowed = self.config.agent.max_unobserved_gap
+        for record in windows:
+            live = self.lives.get(record.system)
+            last_seen = max(record.last_observed or record.start, record.accounted_until)
+            if live is not None and not live.canary and at - last_seen <= gap_allowed:
+                self._resume_window(live, record, last_seen)
+            else:
+                batch.windows.extend(_closed_after_gap(record, last_seen, at, live is not None))
+        return batch
+
+    def adopt(self, old: Engine, at: float) -> Batch:
+        """Take over from the engine of the previous configuration (a reload at `at`).
+
+        Systems whose configuration is unchanged keep everything (health, open window,
+        counters); a changed or removed one has its window closed at `at`, and a changed one
+        starts afresh but keeps its counters, so nothing exported ever goes down.
+        """
+        batch = old.account(at)
+        for name, live in old.lives.items():
+            new = self.lives.get(name)
+            if new is not None and new.system == live.system and new.canary == live.canary:
+                self._take(live, at)
+                continue
+            if live.window is not None:
+                old._close(live, at, batch)
+            if new is not None:
+                new.totals, new.incidents, new.days = live.totals, live.incidents, live.days
+        self._flush_days(batch)
+        return batch
+
+    def _take(self, live: Live, at: float) -> None:
+        was_accruing = live.accruing
+        live.accruing = False
+        self.lives[live.system.name] = live
+        if was_accruing:
+            self._resume(live, at)
+
+    def _resume_window(self, live: Live, record: WindowRecord, last_seen: float) -> None:
+        state = State(record.state)
+        live.window = OpenWindow(
+            state=state, cause=record.cause, start=record.start,
+            before_start=record.before_start, basis=record.basis,
+            new_incident=record.new_incident, amounts=record.amounts.copy(),
+            last_observed=record.last_observed, resumed_until=last_seen, reason=record.reason,
+        )
+        live.state, live.cause = state, record.cause
+        live.tracker.restore(DEGRADED if state is State.DEGRADED else DOWN, last_seen)
+        live.mark, live.accruing = record.accounted_until, False
+        if state in (State.DOWN, State.DEGRADED):
+            live.incident_start, live.incident_cost = record.start, record.amounts.cost
+
     # --- confirmation and state -----------------------------------------------------------
 
     def _try_confirm(self, live: Live, at: float, batch: Batch) -> bool:
@@ -258,10 +341,10 @@ class Engine:
         if live.window is not None:
             boundary = max(boundary, live.window.start)
             self._close(live, boundary, batch)
+        self._track_incident(live, state, boundary)
         if _window_open(state, health) and not live.canary:
             new_incident = state is State.DOWN and old is not State.DOWN
             self._open(live, state, cause, boundary, at, new_incident, batch)
-        self._track_incident(live, state, boundary)
         live.state, live.cause = state, cause
         reason = live.last_result.reason if live.last_result else ""
         batch.transitions.append(
@@ -310,7 +393,7 @@ class Engine:
     def _close(self, live: Live, end: float, batch: Batch) -> None:
         window = live.window
         assert window is not None
-        if window.resumed_until is not None and live.tracker.before_run is None:
+        if window.resumed_until is not None:  # recovered while the agent was away
             end = max(window.start, min(end, window.resumed_until))
         if live.accruing:
             self._settle(live, end)
@@ -489,7 +572,7 @@ class Engine:
 
     def _view(self, live: Live, at: float, today: str, month: str, users: float) -> SystemView:
         day = live.days.get(today)
-        month_cost = sum(a.cost for d, a in live.days.items() if d[:7] == month)
+        month_cost = sum((a.cost for d, a in live.days.items() if d[:7] == month), 0.0)
         affected = 0.0
         if live.state is State.DEGRADED or (live.state is State.DOWN and live.cause is None):
             affected = users * live.system.users_share

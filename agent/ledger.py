@@ -134,7 +134,7 @@ class SystemTotals:
 
 def connect(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = %d" % int(timeout * 1000))
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     return conn
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     """The confirmed state of a system, as exported in `outage_system_state{state}`."""
 
     UNKNOWN = "unknown"
@@ -23,7 +23,7 @@ class State(str, enum.Enum):
     MAINTENANCE = "maintenance"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """What one probe saw. A down target is data, never an exception."""
 
     UP = "up"

@@ -1,0 +1,236 @@
+"""The running agent: scheduler -> probe -> engine -> ledger -> metrics, on one event loop.
+
+APScheduler 3 only ever calls `Agent.probe_system(name)`; everything else (scrapes,
+checkpoints, reloads) is a method a test can call directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from agent import __version__
+from agent.engine import Engine, SystemView
+from agent.exporter import Metrics, Scrape
+from agent.ledger import Ledger
+from agent.model import Config, System
+from agent.probes import Prober
+from agent.records import Batch
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 5.0  # how often open windows' accrual is committed without a scrape
+COMMIT_WAIT_SECONDS = 2.0  # a scrape waits this long for the ledger, then serves from memory
+
+
+class ProbeTrigger(BaseTrigger):
+    """First run at a stable offset within the interval; then every `delay()` seconds.
+
+    The offset comes from a hash of the system's name, so hundreds of systems configured at
+    once are spread over their interval, and the same system keeps its slot across restarts.
+    """
+
+    def __init__(self, name: str, interval: float, delay: Callable[[], float]) -> None:
+        self.offset = (zlib.crc32(name.encode()) / 2**32) * min(interval, 60.0)
+        self.delay = delay
+
+    def get_next_fire_time(
+        self, previous_fire_time: dt.datetime | None, now: dt.datetime
+    ) -> dt.datetime:
+        if previous_fire_time is None:
+            return now + dt.timedelta(seconds=self.offset)
+        return max(previous_fire_time + dt.timedelta(seconds=self.delay()), now)
+
+
+class Agent:
+    def __init__(
+        self, config: Config, clock: Callable[[], float] = time.time,
+        histograms: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.engine = Engine(config, clock())
+        self.ledger = Ledger(config.agent.ledger, config.agent.site)
+        self.metrics = Metrics(config.cost.currency, config.agent.site, histograms)
+        self.prober = Prober()
+        self.scheduler: AsyncIOScheduler | None = None
+        self.ready = False
+        self._planned: dict[str, float] = {}
+        self._lock = asyncio.Lock()  # one evaluation of the books at a time
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the ledger, restore the books, then start probing. Raise if the ledger fails."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.ledger.open)
+        await self._restore()
+        await self.prober.__aenter__()
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        for system in (*self.config.agent.canaries, *self.config.systems):
+            self._add_job(system)
+        self.scheduler.add_job(self.checkpoint, "interval", seconds=CHECKPOINT_SECONDS,
+                               id="__checkpoint__", coalesce=True, misfire_grace_time=None)
+        self.scheduler.start()
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(self.clock())
+        self.ready = True
+
+    def _add_job(self, system: System) -> None:
+        assert self.scheduler is not None
+        name = system.name
+        trigger = ProbeTrigger(name, system.interval, lambda: self.engine.next_delay(name))
+        self.scheduler.add_job(
+            self.probe_system, trigger, args=[name], id=name, name=name, max_instances=1,
+            coalesce=True, misfire_grace_time=None,
+        )
+
+    async def _restore(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = self.clock()
+        first_day = self.engine.today(now).replace(day=1).isoformat()
+
+        def read() -> tuple[Any, Any, Any]:
+            self.ledger.start_run(__version__, now)
+            return self.ledger.open_windows(), self.ledger.totals(), self.ledger.days_since(
+                first_day)
+
+        windows, totals, days = await loop.run_in_executor(None, read)
+        batch = self.engine.restore(
+            [w.record for w in windows],
+            {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
+        )
+        resumed = sum(1 for w in windows if self.engine.lives.get(w.record.system) and
+                      self.engine.lives[w.record.system].window is not None)
+        log.info("ledger %s open: %d open window(s) resumed, %d closed after a gap",
+                 self.config.agent.ledger, resumed, len(windows) - resumed)
+        await self.ledger.commit(batch)
+
+    async def stop(self) -> None:
+        """Stop probing, commit the books, leave open windows open."""
+        self.ready = False
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        async with self._lock:
+            batch = self.engine.account(self.clock())
+            batch.heartbeat = self.clock()
+            await self._commit(batch)
+        await self.prober.__aexit__(None, None, None)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.ledger.close)
+        await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
+
+    async def reload(self, config: Config) -> None:
+        """Apply a validated configuration without losing the state of unchanged systems."""
+        async with self._lock:
+            now = self.clock()
+            engine = Engine(config, now)
+            batch = engine.adopt(self.engine, now)
+            old, self.engine, self.config = self.engine, engine, config
+        if self.scheduler is not None:
+            for name, live in old.lives.items():
+                new = engine.lives.get(name)
+                if new is None or new is not live:
+                    self.scheduler.remove_job(name)
+            for name, live in engine.lives.items():
+                if old.lives.get(name) is not live:
+                    self._add_job(live.system)
+        await self._commit(batch)
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(self.clock())
+
+    # --- the loop bodies --------------------------------------------------------------------
+
+    async def probe_system(self, name: str) -> None:
+        """Probe one system once, count the result, commit it, and plan the next probe."""
+        live = self.engine.lives[name]
+        result = await self.prober.run(live.system.check)
+        self.metrics.observe_probe(name, result.latency, result.ok)
+        async with self._lock:
+            batch = self.engine.observe(name, result, self.clock())
+        await self._commit(batch)
+        self._plan_next(name)
+
+    def _plan_next(self, name: str) -> None:
+        """Retry sooner after a failure: the trigger planned the next run before this one."""
+        if self.scheduler is None or name not in self._planned:
+            return
+        job = self.scheduler.get_job(name)
+        if job is None or job.next_run_time is None:
+            return
+        wanted = self._planned[name] + self.engine.next_delay(name)
+        wanted = max(wanted, self.clock())
+        if abs(job.next_run_time.timestamp() - wanted) > 1e-3:
+            job.modify(next_run_time=dt.datetime.fromtimestamp(wanted, dt.UTC))
+
+    async def checkpoint(self) -> None:
+        """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing."""
+        async with self._lock:
+            now = self.clock()
+            batch = self.engine.account(now)
+            batch.heartbeat = now
+        await self._commit(batch)
+
+    async def snapshot(self) -> Scrape:
+        """Bring the books to now and wait until they are committed; what a scrape shows."""
+        async with self._lock:
+            now = self.clock()
+            batch = self.engine.account(now)
+            views = self.engine.view(now)
+            users = self.engine.calendar.users_at(now)
+        committed = await self._commit(batch)
+        return Scrape(views=views, concurrent_users=users, ledger_ok=self.ledger.healthy,
+                      committed=committed)
+
+    async def render_metrics(self) -> bytes:
+        self.metrics.collector.scrape = await self.snapshot()
+        return await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)
+
+    async def _commit(self, batch: Batch) -> bool:
+        """Commit a batch; True once on disk, False if the ledger is too slow right now."""
+        if not batch:
+            return True
+        future = asyncio.wrap_future(self.ledger.submit(batch))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), COMMIT_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("ledger commit slower than %ss; serving figures from memory",
+                        COMMIT_WAIT_SECONDS)
+            return False
+        return True
+
+    # --- scheduler events ---------------------------------------------------------------------
+
+    def _on_submitted(self, event: JobEvent) -> None:
+        if not isinstance(event, JobSubmissionEvent) or event.job_id.startswith("__"):
+            return
+        planned = event.scheduled_run_times[-1].timestamp()
+        self._planned[event.job_id] = planned
+        self.metrics.schedule_lag.observe(max(0.0, self.clock() - planned))
+
+    def _on_missed(self, event: JobEvent) -> None:
+        reason = "still_running" if event.code == EVENT_JOB_MAX_INSTANCES else "late"
+        self.metrics.missed_runs.labels(reason).inc()
+        log.warning("probe run of %s skipped (%s)", event.job_id, reason)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def views(self) -> list[SystemView]:
+        return self.engine.view(self.clock())

@@ -1,0 +1,323 @@
+"""Planned maintenance windows: when a system is expected to be down and costs nothing.
+
+Recurring windows are crontab(5) expressions evaluated in the cost timezone, each firing a
+period [fire, fire + duration); one-off windows are [start, end). Overlapping or touching
+periods merge, so the agent sees one continuous planned period rather than a flicker.
+
+Cron is matched by a small parser here rather than APScheduler's CronTrigger: crontab(5)
+reads day-of-week 0 and 7 as Sunday and ORs the two day fields when both are restricted,
+while CronTrigger reads 0 as Monday and ANDs them. Translating every field and wrapping
+triggers in an OrTrigger would be more code than the matcher, and harder to see correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from agent.model import Maintenance
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# crontab(5) shorthands; @reboot has no meaning for a calendar and is rejected.
+_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: dict[str, int]
+
+
+_FIELDS = (
+    _Field("minute", 0, 59, {}),
+    _Field("hour", 0, 23, {}),
+    _Field("day-of-month", 1, 31, {}),
+    _Field("month", 1, 12, {n: i + 1 for i, n in enumerate(_MONTHS)}),
+    _Field("day-of-week", 0, 7, {n: i for i, n in enumerate(_DAYS)}),
+)
+
+
+class CronError(ValueError):
+    """An expression that crontab(5) would reject; the message is ready for the user."""
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A parsed crontab(5) expression: the allowed values of each field."""
+
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days: frozenset[int]  # day of month
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday ... 6 = Saturday (7 folded into 0)
+    day_or: bool  # both day fields restricted: a day matches if EITHER matches
+
+    def matches_day(self, day: dt.date) -> bool:
+        """Given a local date, return whether the expression can fire on it."""
+        if day.month not in self.months:
+            return False
+        in_month = day.day in self.days
+        in_week = (day.isoweekday() % 7) in self.weekdays
+        return in_month or in_week if self.day_or else in_month and in_week
+
+
+def cron_error(expr: str) -> str | None:
+    """Given a crontab(5) expression, return why it is invalid, or None when it is valid."""
+    try:
+        parse_cron(expr)
+    except CronError as err:
+        return str(err)
+    return None
+
+
+def parse_cron(expr: str) -> Cron:
+    """Given a 5-field crontab(5) expression, return its values; raise CronError if invalid."""
+    parts = _ALIASES.get(expr.strip().lower(), expr).split()
+    if len(parts) != 5:
+        raise CronError(
+            f"cron: expected 5 fields (minute hour day-of-month month day-of-week), "
+            f"got {len(parts)} in {expr!r}"
+        )
+    values = [_parse_field(text, field) for text, field in zip(parts, _FIELDS, strict=True)]
+    weekdays = frozenset(d % 7 for d in values[4])
+    return Cron(
+        minutes=tuple(sorted(values[0])),
+        hours=tuple(sorted(values[1])),
+        days=frozenset(values[2]),
+        months=frozenset(values[3]),
+        weekdays=weekdays,
+        day_or=not parts[2].startswith("*") and not parts[4].startswith("*"),
+    )
+
+
+def _parse_field(text: str, field: _Field) -> set[int]:
+    """Given one field ("1-5/2,sat"), return its values; raise CronError if invalid."""
+    values: set[int] = set()
+    for item in text.split(","):
+        if not item:
+            raise CronError(f"cron: empty list item in {field.name} {text!r}")
+        values.update(_parse_item(item, field))
+    return values
+
+
+def _parse_item(item: str, field: _Field) -> range:
+    """Given one list item ("*", "5", "mon-fri", "*/15", "1-10/3"), return its values."""
+    span, _, step_text = item.partition("/")
+    step = 1
+    if step_text or item.endswith("/"):
+        if not _is_number(step_text) or int(step_text) == 0:
+            raise CronError(f"cron: {field.name} step {step_text!r} is not a positive number")
+        if span != "*" and "-" not in span:
+            raise CronError(f"cron: {field.name} step needs a range or '*', got {item!r}")
+        step = int(step_text)
+    if span == "*":
+        return range(field.low, field.high + 1, step)
+    first, dash, last = span.partition("-")
+    low = _parse_value(first, field, end=False)
+    high = _parse_value(last, field, end=True) if dash else low
+    if high < low:
+        raise CronError(f"cron: {field.name} range {span!r} runs backwards")
+    return range(low, high + 1, step)
+
+
+def _parse_value(text: str, field: _Field, end: bool) -> int:
+    """Given a number or name, return its value; "sun" ends a range as 7 so "mon-sun" works."""
+    name = text.lower()
+    if name in field.names:
+        value = field.names[name]
+        return 7 if end and field.name == "day-of-week" and value == 0 else value
+    if not text:
+        raise CronError(f"cron: {field.name} range is missing a number")
+    if not _is_number(text):
+        raise CronError(f"cron: {field.name} {text!r} is not a number or name")
+    value = int(text)
+    if not field.low <= value <= field.high:
+        raise CronError(f"cron: {field.name} {value} out of range {field.low}-{field.high}")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+# --- the calendar ---------------------------------------------------------------------------
+
+_DAY = 86400.0
+# A day-of-month like 29 february fires at most 8 years apart (2096 -> 2104); searching
+# further for the next fire only finds expressions that never fire ("0 0 31 2 *").
+_SEARCH_DAYS = 366 * 8 + 2
+# How far either side of t a chain of touching planned periods is followed. Beyond it the
+# chain is reported as found: planned work running for weeks is a misconfiguration, and
+# following "* * * * *" with a 1-minute duration for ever would never end.
+_MERGE_HORIZON = 8 * _DAY
+
+Period = tuple[float, float]
+
+
+class _Recurring:
+    """One cron window: fire times in a timezone, each opening [fire, fire + duration)."""
+
+    def __init__(self, cron: Cron, duration: float, zone: ZoneInfo):
+        self.cron = cron
+        self.duration = duration
+        self.zone = zone
+        # Cached per local date: active() runs on every evaluation of every system.
+        self._fires_on = lru_cache(maxsize=256)(self._compute_fires_on)
+
+    def _compute_fires_on(self, day: dt.date) -> tuple[float, ...]:
+        """Given a local date, return its fire times as POSIX seconds, in order.
+
+        A wall time in the spring-forward gap or the repeated autumn hour is read with
+        fold=0 (zoneinfo's default): a gap time fires at the same distance past the
+        transition, a repeated time fires once, at its first occurrence. The set drops the
+        duplicate a gap time can make with a real time ("30 1,2 * * *").
+        """
+        if not self.cron.matches_day(day):
+            return ()
+        y, m, d = day.year, day.month, day.day
+        fires = {
+            dt.datetime(y, m, d, hour, minute, tzinfo=self.zone).timestamp()
+            for hour in self.cron.hours
+            for minute in self.cron.minutes
+        }
+        return tuple(sorted(fires))
+
+    def fires(self, lo: float, hi: float) -> list[float]:
+        """Given lo < hi, return the fire times in (lo, hi], in order."""
+        found = [f for day in _local_days(lo, hi, self.zone) for f in self._fires_on(day)]
+        return sorted(f for f in found if lo < f <= hi)
+
+    def periods(self, lo: float, hi: float) -> list[Period]:
+        """Given lo <= hi, return the periods touching [lo, hi] (start <= hi, end >= lo)."""
+        if self.duration <= 0:
+            return []
+        return [(f, f + self.duration) for f in self.fires(lo - self.duration - 1.0, hi)]
+
+    def next_start(self, t: float) -> float | None:
+        """Given t, return the first fire time after t, or None if it never fires."""
+        first = _local_date(t, self.zone) - dt.timedelta(days=1)
+        for offset in range(_SEARCH_DAYS):
+            day = first + dt.timedelta(days=offset)
+            if self.duration > 0 and self.cron.matches_day(day):
+                later = [f for f in self._fires_on(day) if f > t]
+                if later:
+                    return later[0]
+        return None
+
+
+class MaintenanceCalendar:
+    """The merged planned periods of one system, from its recurring and one-off windows."""
+
+    def __init__(self, windows: tuple[Maintenance, ...], timezone: str = "UTC"):
+        """Given validated windows, build the calendar; raise ValueError if one is invalid."""
+        zone = ZoneInfo(timezone)
+        self._recurring: list[_Recurring] = []
+        self._one_off: list[Period] = []
+        for window in windows:
+            if window.cron is not None:
+                self._recurring.append(
+                    _Recurring(parse_cron(window.cron), window.duration or 0.0, zone)
+                )
+            elif window.start is not None and window.end is not None:
+                self._one_off.append(_one_off(window.start, window.end))
+            else:
+                raise ValueError("maintenance: needs cron and duration, or start and end")
+        self._longest = max((r.duration for r in self._recurring), default=0.0)
+        self._last: Period | None = None  # the last complete period found: a cheap repeat
+
+    def active(self, t: float) -> Period | None:
+        """Given t, return the merged planned period containing it (start <= t < end)."""
+        last = self._last
+        if last is not None and last[0] <= t < last[1]:
+            return last
+        return self._find(t)
+
+    def _find(self, t: float) -> Period | None:
+        """Widen the search around t until the period containing t ends inside it."""
+
+        reach = self._longest + _DAY
+        while True:
+            found = _containing(_merge(self._raw(t - reach, t + reach)), t)
+            if found is None:
+                return None
+            if t - reach < found[0] and found[1] < t + reach:
+                self._last = found
+                return found
+            if reach >= _MERGE_HORIZON:
+                return found
+            reach = min(2 * reach, _MERGE_HORIZON)
+
+    def next_change(self, t: float) -> float | None:
+        """Given t, return the next instant after t when active() changes, or None if never.
+
+        Inside a period that is its end; outside, the earliest start after t.
+        """
+        current = self.active(t)
+        if current is not None:
+            return current[1]
+        starts = [s for s, e in self._one_off if s > t and e > s]
+        starts += [s for r in self._recurring if (s := r.next_start(t)) is not None]
+        return min(starts, default=None)
+
+    def periods(self, start: float, end: float) -> list[Period]:
+        """Given a range, return the merged planned periods overlapping it, clipped to it."""
+        if end <= start:
+            return []
+        clipped = [(max(s, start), min(e, end)) for s, e in _merge(self._raw(start, end))]
+        return [(s, e) for s, e in clipped if s < e]
+
+    def _raw(self, lo: float, hi: float) -> list[Period]:
+        """Given lo <= hi, return every unmerged period touching [lo, hi]."""
+        found = [(s, e) for s, e in self._one_off if s <= hi and e >= lo]
+        for recurring in self._recurring:
+            found += [(s, e) for s, e in recurring.periods(lo, hi) if s <= hi and e >= lo]
+        return found
+
+
+def _one_off(start: dt.datetime, end: dt.datetime) -> Period:
+    """Given aware datetimes, return the period; naive ones would silently use the host zone."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("maintenance: start and end must carry a timezone")
+    return (start.timestamp(), end.timestamp())
+
+
+def _merge(periods: list[Period]) -> list[Period]:
+    """Given periods, return them merged where they overlap or touch, in order; drop empties."""
+    merged: list[Period] = []
+    for s, e in sorted(p for p in periods if p[1] > p[0]):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _containing(periods: list[Period], t: float) -> Period | None:
+    return next(((s, e) for s, e in periods if s <= t < e), None)
+
+
+def _local_date(t: float, zone: ZoneInfo) -> dt.date:
+    return dt.datetime.fromtimestamp(t, zone).date()
+
+
+def _local_days(lo: float, hi: float, zone: ZoneInfo) -> Iterator[dt.date]:
+    """Given lo <= hi, return the local dates that can hold a fire in (lo, hi], with a margin."""
+    day = _local_date(lo, zone) - dt.timedelta(days=1)
+    last = _local_date(hi, zone) + dt.timedelta(days=1)
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)

@@ -1,0 +1,136 @@
+"""The probe engine: one module per protocol, all with one signature, looked up by type.
+
+Every protocol module has `async def probe(spec, timeout, resources) -> ProbeResult`. A down
+target is a ProbeResult, never an exception. `Prober.run` adds what every probe needs: the
+overall deadline, latency, the slow-means-degraded rule, and a last net for surprises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import AsyncResolver
+
+from agent.model import Check, ProbeResult, Status
+from agent.probes import command, dns, http, icmp, tcp
+from agent.probes.icmp import IcmpMode
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PROBES", "IcmpMode", "ProbeFn", "Prober", "Resources"]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What probes share, owned by the Prober: sessions, the resolver, the ICMP mode."""
+
+    resolver: AbstractResolver  # c-ares lookups for http, tcp, icmp and named DNS servers
+    http: http.HttpClients
+    icmp_mode: IcmpMode
+
+
+ProbeFn = Callable[[Any, float, Resources], Awaitable[ProbeResult]]
+
+PROBES: dict[str, ProbeFn] = {
+    "http": http.probe,
+    "tcp": tcp.probe,
+    "dns": dns.probe,
+    "icmp": icmp.probe,
+    "command": command.probe,
+}
+
+USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+REASON_LIMIT = 200
+
+
+def clean_reason(text: str) -> str:
+    """Given any text for a reason, return it on one line, short, without URL credentials."""
+    return USERINFO.sub("", " ".join(text.split()))[:REASON_LIMIT]
+
+
+def unexpected_reason(exc: Exception) -> str:
+    detail = str(exc)
+    return clean_reason(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+
+
+def apply_degraded(result: ProbeResult, degraded_after: float | None) -> ProbeResult:
+    """An up result slower than `degraded_after` becomes degraded, saying how slow."""
+    if result.status is not Status.UP or degraded_after is None:
+        return result
+    if result.latency <= degraded_after:
+        return result
+    reason = f"slow: {result.latency:.2f}s > {degraded_after:g}s"
+    return dataclasses.replace(result, status=Status.DEGRADED, reason=reason)
+
+
+class Prober:
+    """Owns shared resources (aiohttp sessions/connectors, the aiodns resolver); one per daemon."""
+
+    def __init__(
+        self,
+        *,
+        icmp_mode: IcmpMode | None = None,
+        probes: Mapping[str, ProbeFn] = PROBES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`icmp_mode` forces a way to ping (default: the first that works, found at start)."""
+        self._icmp_mode = icmp_mode
+        self._probes = probes
+        self._clock = clock
+        self._resources: Resources | None = None
+
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            raise RuntimeError("Prober used outside 'async with'")
+        return self._resources
+
+    async def __aenter__(self) -> Prober:
+        resolver = AsyncResolver()
+        mode = self._icmp_mode or icmp.detect_mode()
+        log.debug("ICMP probes use: %s", mode.value)
+        self._resources = Resources(resolver, http.HttpClients(resolver), mode)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        resources, self._resources = self._resources, None
+        if resources is not None:
+            await resources.http.close()
+            await resources.resolver.close()
+
+    async def run(self, check: Check) -> ProbeResult:
+        """Probe once; never raises except CancelledError. A failure is a down result."""
+        start = self._clock()
+        result = await self._attempt(check)
+        latency = result.latency or self._clock() - start
+        result = dataclasses.replace(result, latency=latency, reason=clean_reason(result.reason))
+        return apply_degraded(result, check.degraded_after)
+
+    async def _attempt(self, check: Check) -> ProbeResult:
+        """Run the protocol's probe under the check's deadline, turning surprises into down."""
+        kind = check.spec.type
+        probe = self._probes.get(kind)
+        if probe is None:
+            return ProbeResult(Status.DOWN, 0.0, f"unknown probe type {kind!r}")
+        try:
+            async with asyncio.timeout(check.timeout):
+                return await probe(check.spec, check.timeout, self.resources)
+        except TimeoutError:
+            return ProbeResult(Status.DOWN, 0.0, f"timeout after {check.timeout:g}s")
+        except Exception as exc:  # the contract: run() never raises; logged below
+            log.debug("%s probe failed unexpectedly", kind, exc_info=True)
+            return ProbeResult(Status.DOWN, 0.0, unexpected_reason(exc))
