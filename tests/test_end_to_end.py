@@ -1,0 +1,163 @@
+"""`outage-agent run` as a subprocess against real loopback targets, killed mid-outage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import textwrap
+
+import pytest
+from realparts import AgentProcess, HttpTarget, get, get_json, wait_for
+
+CONFIG = """\
+agent:
+  ledger: ledger.db
+cost:
+  currency: GBP
+  annual_cost_per_user: 25000
+  concurrent_users: 2000
+defaults:
+  interval: 1s
+  retry_interval: 500ms
+  timeout: 400ms
+  failure_threshold: 2
+  success_threshold: 2
+systems:
+  - name: intranet
+    probe: {{type: http, url: "{intranet}"}}
+    users_share: 0.5
+  - name: finance
+    depends_on: [intranet]
+    probe: {{type: tcp, target: "127.0.0.1:{finance_port}"}}
+    users_share: 0.2
+"""
+
+
+@pytest.fixture
+def estate(tmp_path):
+    intranet, finance = HttpTarget(), HttpTarget()
+    intranet.up()
+    finance.up()
+    path = tmp_path / "agent.yaml"
+    path.write_text(CONFIG.format(intranet=intranet.url, finance_port=finance.port))
+    agent = AgentProcess(path, tmp_path)
+    yield agent, intranet, finance
+    agent.stop()
+    intranet.down()
+    finance.down()
+
+
+def series(name: str, system: str) -> str:
+    return f'{name}{{system="{system}"}}'
+
+
+def state_of(agent: AgentProcess, name: str) -> str:
+    return {s["name"]: s for s in get_json(agent.base + "/api/v1/systems")}[name]["state"]
+
+
+def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
+    agent, intranet, _ = estate
+    agent.start()
+    wait_for("both systems up", lambda: state_of(agent, "intranet") == "up"
+             and state_of(agent, "finance") == "up")
+
+    intranet.down()
+    wait_for("intranet confirmed down",
+             lambda: agent.metrics()[series("outage_system_up", "intranet")] == 0)
+    first = agent.metrics()[series("outage_cost_total", "intranet")]
+    rate = agent.metrics()[series("outage_cost_per_hour", "intranet")]
+    assert rate == pytest.approx(2000 * 0.5 * 25000 / 1924, rel=1e-6)
+    wait_for("cost to rise", lambda: agent.metrics()[series("outage_cost_total", "intranet")]
+             > first)
+    [open_window] = get_json(agent.base + "/api/v1/outages?system=intranet")
+    assert open_window["end"] is None and open_window["state"] == "down"
+
+    before_kill = agent.metrics()[series("outage_cost_total", "intranet")]
+    assert agent.kill(signal.SIGKILL) == -signal.SIGKILL
+    agent.start()
+    after = agent.metrics()
+    assert after[series("outage_cost_total", "intranet")] >= before_kill  # not a reset
+    assert after[series("outage_incidents_total", "intranet")] == 1
+    [resumed] = get_json(agent.base + "/api/v1/outages?system=intranet")
+    assert resumed["start"] == open_window["start"]
+    wait_for("intranet seen down again after the restart",
+             lambda: state_of(agent, "intranet") == "down")
+
+    intranet.up()
+    wait_for("intranet back up", lambda: state_of(agent, "intranet") == "up")
+    [closed] = get_json(agent.base + "/api/v1/outages?system=intranet")
+    assert closed["end"] is not None
+    assert closed["cost"] == pytest.approx(
+        2000 * 0.5 * 25000 / 1924 * closed["downtime_seconds"] / 3600, abs=0.006)
+    final = agent.metrics()
+    assert final[series("outage_cost_total", "intranet")] == pytest.approx(closed["cost"],
+                                                                           abs=0.01)
+    assert final[series("outage_cost_per_hour", "intranet")] == 0
+
+
+def test_dependant_down_behind_its_dependency_costs_nothing_of_its_own(estate):
+    agent, intranet, finance = estate
+    agent.start()
+    wait_for("both up", lambda: state_of(agent, "finance") == "up"
+             and state_of(agent, "intranet") == "up")
+    intranet.down()
+    finance.down()
+    wait_for("finance down behind intranet", lambda: {
+        s["name"]: (s["state"], s["cause"]) for s in get_json(agent.base + "/api/v1/systems")
+    }["finance"] == ("down", "intranet"))
+    metrics = agent.metrics()
+    assert metrics[series("outage_cost_total", "finance")] == 0
+    assert metrics[series("outage_cost_total", "intranet")] > 0
+    assert metrics[series("outage_downtime_seconds_total", "finance")] > 0
+
+
+def test_metrics_pass_promtool_lint(estate):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
+        pytest.skip("promtool not installed (apt-get install prometheus)")
+    agent, intranet, _ = estate
+    agent.start()
+    intranet.down()
+    wait_for("an outage", lambda: agent.metrics()[series("outage_system_up", "intranet")] == 0)
+    text = agent.metrics_text()
+    lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=30)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "_created" not in text
+
+
+def test_api_rejects_bad_parameters_with_json_errors(estate):
+    agent, _, _ = estate
+    agent.start()
+    for query in ("from=yesterday", "system=nope", "from=2026-01-02&to=2026-01-01", "bogus=1"):
+        status, body = get(agent.base + "/api/v1/outages?" + query)
+        assert status == 400, query
+        assert "error" in get_json_text(body)
+    status, body = get(agent.base + "/api/v1/nothing-here")
+    assert status == 404 and "error" in get_json_text(body)
+
+
+def get_json_text(body: str) -> dict:
+    import json
+
+    return json.loads(body)
+
+
+def test_invalid_config_exits_2_and_names_the_place(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent("""\
+        cost:
+          currency: GBP
+        systems:
+          - name: a
+            probe: {type: http, url: "not a url"}
+        """))
+    result = subprocess.run(["outage-agent", "run", "-c", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "bad.yaml:5: systems[0].probe.url:" in result.stderr
+    assert "Traceback" not in result.stderr

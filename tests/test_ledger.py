@@ -1,0 +1,136 @@
+"""The ledger on a real SQLite file, and the engine resuming from it after a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+from helpers import DOWN, HOURLY, UP, config, system
+
+from agent.engine import Engine
+from agent.ledger import Ledger, LedgerError
+from agent.model import Config, State
+from agent.records import Batch
+
+T0 = dt.datetime(2026, 11, 3, 10, 0, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    book = Ledger(tmp_path / "ledger.db", site="shire-hall")
+    book.open()
+    yield book
+    book.close()
+
+
+def commit(ledger: Ledger, batch: Batch) -> None:
+    ledger.submit(batch).result(timeout=10)
+
+
+def run_outage(engine: Engine, ledger: Ledger, until: float) -> None:
+    """email: up at T0, failing from T0+5, confirmed at T0+15, books brought to `until`."""
+    for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
+        commit(ledger, engine.observe("email", result, T0 + 5 * k))
+    commit(ledger, engine.account(until))
+
+
+def restart(cfg: Config, ledger: Ledger, at: float) -> tuple[Engine, Batch]:
+    engine = Engine(cfg, at)
+    totals = {name: (t.amounts, t.incidents) for name, t in ledger.totals().items()}
+    batch = engine.restore([w.record for w in ledger.open_windows()], totals,
+                           ledger.days_since("2026-11-01"), at)
+    commit(ledger, batch)
+    return engine, batch
+
+
+def test_open_window_is_committed_with_its_cost_basis(ledger):
+    engine = Engine(config(system("email", users_share=0.5)), T0)
+    run_outage(engine, ledger, T0 + 65)
+    [stored] = ledger.open_windows()
+    w = stored.record
+    assert (w.system, w.state, w.start, w.end, w.before_start) == ("email", "down", T0 + 5,
+                                                                   None, T0)
+    assert w.accounted_until == T0 + 65
+    assert w.amounts.cost == pytest.approx(2000 * 0.5 * HOURLY * 60 / 3600)
+    assert (w.basis.users_share, w.basis.users_at_start) == (0.5, 2000)
+    assert ledger.totals()["email"].incidents == 1
+
+
+def test_restart_within_the_gap_continues_the_same_window(ledger):
+    cfg = config(system("email"))
+    engine = Engine(cfg, T0)
+    run_outage(engine, ledger, T0 + 65)
+    exported = engine.view(T0 + 65)[0].totals.cost
+    # the agent is killed at T0+65 and back at T0+125 (60 s < max_unobserved_gap of 300 s)
+    engine, _ = restart(cfg, ledger, T0 + 125)
+    assert engine.view(T0 + 125)[0].totals.cost == pytest.approx(exported)
+    commit(ledger, engine.observe("email", DOWN, T0 + 126))  # still down: gap is covered
+    commit(ledger, engine.account(T0 + 185))
+    [stored] = ledger.open_windows()
+    assert stored.record.start == T0 + 5
+    assert stored.record.amounts.downtime == pytest.approx(180)
+    assert engine.view(T0 + 185)[0].incidents == 1
+
+
+def test_recovery_seen_after_a_restart_ends_the_window_at_the_last_observation(ledger):
+    cfg = config(system("email"))
+    engine = Engine(cfg, T0)
+    run_outage(engine, ledger, T0 + 65)
+    commit(ledger, engine.observe("email", DOWN, T0 + 70))  # last probe before the kill
+    engine, _ = restart(cfg, ledger, T0 + 120)
+    for at in (T0 + 121, T0 + 123):
+        commit(ledger, engine.observe("email", UP, at))
+    assert engine.lives["email"].state is State.UP
+    [closed] = ledger.windows(T0, T0 + 200)
+    assert closed.record.end == T0 + 70
+    assert closed.record.amounts.downtime == pytest.approx(65)
+
+
+def test_a_long_gap_closes_the_window_and_is_recorded_as_unknown(ledger):
+    cfg = config(system("email"))
+    engine = Engine(cfg, T0)
+    run_outage(engine, ledger, T0 + 65)
+    engine, _ = restart(cfg, ledger, T0 + 3600)
+    assert ledger.open_windows() == []
+    down, gap = ledger.windows(T0, T0 + 7200)
+    assert (down.record.state, down.record.end) == ("down", T0 + 65)
+    assert (gap.record.state, gap.record.start, gap.record.end) == ("unknown", T0 + 65,
+                                                                    T0 + 3600)
+    assert gap.record.amounts.cost == 0
+    # counters resume from the ledger's totals: nothing exported is taken back
+    assert engine.view(T0 + 3600)[0].totals.cost == pytest.approx(2000 * HOURLY * 60 / 3600)
+    assert engine.lives["email"].state is State.UNKNOWN
+
+
+def test_writing_the_same_batch_twice_stores_it_once(ledger):
+    engine = Engine(config(system("email")), T0)
+    batch = Batch()
+    for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
+        batch.extend(engine.observe("email", result, T0 + 5 * k))
+    batch.transitions.clear()
+    commit(ledger, batch)
+    commit(ledger, dataclasses.replace(batch))
+    assert len(ledger.windows(T0, T0 + 100)) == 1
+    assert ledger.totals()["email"].incidents == 1
+
+
+def test_another_process_can_read_while_the_daemon_writes(ledger):
+    engine = Engine(config(system("email")), T0)
+    run_outage(engine, ledger, T0 + 65)
+    reader = sqlite3.connect(ledger.path)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM windows").fetchone()[0] == 1
+    commit(ledger, engine.account(T0 + 70))  # WAL: the writer is not blocked by a reader
+    reader.rollback()
+    reader.close()
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path):
+    path = tmp_path / "ledger.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(LedgerError, match="ledger.db"):
+        Ledger(path).open()
+    assert path.read_bytes().startswith(b"this is not sqlite")
