@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.records import Amounts, Basis, Batch, DayRecord, WindowRecord
 
@@ -172,7 +173,7 @@ def _day_row(site: str, r: DayRecord) -> tuple[object, ...]:
     return (site, r.system, r.day, a.cost, a.staff, a.direct, a.downtime, a.degraded)
 
 
-def window_from_row(row: sqlite3.Row | tuple[object, ...]) -> StoredWindow:
+def window_from_row(row: tuple[Any, ...]) -> StoredWindow:
     (wid, system, state, cause, start, end, before_start, before_end, last_observed,
      accounted_until, downtime, degraded, cost, staff, direct, hourly, share, impact,
      direct_rate, users, new_incident, reason, source) = row

@@ -40,7 +40,7 @@ class HttpTarget:
         target = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 body = b"OK" if target.status == 200 else b"unavailable"
                 self.send_response(target.status)
                 self.send_header("Content-Length", str(len(body)))
@@ -75,7 +75,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0,
     while time.monotonic() < deadline:
         try:
             last = check()
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+        except (OSError, urllib.error.URLError, ValueError, LookupError) as exc:
             last = exc
         else:
             if last:
@@ -93,8 +93,7 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, str]:
 
 
 def get_json(url: str) -> Any:
-    status, body = get(url)
-    return json.loads(body)
+    return json.loads(get(url)[1])
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -150,6 +149,10 @@ class AgentProcess:
         assert self.proc is not None
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=30)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -161,3 +161,30 @@ def test_invalid_config_exits_2_and_names_the_place(tmp_path):
     assert result.returncode == 2
     assert "bad.yaml:5: systems[0].probe.url:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sighup_applies_a_valid_config_and_keeps_running_on_an_invalid_one(estate):
+    agent, intranet, _ = estate
+    agent.start()
+    intranet.down()
+    wait_for("intranet down", lambda: state_of(agent, "intranet") == "down")
+    [before] = get_json(agent.base + "/api/v1/outages?system=intranet")
+
+    extra = HttpTarget()
+    extra.up()
+    text = agent.config.read_text()
+    agent.config.write_text(
+        text + f'  - name: payroll\n    probe: {{type: http, url: "{extra.url}"}}\n')
+    agent.signal(signal.SIGHUP)
+    wait_for("payroll to appear", lambda: state_of(agent, "payroll") == "up")
+    [after] = get_json(agent.base + "/api/v1/outages?system=intranet")
+    assert after["start"] == before["start"] and after["end"] is None  # state kept
+    assert agent.metrics()["outage_config_last_reload_successful"] == 1
+
+    agent.config.write_text(text.replace("users_share: 0.5", "users_share: 5"))
+    agent.signal(signal.SIGHUP)
+    wait_for("the reload to be refused",
+             lambda: agent.metrics()["outage_config_last_reload_successful"] == 0)
+    assert state_of(agent, "payroll") == "up"  # the running config carries on
+    assert "users_share" in agent.log.read_text()
+    extra.down()

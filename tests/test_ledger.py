@@ -131,6 +131,6 @@ def test_another_process_can_read_while_the_daemon_writes(ledger):
 def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     path = tmp_path / "ledger.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LedgerError, match="ledger.db"):
+    with pytest.raises(LedgerError, match=r"ledger\.db"):
         Ledger(path).open()
     assert path.read_bytes().startswith(b"this is not sqlite")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -50,10 +51,8 @@ async def run_demo(listen: str, ledger: str | None, duration: float | None) -> i
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration)
-        except TimeoutError:
-            pass
         await runner.cleanup()
         await agent.stop()
         await stop_estate()

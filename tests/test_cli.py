@@ -1,0 +1,102 @@
+"""The command line as a user runs it: installed console script, real files, real targets."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from realparts import HttpTarget, free_port, get, get_json, parse_metrics, wait_for
+
+from agent import __version__
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["outage-agent", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_version_matches_the_package():
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"outage-agent {__version__}"
+
+
+def test_python_dash_m_runs_the_same_cli():
+    result = subprocess.run([sys.executable, "-m", "agent", "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == f"outage-agent {__version__}"
+
+
+def test_check_summarises_the_example_config():
+    result = run("check", "-c", str(REPO / "config" / "example.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "£25,000 / 1,924 h = £12.99 per user-hour" in result.stdout
+    assert "£25,987.53 per hour" in result.stdout
+
+
+def test_check_reports_every_problem_and_exits_2(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "cost:\n  currency: GBP\n  concurrent_users: -5\n"
+        "systems:\n"
+        "  - name: a\n    probe: {type: tcp, target: 'nohost'}\n    users_shar: 1\n"
+        "  - name: a\n    probe: {type: http, url: 'http://127.0.0.1:1/'}\n    impact: 2\n"
+    )
+    result = run("check", "-c", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) >= 4, lines
+    assert all(line.startswith(f"{path}:") for line in lines), lines
+    assert any("users_shar" in line and "users_share" in line for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_probe_prints_a_table_and_exits_1_when_a_system_fails(tmp_path):
+    up = HttpTarget()
+    up.up()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "cost: {currency: GBP, concurrent_users: 10, hourly_cost_per_user: 10}\n"
+        "systems:\n"
+        f"  - name: web\n    probe: {{type: http, url: '{up.url}'}}\n"
+        f"  - name: dead\n    probe: {{type: tcp, target: '127.0.0.1:{free_port()}'}}\n"
+    )
+    try:
+        both = run("probe", "-c", str(path))
+        only_web = run("probe", "-c", str(path), "web")
+    finally:
+        up.down()
+    assert both.returncode == 1
+    rows = {line.split()[0]: line for line in both.stdout.splitlines()[1:]}
+    assert rows["web"].split()[1] == "up"
+    assert rows["dead"].split()[1] == "down" and "refused" in rows["dead"]
+    assert only_web.returncode == 0 and "dead" not in only_web.stdout
+    assert run("probe", "-c", str(path), "nope").returncode == 2
+
+
+def test_demo_shows_cost_accruing_within_a_minute(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        ["outage-agent", "demo", "--listen", f"127.0.0.1:{port}", "--duration", "90",
+         "--ledger", str(tmp_path / "demo.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("the email outage to cost money", lambda: parse_metrics(
+            get(base + "/metrics")[1]).get('outage_cost_total{system="email"}', 0) > 0,
+            timeout=60, every=1.0)
+        systems = {s["name"]: s for s in get_json(base + "/api/v1/systems")}
+        assert systems["email"]["state"] == "down"
+        assert systems["email"]["cost_per_hour"] == pytest.approx(
+            2000 * 0.9 * 0.5 * 25000 / 1924, abs=0.01)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "system=email state=down" in out
