@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,18 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of a real tool; in CI a missing one fails the test, elsewhere it skips."""
+    import pytest
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is missing: .ci/run installs Debian's {package} package")
+        pytest.skip(f"{name} not installed (apt-get install {package})")
+    return found
 
 
 def free_port() -> int:

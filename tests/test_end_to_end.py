@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import json
 import signal
 import subprocess
 import textwrap
 
 import pytest
-from realparts import AgentProcess, HttpTarget, get, get_json, wait_for
+from realparts import AgentProcess, HttpTarget, get, get_json, require_tool, wait_for
 
 CONFIG = """\
 agent:
@@ -57,11 +56,15 @@ def state_of(agent: AgentProcess, name: str) -> str:
     return {s["name"]: s for s in get_json(agent.base + "/api/v1/systems")}[name]["state"]
 
 
+def start_with_all_up(agent: AgentProcess) -> None:
+    agent.start()
+    wait_for("every system up", lambda: all(
+        s["state"] == "up" for s in get_json(agent.base + "/api/v1/systems")))
+
+
 def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
     agent, intranet, _ = estate
-    agent.start()
-    wait_for("both systems up", lambda: state_of(agent, "intranet") == "up"
-             and state_of(agent, "finance") == "up")
+    start_with_all_up(agent)
 
     intranet.down()
     wait_for("intranet confirmed down",
@@ -99,9 +102,7 @@ def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
 
 def test_dependant_down_behind_its_dependency_costs_nothing_of_its_own(estate):
     agent, intranet, finance = estate
-    agent.start()
-    wait_for("both up", lambda: state_of(agent, "finance") == "up"
-             and state_of(agent, "intranet") == "up")
+    start_with_all_up(agent)
     intranet.down()
     finance.down()
     wait_for("finance down behind intranet", lambda: {
@@ -114,11 +115,7 @@ def test_dependant_down_behind_its_dependency_costs_nothing_of_its_own(estate):
 
 
 def test_metrics_pass_promtool_lint(estate):
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
+    promtool = require_tool("promtool", "prometheus")
     agent, intranet, _ = estate
     agent.start()
     intranet.down()
@@ -142,8 +139,6 @@ def test_api_rejects_bad_parameters_with_json_errors(estate):
 
 
 def get_json_text(body: str) -> dict:
-    import json
-
     return json.loads(body)
 
 

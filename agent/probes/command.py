@@ -40,19 +40,87 @@ def child_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {key: value for key, value in environ.items() if key not in HIDDEN_ENV}
 
 
-async def _collect(stream: asyncio.StreamReader | None, into: bytearray) -> None:
-    """Read `stream` to EOF, keeping the first OUTPUT_LIMIT bytes in `into`."""
-    if stream is None:
-        return
-    while chunk := await stream.read(65536):
-        if len(into) < OUTPUT_LIMIT:
-            into += chunk[: OUTPUT_LIMIT - len(into)]
+class _Pipe(asyncio.Protocol):
+    """Our end of one output pipe of the plugin: keeps the first OUTPUT_LIMIT bytes.
+
+    The pipe is ours, not asyncio's, because Process.wait() on asyncio's pipes also waits for
+    them to close, which a forked grandchild can put off forever. The rest of the output is
+    read and dropped, so the plugin never blocks on a full pipe.
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.BaseTransport | None = None
+        self.write_fd = -1  # the child's end, closed here once the child has it
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        room = OUTPUT_LIMIT - len(self.data)
+        if room > 0:
+            self.data += data[:room]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close_write_end(self) -> None:
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def close(self) -> None:
+        self.close_write_end()
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _open_pipe() -> _Pipe:
+    read_fd, write_fd = os.pipe()
+    try:
+        reader = os.fdopen(read_fd, "rb", buffering=0)
+        _, pipe = await asyncio.get_running_loop().connect_read_pipe(_Pipe, reader)
+    except BaseException:
+        os.close(write_fd)
+        raise
+    pipe.write_fd = write_fd
+    return pipe
 
 
 def _kill_group(pgid: int) -> None:
     """SIGKILL every process in the plugin's group (its pid: it leads a new session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+async def _spawn(
+    argv: Sequence[str], env: Mapping[str, str] | None, out: _Pipe, err: _Pipe
+) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out.write_fd,
+            stderr=err.write_fd,
+            env=env,
+            start_new_session=True,  # its own process group, so a timeout can kill all of it
+        )
+    finally:
+        out.close_write_end()
+        err.close_write_end()
+
+
+async def _wait(proc: asyncio.subprocess.Process, timeout: float) -> int:
+    """Wait for the plugin to exit; on timeout or cancellation kill its whole group first."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await proc.wait()
+    finally:
+        if proc.returncode is None:
+            _kill_group(proc.pid)
+            await asyncio.shield(proc.wait())
 
 
 async def run_captured(
@@ -63,35 +131,23 @@ async def run_captured(
     Raise TimeoutError after `timeout` seconds, OSError if it cannot start. On timeout or
     cancellation the whole process group is killed before this returns.
     """
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-    )
-    out, err = bytearray(), bytearray()
-    readers = asyncio.gather(_collect(proc.stdout, out), _collect(proc.stderr, err))
+    out, err = await _open_pipe(), await _open_pipe()
     try:
-        async with asyncio.timeout(timeout):
-            returncode = await proc.wait()
-        # A grandchild may still hold the pipes open; what the plugin wrote is already in them.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(readers), EXIT_GRACE)
+        returncode = await _wait(await _spawn(argv, env, out, err), timeout)
+        # What the plugin wrote is in the pipes already; a grandchild may hold them open.
+        await asyncio.wait([out.closed, err.closed], timeout=EXIT_GRACE)
+        return Completed(returncode, bytes(out.data), bytes(err.data))
     finally:
-        if proc.returncode is None:
-            _kill_group(proc.pid)
-            await asyncio.shield(proc.wait())
-        readers.cancel()
-    return Completed(returncode, bytes(out), bytes(err))
+        out.close()
+        err.close()
 
 
 def summary(output: bytes) -> str:
     """Given plugin output, return its first line without perfdata (after '|'), trimmed."""
     text = output.decode("utf-8", errors="replace").strip()
     first = text.splitlines()[0] if text else ""
-    return first.split("|", 1)[0].strip()[:REASON_LIMIT]
+    line = first.split("|", 1)[0].strip()[:REASON_LIMIT]
+    return "".join(char if char.isprintable() else "?" for char in line)
 
 
 def result_for(done: Completed) -> ProbeResult:

@@ -204,7 +204,10 @@ def error_reason(exc: Exception) -> str:
 
 async def probe(spec: HttpProbe, timeout: float, resources: Resources) -> ProbeResult:
     """Request the URL once; a status, body or connection problem is a down result."""
-    session = resources.http.session(spec)
+    try:
+        session = resources.http.session(spec)
+    except (OSError, ssl.SSLError) as exc:  # ca_file / client_cert missing or unreadable
+        return ProbeResult(Status.DOWN, 0.0, f"TLS setup: {exc.strerror or exc}")
     try:
         async with session.request(
             spec.method.upper(),

@@ -35,7 +35,8 @@ class IcmpMode(enum.Enum):
     NONE = "unavailable"
 
 
-def _can_open(kind: int) -> bool:
+def can_open(kind: int) -> bool:
+    """Whether this process may open an ICMP socket of `kind` (SOCK_DGRAM or SOCK_RAW)."""
     try:
         socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP).close()
     except OSError:
@@ -45,9 +46,9 @@ def _can_open(kind: int) -> bool:
 
 def detect_mode() -> IcmpMode:
     """Return the first way of pinging that this process is allowed to use."""
-    if _can_open(socket.SOCK_DGRAM):
+    if can_open(socket.SOCK_DGRAM):
         return IcmpMode.UNPRIVILEGED
-    if _can_open(socket.SOCK_RAW):
+    if can_open(socket.SOCK_RAW):
         return IcmpMode.PRIVILEGED
     if shutil.which("ping"):
         return IcmpMode.COMMAND

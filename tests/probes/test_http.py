@@ -1,0 +1,318 @@
+"""HTTP probes against real loopback servers (see conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.model import Check, HttpProbe, ProbeResult, Status
+from agent.probes import Prober
+from agent.probes.http import BODY_LIMIT, USER_AGENT, session_key, status_reason
+
+from .conftest import CertFiles, HangServer, RawHttpServer, WebServer
+
+
+async def run(prober: Prober, spec: HttpProbe, timeout: float = 2.0) -> ProbeResult:
+    return await prober.run(Check(spec=spec, timeout=timeout))
+
+
+async def test_http_ok_is_up(prober: Prober, web_server: WebServer) -> None:
+    result = await run(prober, HttpProbe(url=web_server.url()))
+    assert result.status is Status.UP, result.reason
+    assert 0 < result.latency < 2
+    assert result.facts == ()
+
+
+@pytest.mark.parametrize(
+    ("expect", "reason"),
+    [
+        pytest.param((), "HTTP 503", id="any-status-below-400"),
+        pytest.param((200,), "HTTP 503 (expected 200)", id="expected-200"),
+        pytest.param((200, 204), "HTTP 503 (expected 200, 204)", id="expected-several"),
+    ],
+)
+async def test_http_error_status_is_down_with_status_in_reason(
+    prober: Prober, web_server: WebServer, expect: tuple[int, ...], reason: str
+) -> None:
+    web_server.mode = "503"
+    result = await run(prober, HttpProbe(url=web_server.url(), expect_status=expect))
+    assert (result.status, result.reason) == (Status.DOWN, reason)
+
+
+async def test_http_expected_error_status_is_up(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "503"
+    result = await run(prober, HttpProbe(url=web_server.url(), expect_status=(503,)))
+    assert result.status is Status.UP
+
+
+async def test_http_probe_follows_server_changes_between_runs(
+    prober: Prober, web_server: WebServer
+) -> None:
+    spec = HttpProbe(url=web_server.url())
+    statuses = []
+    for mode in ("ok", "503", "ok"):
+        web_server.mode = mode
+        statuses.append((await run(prober, spec)).status)
+    assert statuses == [Status.UP, Status.DOWN, Status.UP]
+    assert len(web_server.requests) == 3
+
+
+async def test_http_slower_than_degraded_after_is_degraded(
+    prober: Prober, web_server: WebServer
+) -> None:
+    web_server.mode = "slow"
+    check = Check(spec=HttpProbe(url=web_server.url()), timeout=2, degraded_after=0.1)
+    result = await prober.run(check)
+    assert result.status is Status.DEGRADED
+    assert result.reason.startswith("slow: 0.")
+    assert result.reason.endswith("s > 0.1s")
+
+
+async def test_http_slower_than_timeout_is_down(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "slow"
+    result = await run(prober, HttpProbe(url=web_server.url()), timeout=0.1)
+    assert (result.status, result.reason) == (Status.DOWN, "timeout after 0.1s")
+    assert result.latency < 0.5
+
+
+@pytest.mark.parametrize(
+    ("spec_fields", "status", "reason"),
+    [
+        pytest.param({"body_contains": "OK"}, Status.UP, "", id="contains"),
+        pytest.param(
+            {"body_contains": "FAIL"}, Status.DOWN, "body does not contain 'FAIL'", id="missing"
+        ),
+        pytest.param({"body_regex": r"^OK \w+ good$"}, Status.UP, "", id="regex"),
+        pytest.param(
+            {"body_regex": r"^bad"}, Status.DOWN, "body does not match '^bad'", id="regex-miss"
+        ),
+    ],
+)
+async def test_http_body_is_checked(
+    prober: Prober, web_server: WebServer, spec_fields: dict[str, Any], status: Status, reason: str
+) -> None:
+    result = await run(prober, HttpProbe(url=web_server.url(), **spec_fields))
+    assert (result.status, result.reason) == (status, reason)
+
+
+async def test_http_wrong_body_is_down(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "wrong_body"
+    result = await run(prober, HttpProbe(url=web_server.url(), body_contains="OK"))
+    assert (result.status, result.reason) == (Status.DOWN, "body does not contain 'OK'")
+
+
+async def test_http_body_is_decoded_with_its_charset(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "latin1"
+    result = await run(prober, HttpProbe(url=web_server.url(), body_contains="café"))
+    assert result.status is Status.UP, result.reason
+
+
+async def test_http_endless_body_is_read_only_up_to_the_limit(
+    prober: Prober, web_server: WebServer
+) -> None:
+    web_server.mode = "endless"
+    started = time.monotonic()
+    result = await run(prober, HttpProbe(url=web_server.url(), body_contains="NEEDLE"), timeout=5)
+    assert (result.status, result.reason) == (Status.DOWN, "body does not contain 'NEEDLE'")
+    assert time.monotonic() - started < 3  # stopped at BODY_LIMIT, not at the timeout
+    assert BODY_LIMIT == 1024 * 1024
+
+
+async def test_http_endless_body_matches_what_was_read(
+    prober: Prober, web_server: WebServer
+) -> None:
+    web_server.mode = "needle_then_endless"
+    result = await run(prober, HttpProbe(url=web_server.url(), body_contains="NEEDLE"), timeout=5)
+    assert result.status is Status.UP, result.reason
+
+
+async def test_http_headers_then_stall_times_out_when_body_is_checked(
+    prober: Prober, web_server: WebServer
+) -> None:
+    web_server.mode = "stall"
+    started = time.monotonic()
+    result = await run(prober, HttpProbe(url=web_server.url(), body_contains="never"), timeout=0.5)
+    assert (result.status, result.reason) == (Status.DOWN, "timeout after 0.5s")
+    assert time.monotonic() - started < 1.5
+
+
+async def test_http_headers_then_stall_is_up_without_body_check(
+    prober: Prober, web_server: WebServer
+) -> None:
+    web_server.mode = "stall"
+    result = await run(prober, HttpProbe(url=web_server.url()), timeout=1)
+    assert result.status is Status.UP, result.reason
+    assert result.latency < 0.9
+
+
+async def test_http_redirect_loop_is_down(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "redirect_loop"
+    result = await run(prober, HttpProbe(url=web_server.url("/a"), max_redirects=3))
+    assert (result.status, result.reason) == (Status.DOWN, "too many redirects")
+    assert len(web_server.requests) == 4  # the first request and three redirects
+
+
+async def test_http_redirect_is_followed(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "redirect_ok"
+    spec = HttpProbe(url=web_server.url("/old"), body_contains="OK", max_redirects=1)
+    result = await run(prober, spec)
+    assert result.status is Status.UP, result.reason
+    assert [r.path for r in web_server.requests] == ["/old", "/"]
+
+
+async def test_http_redirect_not_followed_is_judged_on_the_redirect(
+    prober: Prober, web_server: WebServer
+) -> None:
+    web_server.mode = "redirect_loop"
+    spec = HttpProbe(url=web_server.url(), follow_redirects=False, expect_status=(200,))
+    result = await run(prober, spec)
+    assert (result.status, result.reason) == (Status.DOWN, "HTTP 302 (expected 200)")
+    assert len(web_server.requests) == 1
+
+
+async def test_http_sends_method_headers_and_body(prober: Prober, web_server: WebServer) -> None:
+    web_server.mode = "echo"
+    spec = HttpProbe(
+        url=web_server.url(),
+        method="post",
+        headers=(("X-Probe", "yes"),),
+        body="ping=1",
+        body_contains=f"method=POST x-probe=yes ua={USER_AGENT} body=ping=1",
+    )
+    result = await run(prober, spec)
+    assert result.status is Status.UP, result.reason
+
+
+async def test_http_connection_refused_is_down(prober: Prober, closed_port: int) -> None:
+    result = await run(prober, HttpProbe(url=f"http://127.0.0.1:{closed_port}/"))
+    assert (result.status, result.reason) == (Status.DOWN, "connection refused")
+
+
+async def test_http_server_that_never_answers_times_out(
+    prober: Prober, hang_server: HangServer
+) -> None:
+    result = await run(prober, HttpProbe(url=f"http://127.0.0.1:{hang_server.port}/"), timeout=0.3)
+    assert (result.status, result.reason) == (Status.DOWN, "timeout after 0.3s")
+    assert hang_server.accepted == 1
+
+
+async def test_http_reasons_never_contain_credentials(
+    prober: Prober, web_server: WebServer, closed_port: int
+) -> None:
+    web_server.mode = "503"
+    url = web_server.url().replace("://", "://alice:s3cret@")
+    refused = f"http://alice:s3cret@127.0.0.1:{closed_port}/"
+    results = [await run(prober, HttpProbe(url=u)) for u in (url, refused)]
+    assert [r.status for r in results] == [Status.DOWN, Status.DOWN]
+    assert all("s3cret" not in r.reason and "alice" not in r.reason for r in results)
+    assert web_server.requests[0].headers["Authorization"].startswith("Basic ")
+
+
+async def test_http_each_probe_uses_a_fresh_connection(
+    prober: Prober, web_server: WebServer
+) -> None:
+    for _ in range(3):
+        assert (await run(prober, HttpProbe(url=web_server.url()))).status is Status.UP
+    assert len(web_server.requests) == 3
+    assert len(set(web_server.peers)) == 3  # three client ports: no keep-alive reuse
+
+
+async def test_http_probes_share_one_session_per_tls_configuration(
+    prober: Prober, web_server: WebServer
+) -> None:
+    clients = prober.resources.http
+    plain = clients.session(HttpProbe(url=web_server.url()))
+    same = clients.session(HttpProbe(url=web_server.url("/other"), method="HEAD"))
+    other = clients.session(HttpProbe(url=web_server.url(), tls_verify=False))
+    assert plain is same
+    assert plain is not other
+    assert session_key(HttpProbe(url="x", ip_version=6)) != session_key(HttpProbe(url="x"))
+
+
+async def test_http_ip_version_6_reaches_an_ipv6_server(
+    prober: Prober, web_server_v6: WebServer
+) -> None:
+    result = await run(prober, HttpProbe(url=web_server_v6.url(), ip_version=6))
+    assert result.status is Status.UP, result.reason
+
+
+async def test_http_through_proxy_sends_absolute_url_and_proxy_credentials(
+    prober: Prober, proxy_server: RawHttpServer, closed_port: int
+) -> None:
+    target = f"http://127.0.0.1:{closed_port}/health"  # nothing listens: only the proxy answers
+    spec = HttpProbe(
+        url=target, proxy=f"http://bob:pw@127.0.0.1:{proxy_server.port}", body_contains="via raw"
+    )
+    result = await run(prober, spec)
+    assert result.status is Status.UP, result.reason
+    head = proxy_server.heads[0]
+    assert head.startswith(f"GET {target} HTTP/1.1\r\n")
+    assert "Proxy-Authorization: Basic " in head
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+async def test_https_self_signed_fails_verification_by_default(
+    prober: Prober, https_server: WebServer
+) -> None:
+    result = await run(prober, HttpProbe(url=https_server.url()))
+    assert result.status is Status.DOWN
+    assert result.reason == "TLS: certificate verify failed: self-signed certificate"
+    assert https_server.requests == []
+
+
+async def test_https_with_ca_file_is_up_and_reports_expiry(
+    prober: Prober, https_server: WebServer, server_cert: CertFiles
+) -> None:
+    result = await run(prober, HttpProbe(url=https_server.url(), ca_file=str(server_cert.cert)))
+    assert result.status is Status.UP, result.reason
+    assert result.facts == (("tls_not_after", server_cert.not_after),)
+
+
+async def test_https_without_verification_is_up_without_expiry(
+    prober: Prober, https_server: WebServer
+) -> None:
+    result = await run(prober, HttpProbe(url=https_server.url(), tls_verify=False))
+    assert result.status is Status.UP, result.reason
+    assert result.facts == ()
+
+
+async def test_https_expiry_is_reported_for_a_down_status_too(
+    prober: Prober, https_server: WebServer, server_cert: CertFiles
+) -> None:
+    https_server.mode = "503"
+    result = await run(prober, HttpProbe(url=https_server.url(), ca_file=str(server_cert.cert)))
+    assert (result.status, result.reason) == (Status.DOWN, "HTTP 503")
+    assert dict(result.facts)["tls_not_after"] == server_cert.not_after
+
+
+async def test_https_client_certificate_is_presented(
+    prober: Prober, mtls_server: WebServer, server_cert: CertFiles, client_cert: CertFiles
+) -> None:
+    base = HttpProbe(url=mtls_server.url(), ca_file=str(server_cert.cert))
+    with_cert = HttpProbe(
+        url=mtls_server.url(),
+        ca_file=str(server_cert.cert),
+        client_cert=str(client_cert.cert),
+        client_key=str(client_cert.key),
+    )
+    without, present = await run(prober, base), await run(prober, with_cert)
+    assert without.status is Status.DOWN
+    assert present.status is Status.UP, present.reason
+    assert len(mtls_server.requests) == 1
+
+
+async def test_https_with_missing_ca_file_is_down_with_reason(
+    prober: Prober, https_server: WebServer, tmp_path: Path
+) -> None:
+    spec = HttpProbe(url=https_server.url(), ca_file=str(tmp_path / "missing.pem"))
+    result = await run(prober, spec)
+    assert (result.status, result.reason) == (Status.DOWN, "TLS setup: No such file or directory")
+
+
+def test_status_reason_accepts_redirects_when_no_status_is_expected() -> None:
+    assert [status_reason(code, ()) for code in (200, 302, 399, 400)] == ["", "", "", "HTTP 400"]
