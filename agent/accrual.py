@@ -13,6 +13,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.cost import cap_factor
+
 
 class Calendar(Protocol):
     def user_seconds(self, start: float, end: float) -> float: ...
@@ -30,7 +32,7 @@ class Mark:
 
 def cap(weight: float) -> float:
     """The share of each accruing system's staff cost that is charged at summed `weight`."""
-    return 1.0 if weight <= 1.0 else 1.0 / weight
+    return cap_factor((weight,))
 
 
 class OrgAccrual:

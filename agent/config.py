@@ -109,8 +109,10 @@ def parse_duration(text: str | int | float) -> float:
         seconds = float(text)
     except OverflowError:
         raise ValueError("the duration is too large") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"a duration must be a finite number of seconds >= 0, got {text}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be a finite number of seconds, got {text}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative, got {text}")
     return seconds
 
 
@@ -171,6 +173,10 @@ _SCALAR_TAGS = frozenset(f"{_TAG}{name}" for name in ("null", "bool", "int", "fl
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 
 
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -223,7 +229,7 @@ class _Builder:
 
     def _tagged(self, result: _Node, node: yaml.Node, expected: str) -> _Node:
         if node.tag != expected:
-            self.ctx.bad(result, f"unsupported YAML tag {node.tag!r}")
+            self.ctx.bad(result, f"unsupported YAML tag {_short_tag(node.tag)}")
             result.broken = True
         return result
 
@@ -271,7 +277,7 @@ class _Builder:
         elif node.tag in _SCALAR_TAGS:
             self._construct(result, node)
         else:
-            self.ctx.bad(result, f"unsupported YAML tag {node.tag!r}")
+            self.ctx.bad(result, f"unsupported YAML tag {_short_tag(node.tag)}")
             result.broken = True
         return result
 
@@ -354,25 +360,51 @@ def _read_text(ctx: _Context) -> str | None:
         return None
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing deep nesting as it composes: PyYAML's composer recurses,
+    and its scanner slows quadratically with depth."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _TooBig(line, f"values are nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def _compose(ctx: _Context, text: str) -> yaml.Node | None:
     """Return the document's YAML node graph, or None after reporting a syntax error."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+    except _TooBig as err:
+        ctx.report(err.line, "", str(err))
+        return None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        detail = ", ".join(part for part in (err.context, err.problem) if part)
-        ctx.report(mark.line + 1 if mark else None, "", f"invalid YAML: {detail}")
+        ctx.report(*_yaml_error(err))
         return None
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         ctx.report(line, "", f"invalid YAML: {err.reason} character {err.character!r}")
         return None
-    except RecursionError:
-        ctx.report(None, "", "invalid YAML: values are nested too deeply")
-        return None
     if node is None:
         ctx.report(1, "", "the file is empty")
     return node
+
+
+def _yaml_error(err: yaml.MarkedYAMLError) -> tuple[int | None, str, str]:
+    """Given a YAML syntax error, return its line and a message naming where the context began."""
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark else None
+    message = f"invalid YAML: {err.problem or err.context}"
+    if err.problem and err.context:
+        start = err.context_mark.line + 1 if err.context_mark else line
+        message += f" ({err.context}" + (f" from line {start})" if start != line else ")")
+    return line, "", message
 
 
 def _read_tree(ctx: _Context) -> _Node | None:
@@ -433,7 +465,8 @@ def _fields(
     mapping = _mapping(ctx, node)
     if mapping is None:
         return None
-    required, allowed = list(required), [*required, *optional]
+    required = list(required)
+    allowed = list(dict.fromkeys([*required, *optional]))
     for key, child in mapping.items():
         if key not in allowed:
             hint = _did_you_mean(key, allowed) or f" (known: {', '.join(sorted(allowed))})"
@@ -573,9 +606,11 @@ def _host_error(host: str) -> str | None:
     return None
 
 
-def _host_port_error(text: str, port_required: bool = True) -> str | None:
+def _host_port_error(
+    text: str, port_required: bool = True, sample: str = "gateway.example.internal:443"
+) -> str | None:
     """Given "host:port" or "[v6]:port" (port optional unless required), return why not, or None."""
-    example = "expected host:port, e.g. gateway.example.internal:443 or [2001:db8::1]:443"
+    example = f"expected host:port, e.g. {sample} or [2001:db8::1]:443"
     bracketed = re.fullmatch(r"\[([^\]]*)\](?::(.*))?", text)
     if bracketed:
         host, port = bracketed.group(1), bracketed.group(2)
@@ -603,15 +638,21 @@ def _url_error(text: str) -> str | None:
         return "not a valid URL: it is empty or contains spaces"
     try:
         parts = urlsplit(text)
-        port, host = parts.port, parts.hostname
+        host = parts.hostname
     except ValueError as err:
         return f"not a valid URL: {err}"
+    if not parts.scheme:
+        return f"not a valid URL: it needs a scheme, e.g. https://{text.lstrip('/')}"
     if parts.scheme not in ("http", "https"):
-        return f"not a valid URL: the scheme must be http or https, got {parts.scheme!r}"
+        return f"not a valid URL: the scheme must be http or https, not {parts.scheme!r}"
     if not host:
         return "not a valid URL: it has no host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
     if port == 0:
-        return "not a valid URL: the port must be from 1 to 65535"
+        return "not a valid URL: the port must be a number from 1 to 65535"
     try:
         error = _host_error(host.encode("idna").decode("ascii"))
     except UnicodeError:
@@ -710,11 +751,11 @@ def _file(ctx: _Context, node: _Node) -> str | None:
 
 
 def _ip_version(ctx: _Context, node: _Node) -> int | None:
-    version = _integer(ctx, node, 4, 6)
-    if version == 5:
+    version = _expect(ctx, node, (int,), "4 or 6")
+    if version is not None and version not in (4, 6):
         ctx.bad(node, "must be 4 or 6")
         return None
-    return version
+    return cast(int | None, version)
 
 
 def _dns_name(ctx: _Context, node: _Node) -> str | None:
@@ -1102,7 +1143,8 @@ def _days(ctx: _Context, node: _Node) -> frozenset[int] | None:
     for part in (part.strip().lower() for text in texts for part in text.split(",")):
         span = _day_span(part)
         if span is None:
-            hint = _did_you_mean(part, _DAY_NAMES)
+            unknown = [word.strip() for word in part.split("-") if word.strip() not in _DAY_NAMES]
+            hint = _did_you_mean(unknown[0], _DAYS) if unknown else ""
             ctx.bad(node, f"unknown day or range {part!r} (use mon..sun, e.g. mon-fri){hint}")
             return None
         days |= span
@@ -1164,7 +1206,7 @@ def _agent(
 
 def _listen(ctx: _Context, node: _Node) -> str | None:
     text = _string(ctx, node)
-    error = _host_port_error(text) if text is not None else None
+    error = _host_port_error(text, sample="127.0.0.1:9321") if text is not None else None
     if text is not None and text.startswith(":"):
         error = "give a host: 127.0.0.1:9321 for this machine, 0.0.0.0:9321 for every interface"
     if error:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from agent.accrual import OrgAccrual, cap
-from agent.cost import UsersCalendar
+from agent.cost import UsersCalendar, cost_of, direct_cost_of, staff_cost_rate
 from agent.maintenance import MaintenanceCalendar
 from agent.model import Config, ProbeResult, State, System
 from agent.records import Amounts, Basis, Batch, DayRecord, TransitionRecord, WindowRecord
@@ -426,7 +426,8 @@ class Engine:
             return 0.0
         weight, direct, _, _ = self._rates(live)
         hourly = live.window.basis.hourly_cost_per_user
-        return self.calendar.users_at(at) * hourly * weight * cap(self.org.weight) + direct
+        users = self.calendar.users_at(at)
+        return staff_cost_rate(users, hourly, weight, 1.0) * cap(self.org.weight) + direct
 
     def _freeze(self, live: Live, at: float) -> None:
         if live.accruing:
@@ -459,8 +460,8 @@ class Engine:
         for a, b, day in self._day_pieces(live.mark, to):
             g_a, _ = self.org.values_at(a)
             g_b, _ = self.org.values_at(b)
-            staff = hourly * weight * (g_b - g_a) / 3600
-            self._credit(live, day, staff, direct * (b - a) / 3600, b - a, down, degraded)
+            staff = cost_of(g_b - g_a, hourly, weight)  # G already carries the cap
+            self._credit(live, day, staff, direct_cost_of(b - a, direct), b - a, down, degraded)
         live.mark = to
 
     def _backfill(self, live: Live, to: float) -> None:
@@ -476,8 +477,8 @@ class Engine:
                 wanted = self.calendar.user_seconds(a, b) * weight * share
                 staff_us = min(wanted, self.org.headroom(a, b))
                 self.org.charge(a, b, staff_us)
-            self._credit(live, day, hourly * staff_us / 3600, direct * (b - a) / 3600, b - a,
-                         down, degraded)
+            self._credit(live, day, cost_of(staff_us, hourly, 1.0), direct_cost_of(b - a, direct),
+                         b - a, down, degraded)
         live.mark = to
 
     def _credit(
