@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from helpers import DOWN, HOURLY, SLOW, UP, config, system
 
 from agent.engine import Engine
@@ -178,3 +180,58 @@ def test_council_month_hand_calculation():
     view = engine.view(T0 + 22 * 3600)[0]
     assert round(2000 * HOURLY, 2) == 25987.53
     assert view.totals.cost == pytest.approx(560_031.19, abs=0.01)
+
+
+def test_reload_keeps_unchanged_systems_and_restarts_changed_ones():
+    cfg = config(system("email", users_share=0.5), system("web", users_share=0.5))
+    engine = Engine(cfg, T0)
+    for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
+        for name in ("email", "web"):
+            engine.observe(name, result, T0 + 5 * k)
+    engine.account(T0 + 60)
+    new = Engine(config(system("email", users_share=0.5), system("web", users_share=0.4)),
+                 T0 + 60)
+    batch = new.adopt(engine, T0 + 60)
+    assert new.lives["email"] is engine.lives["email"]  # untouched: same window, same health
+    assert new.lives["email"].window.start == T0 + 5
+    assert new.lives["web"].window is None and new.lives["web"].state is State.UNKNOWN
+    closed = [w for w in batch.windows if w.system == "web" and w.end is not None]
+    assert closed and closed[-1].end == T0 + 60
+    assert new.lives["web"].totals.cost == pytest.approx(2000 * 0.5 * HOURLY * 55 / 3600)
+    new.account(T0 + 120)
+    assert new.view(T0 + 120)[0].totals.downtime == pytest.approx(115)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["core", "app", "web"]),
+                          st.sampled_from([UP, DOWN, SLOW]),
+                          st.floats(min_value=0.1, max_value=400),
+                          st.booleans()), min_size=1, max_size=120))
+def test_counters_never_go_down_and_windows_never_overlap(events):
+    systems = (system("core", users_share=0.7),
+               system("app", depends_on=("core",), users_share=0.6, degraded_impact=0.5,
+                      direct_cost_per_hour=100.0),
+               system("web", users_share=0.4, failure_threshold=1, success_threshold=1))
+    engine = Engine(config(*systems), T0)
+    at, previous, windows = T0, {}, {}
+    for name, result, step, scrape in events:
+        at += step
+        batch = engine.account(at) if scrape else engine.observe(name, result, at)
+        for w in batch.windows:
+            windows[(w.system, w.start)] = w
+        for view in engine.view(at):
+            totals = (view.totals.cost, view.totals.downtime, view.totals.degraded,
+                      view.incidents)
+            old = previous.get(view.name, (0, 0, 0, 0))
+            assert all(new >= was - 1e-9 for new, was in zip(totals, old, strict=True))
+            previous[view.name] = totals
+    users_hour = 2000 * HOURLY / 3600
+    org_staff = sum(v.totals.staff for v in engine.view(at))
+    assert org_staff <= users_hour * (at - T0) + 1e-6  # nobody loses more than all their time
+    for name in ("core", "app", "web"):
+        spans = sorted((w.start, w.end if w.end is not None else at)
+                       for w in windows.values() if w.system == name)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert start >= end - 1e-9
+        assert sum(w.amounts.cost for w in windows.values() if w.system == name) == (
+            pytest.approx(engine.lives[name].totals.cost, abs=1e-6))
