@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
+from helpers import DOWN, HOURLY, SLOW, UP, config, system
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from helpers import DOWN, HOURLY, SLOW, UP, config, system
 
 from agent.engine import Engine
 from agent.model import Maintenance, State, UsersSchedule, UsersWindow
@@ -231,7 +232,7 @@ def test_counters_never_go_down_and_windows_never_overlap(events):
     for name in ("core", "app", "web"):
         spans = sorted((w.start, w.end if w.end is not None else at)
                        for w in windows.values() if w.system == name)
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end - 1e-9
         assert sum(w.amounts.cost for w in windows.values() if w.system == name) == (
             pytest.approx(engine.lives[name].totals.cost, abs=1e-6))
