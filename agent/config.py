@@ -477,7 +477,13 @@ def _fields(
     return {key: child for key, child in mapping.items() if key in allowed}
 
 
+_QUOTE_IT = "expected a string, got a boolean (quote it: YAML reads bare yes/no/on/off as booleans)"
+
+
 def _string(ctx: _Context, node: _Node) -> str | None:
+    if isinstance(node.value, bool) and not node.broken:  # `holidays: NO` is Norway, or false
+        ctx.bad(node, _QUOTE_IT)
+        return None
     result: str | None = _expect(ctx, node, (str,), "a string")
     return result
 
@@ -526,17 +532,15 @@ def _ranged(
 
 
 _non_negative = _ranged(lambda n: n >= 0, "must not be negative")
-_positive = _ranged(lambda n: n > 0, "must be greater than zero")
 _fraction = _ranged(lambda n: 0 <= n <= 1, "must be between 0 and 1")
 
 
-def _integer(ctx: _Context, node: _Node, low: int, high: int | None = None) -> int | None:
+def _integer(ctx: _Context, node: _Node, low: int, high: int) -> int | None:
     value: int | None = _expect(ctx, node, (int, float), "a whole number")
     if value is None:
         return None
-    if isinstance(value, float) or value < low or (high is not None and value > high):
-        span = f"from {low} to {high}" if high is not None else f"at least {low}"
-        ctx.bad(node, f"must be a whole number {span}")
+    if isinstance(value, float) or not low <= value <= high:
+        ctx.bad(node, f"must be a whole number from {low} to {high}")
         return None
     return value
 
@@ -740,7 +744,7 @@ def _regex(ctx: _Context, node: _Node) -> str | None:
 
 def _file(ctx: _Context, node: _Node) -> str | None:
     """A path to an existing file; a relative one is against the config file's folder."""
-    text = _text(ctx, node)
+    text = _path(ctx, node)
     if text is None:
         return None
     path = os.path.abspath(ctx.config_dir / text)
@@ -778,7 +782,7 @@ def _argv(ctx: _Context, node: _Node) -> tuple[str, ...] | None:
     if items is None:
         return None
     argv = [_string(ctx, item) for item in items]
-    if not argv or not argv[0]:
+    if not argv or argv[0] == "":
         ctx.bad(node, "the command must name a program to run")
     elif any(arg is not None and "\0" in arg for arg in argv):
         ctx.bad(node, "arguments must not contain NUL characters")
@@ -989,15 +993,8 @@ def _make_system(name: str, probe: _Probe, merged: dict[str, _Setting], **extra:
 # --- cost ---------------------------------------------------------------------------------------
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_NAMES = {
-    **{name: i for i, name in enumerate(_DAYS)},
-    **{
-        name: i
-        for i, name in enumerate(
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        )
-    },
-}
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = {name: i for names in (_DAYS, _FULL_DAYS) for i, name in enumerate(names)}
 _COST_KEYS = (
     "currency",
     "timezone",
@@ -1009,9 +1006,9 @@ _COST_KEYS = (
 
 def _cost(ctx: _Context, node: _Node | None) -> CostConfig:
     """Given the cost section, return it; the timezone is kept for maintenance times."""
-    if node is None:
+    fields = _fields(ctx, node, ("concurrent_users",), _COST_KEYS) if node else None
+    if node is None or fields is None:
         return CostConfig()
-    fields = _fields(ctx, node, ("concurrent_users",), _COST_KEYS) or {}
     currency = _currency(ctx, fields["currency"]) if "currency" in fields else "GBP"
     timezone = _timezone(ctx, fields["timezone"]) if "timezone" in fields else "UTC"
     ctx.timezone = zoneinfo.ZoneInfo(timezone or "UTC")
@@ -1106,7 +1103,7 @@ def _holidays(ctx: _Context, node: _Node) -> str | None:
     supported = holidays_lib.list_supported_countries()
     country, _, subdiv = spec.partition("-")
     if country not in supported:
-        hint = _did_you_mean(country, supported)
+        hint = _did_you_mean(country.upper(), supported)
         ctx.bad(node, f"no bank holidays known for country {country!r} (use e.g. GB-ENG){hint}")
         return None
     if subdiv and subdiv not in supported[country]:
@@ -1188,7 +1185,7 @@ def _agent(
 ) -> AgentConfig:
     fields = (_fields(ctx, node, (), _AGENT_KEYS) if node else None) or {}
     listen = _listen(ctx, fields["listen"]) if "listen" in fields else None
-    ledger = _text(ctx, fields["ledger"]) if "ledger" in fields else None
+    ledger = _path(ctx, fields["ledger"]) if "ledger" in fields else None
     site = _string(ctx, fields["site"]) if "site" in fields else None
     gap_node = fields.get("max_unobserved_gap")
     gap = _positive_duration(ctx, gap_node) if gap_node else None
@@ -1202,6 +1199,14 @@ def _agent(
         max_unobserved_gap=gap or 300.0,
         log_level=level or "info",
     )
+
+
+def _path(ctx: _Context, node: _Node) -> str | None:
+    text = _text(ctx, node)
+    if text is not None and "\0" in text:
+        ctx.bad(node, "a path cannot contain a NUL character")
+        return None
+    return text
 
 
 def _listen(ctx: _Context, node: _Node) -> str | None:
@@ -1462,6 +1467,10 @@ def _one_off(ctx: _Context, node: _Node, fields: dict[str, _Node]) -> Maintenanc
     return Maintenance(start=start, end=end)
 
 
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+
+
 def _datetime(ctx: _Context, node: _Node) -> dt.datetime | None:
     """Given ISO 8601 text, return an aware UTC datetime; a naive time is in cost.timezone."""
     text = _string(ctx, node)
@@ -1471,15 +1480,17 @@ def _datetime(ctx: _Context, node: _Node) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ctx.timezone)
-        return moment.astimezone(dt.UTC)
+        moment = moment.astimezone(dt.UTC)
     except (ValueError, OverflowError):
         ctx.bad(node, "not an ISO 8601 date and time, e.g. 2026-12-24T18:00:00Z")
         return None
+    if not _EARLIEST <= moment <= _LATEST:  # far dates overflow date arithmetic elsewhere
+        ctx.bad(node, "must be between the years 1970 and 2999")
+        return None
+    return moment
 
 
 # --- the whole file -------------------------------------------------------------------------------
-
-_TOP_KEYS = ("agent", "cost", "defaults", "systems")
 
 
 def _config(ctx: _Context, root: _Node, state_directory: str | None) -> Config:
