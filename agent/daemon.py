@@ -24,17 +24,18 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from agent import __version__
+from agent import __version__, systemd
+from agent.alerts import Alerting, Facts
 from agent.engine import Engine, SystemView
 from agent.exporter import Metrics, Scrape
-from agent.ledger import Ledger
+from agent.ledger import Action, Ledger
 from agent.model import Config, System
+from agent.notify.dispatch import Dispatcher
 from agent.probes import Prober
-from agent.records import Batch
+from agent.records import Batch, NotificationRecord
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = 5.0  # how often open windows' accrual is committed without a scrape
 COMMIT_WAIT_SECONDS = 2.0  # a scrape waits this long for the ledger, then serves from memory
 
 
@@ -60,10 +61,16 @@ class ProbeTrigger(BaseTrigger):
 class Agent:
     def __init__(
         self, config: Config, clock: Callable[[], float] = time.time,
-        histograms: bool = True,
+        histograms: bool = True, watchdog: float | None = None,
+        notify: Callable[[str], bool] = systemd.notify,
     ) -> None:
         self.config = config
         self.clock = clock
+        self.watchdog = watchdog  # seconds between systemd watchdog pings; None: no watchdog
+        self.notify = notify
+        self.probes_completed = 0  # the progress the watchdog looks for
+        self._completed_at_ping = 0
+        self._last_progress = clock()
         self.engine = Engine(config, clock())
         self.ledger = Ledger(config.agent.ledger, config.agent.site)
         self.metrics = Metrics(config.cost.currency, config.agent.site, histograms)
@@ -72,6 +79,9 @@ class Agent:
         self.ready = False
         self._planned: dict[str, float] = {}
         self._lock = asyncio.Lock()  # one evaluation of the books at a time
+        self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
+        self.dispatcher = Dispatcher(config.notifiers, self.metrics.count_notification)
+        self._last_action = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -80,14 +90,22 @@ class Agent:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.ledger.open)
         await self._restore()
+        await self._restore_alerts()
+        self.dispatcher.start()
         await self.prober.__aenter__()
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         for system in (*self.config.agent.canaries, *self.config.systems):
             self._add_job(system)
-        self.scheduler.add_job(self.checkpoint, "interval", seconds=CHECKPOINT_SECONDS,
-                               id="__checkpoint__", coalesce=True, misfire_grace_time=None)
+        self.scheduler.add_job(self.checkpoint, "interval", id="__checkpoint__", coalesce=True,
+                               seconds=self.config.agent.evaluation_interval,
+                               misfire_grace_time=None)
+        if self.watchdog:
+            # In the probes' own scheduler, so a wedged loop or scheduler stops the pings.
+            self.scheduler.add_job(self.feed_watchdog, "interval", seconds=self.watchdog,
+                                   id="__watchdog__", coalesce=True, misfire_grace_time=None)
+        self._last_progress = self.clock()
         self.scheduler.start()
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())
@@ -105,7 +123,7 @@ class Agent:
     async def _restore(self) -> None:
         loop = asyncio.get_running_loop()
         now = self.clock()
-        first_day = self.engine.today(now).replace(day=1).isoformat()
+        first_day = self.engine.first_day_kept(now)
 
         def read() -> tuple[Any, Any, Any]:
             self.ledger.start_run(__version__, now)
@@ -134,6 +152,7 @@ class Agent:
             await self._commit(batch)
         await self.prober.__aexit__(None, None, None)
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.dispatcher.stop)
         await loop.run_in_executor(None, self.ledger.close)
         await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
 
@@ -144,6 +163,17 @@ class Agent:
             engine = Engine(config, now)
             batch = engine.adopt(self.engine, now)
             old, self.engine, self.config = self.engine, engine, config
+            alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
+            alerting.restore(list(self.alerting.states.values()))
+            self.alerting = alerting
+        if self.scheduler is not None and (
+                config.agent.evaluation_interval != old.config.agent.evaluation_interval):
+            self.scheduler.reschedule_job("__checkpoint__", trigger="interval",
+                                          seconds=config.agent.evaluation_interval)
+        if config.notifiers != old.config.notifiers:
+            self.dispatcher.stop()
+            self.dispatcher = Dispatcher(config.notifiers, self.metrics.count_notification)
+            self.dispatcher.start()
         if self.scheduler is not None:
             for name, live in old.lives.items():
                 new = engine.lives.get(name)
@@ -153,6 +183,7 @@ class Agent:
                 if old.lives.get(name) is not live:
                     self._add_job(live.system)
         await self._commit(batch)
+        self._last_progress = self.clock()  # new systems get their first slot to probe in
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())
 
@@ -167,6 +198,32 @@ class Agent:
             batch = self.engine.observe(name, result, self.clock())
         await self._commit(batch)
         self._plan_next(name)
+        self.probes_completed += 1
+
+    async def feed_watchdog(self) -> bool:
+        """Ping systemd's watchdog if probing is making progress; return True if pinged.
+
+        Progress: a probe completed since the last ping, or none can have been due yet (a
+        healthy agent is never quiet for longer than its shortest interval plus that probe's
+        timeout, and a ping interval of slack for a late scheduler). A wedged event loop
+        never runs this; a scheduler that stops completing probes runs it and stops pinging,
+        so systemd restarts the agent.
+        """
+        now = self.clock()
+        if self.probes_completed != self._completed_at_ping:
+            self._completed_at_ping = self.probes_completed
+            self._last_progress = now
+        elif self.engine.lives and now - self._last_progress > self._quiet_allowance():
+            log.warning("no probe has completed for %.0fs: not pinging systemd's watchdog",
+                        now - self._last_progress)
+            return False
+        return self.notify(systemd.WATCHDOG)
+
+    def _quiet_allowance(self) -> float:
+        """The longest a healthy agent goes without completing a probe, in seconds."""
+        shortest = min(live.system.interval + live.system.check.timeout
+                       for live in self.engine.lives.values())
+        return shortest + (self.watchdog or 0.0)
 
     def _plan_next(self, name: str) -> None:
         """Retry sooner after a failure: the trigger planned the next run before this one."""
@@ -181,12 +238,57 @@ class Agent:
             job.modify(next_run_time=dt.datetime.fromtimestamp(wanted, dt.UTC))
 
     async def checkpoint(self) -> None:
-        """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing."""
+        """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing;
+        apply acknowledgements and ad-hoc maintenance; evaluate alerts and send what fired
+        once its state is committed (so a restart never sends it again)."""
+        loop = asyncio.get_running_loop()
+        actions = await loop.run_in_executor(None, self.ledger.actions_since, self._last_action)
         async with self._lock:
             now = self.clock()
-            batch = self.engine.account(now)
+            batch = self._apply(actions, now)
+            batch.extend(self.engine.account(now))
             batch.heartbeat = now
+            outcome = self.alerting.evaluate(
+                Facts(now, self.engine.view(now), self.engine.period_costs(now)))
+            batch.alerts.extend(outcome.changed)
+            batch.alerts_cleared.extend(outcome.cleared)
+            batch.notifications.extend(
+                NotificationRecord(m.at, m.alert, m.status, m.title, names)
+                for names, m in outcome.notifications)
         await self._commit(batch)
+        for names, message in outcome.notifications:
+            for name in names:
+                self.dispatcher.submit(name, message)
+        self.metrics.set_alerts_firing(self.alerting.firing())
+
+    def _apply(self, actions: list[Action], now: float) -> Batch:
+        """Acknowledgements and ad-hoc maintenance recorded by `outage-agent ack|maintenance`."""
+        batch = Batch()
+        for action in actions:
+            self._last_action = max(self._last_action, action.id)
+            if action.system not in self.engine.lives:
+                log.warning("ignoring %s for unknown system %r", action.kind, action.system)
+            elif action.kind == "ack":
+                batch.alerts.extend(self.alerting.acknowledge(action.system))
+                log.info("%s acknowledged by %s: %s", action.system, action.who, action.note)
+            else:
+                until = action.until if action.kind == "maintenance" else action.at
+                batch.extend(self.engine.plan_maintenance(
+                    action.system, action.at, until or action.at, now))
+                log.info("%s: %s by %s until %s: %s", action.system, action.kind, action.who,
+                         until, action.note)
+        return batch
+
+    async def _restore_alerts(self) -> None:
+        """Alert states survive restarts; so do ad-hoc maintenance windows still running."""
+        loop = asyncio.get_running_loop()
+        states = await loop.run_in_executor(None, self.ledger.alert_states)
+        actions = await loop.run_in_executor(None, self.ledger.actions_since, 0)
+        self.alerting.restore(states)
+        now = self.clock()
+        live_actions = [a for a in actions if a.kind != "ack"]
+        await self._commit(self._apply(live_actions, now))
+        self._last_action = max((a.id for a in actions), default=0)
 
     async def snapshot(self) -> Scrape:
         """Bring the books to now and wait until they are committed; what a scrape shows."""

@@ -138,7 +138,8 @@ class Engine:
         }
         self._accruing: set[str] = set()
         self._dirty_days: set[str] = set()
-        self._month = self.today(now).isoformat()[:7]
+        self._day = self.today(now).isoformat()
+        self._adhoc: dict[str, list[tuple[float, float]]] = {}
         self._last = now
 
     def _new_live(self, system: System, canary: bool, now: float) -> Live:
@@ -185,11 +186,33 @@ class Engine:
         self._prune_days(at)
         return batch
 
+    def plan_maintenance(self, name: str, start: float, end: float, at: float) -> Batch:
+        """An ad-hoc planned window (`outage-agent maintenance`); end <= start ends them."""
+        live = self.lives[name]
+        periods = [(a, b) for a, b in self._adhoc.get(name, []) if b > at]
+        if end > start:
+            periods.append((start, end))
+        else:
+            periods = [(a, min(b, start)) for a, b in periods if a < start]
+        self._adhoc[name] = periods
+        if live not in self.maintained:
+            self.maintained.append(live)
+        batch = Batch()
+        self._check_maintenance(live, self._clamp(at), batch)
+        self._flush_days(batch)
+        return batch
+
+    def _planned_period(self, name: str, at: float) -> tuple[float, float] | None:
+        calendar = self._calendars.get(name)
+        period = calendar.active(at) if calendar is not None else None
+        if period is not None:
+            return period
+        return next(((a, b) for a, b in self._adhoc.get(name, ()) if a <= at < b), None)
+
     def _check_maintenance(self, live: Live, at: float, batch: Batch) -> None:
-        calendar = self._calendars.get(live.system.name)
-        if calendar is None:
+        if live.system.name not in self._calendars and live.system.name not in self._adhoc:
             return
-        period = calendar.active(at)
+        period = self._planned_period(live.system.name, at)
         if (period is not None) == live.in_maintenance:
             return
         edge = period[0] if period is not None else (live.maintenance_end or at)
@@ -518,15 +541,39 @@ class Engine:
     def today(self, at: float) -> dt.date:
         return dt.datetime.fromtimestamp(at, self.tz).date()
 
+    def first_day_kept(self, at: float) -> str:
+        """Day buckets from here on are kept in memory: this month's and the last week's."""
+        today = self.today(at)
+        return min(today.replace(day=1), today - dt.timedelta(days=6)).isoformat()
+
     def _prune_days(self, at: float) -> None:
-        """At the turn of a month, forget day buckets of earlier months (they are committed)."""
-        month = self.today(at).isoformat()[:7]
-        if month == self._month:
+        """Once a day, forget day buckets no calendar period needs (they are committed)."""
+        today = self.today(at).isoformat()
+        if today == self._day:
             return
-        self._month = month
+        self._day = today
+        first = self.first_day_kept(at)
         for live in self.lives.values():
-            for day in [d for d in live.days if d[:7] < month and d not in live.dirty_days]:
+            for day in [d for d in live.days if d < first and d not in live.dirty_days]:
                 del live.days[day]
+
+    def period_costs(self, at: float) -> dict[str, tuple[str, dict[str, float]]]:
+        """Cost per system in the current calendar day, ISO week and month of the cost
+        timezone: period -> (period id, system -> cost)."""
+        today = self.today(at)
+        year, week, _ = today.isocalendar()
+        monday = (today - dt.timedelta(days=today.weekday())).isoformat()
+        periods = {
+            "day": (today.isoformat(), lambda d: d == today.isoformat()),
+            "week": (f"{year}-W{week:02d}", lambda d: d >= monday),
+            "month": (today.isoformat()[:7], lambda d: d[:7] == today.isoformat()[:7]),
+        }
+        return {
+            period: (ident, {live.system.name: sum((a.cost for d, a in live.days.items()
+                                                    if within(d)), 0.0)
+                             for live in self.lives.values() if not live.canary})
+            for period, (ident, within) in periods.items()
+        }
 
     def _flush_days(self, batch: Batch) -> None:
         for name in sorted(self._dirty_days):

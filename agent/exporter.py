@@ -59,6 +59,15 @@ class Metrics:
         self.probes = Counter(
             "outage_probes", "Probes run, by result.", ["result"], registry=self.registry,
         )
+        self.alerts_firing = prometheus_client.Gauge(
+            "outage_alerts_firing", "Conditions of each alert rule firing now.", ["alert"],
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "outage_notifications", "Notifications by notifier and result (sent, failed after "
+            "retries, retried, dropped because the queue was full).", ["notifier", "result"],
+            registry=self.registry,
+        )
         self.reload_ok = prometheus_client.Gauge(
             "outage_config_last_reload_successful",
             "1 if the last configuration (re)load succeeded.", registry=self.registry,
@@ -67,6 +76,13 @@ class Metrics:
             "outage_config_last_reload_success_timestamp_seconds",
             "When the configuration was last loaded successfully.", registry=self.registry,
         )
+
+    def count_notification(self, notifier: str, result: str) -> None:
+        self.notifications.labels(notifier, result).inc()
+
+    def set_alerts_firing(self, counts: dict[str, int]) -> None:
+        for name, count in counts.items():
+            self.alerts_firing.labels(name).set(count)
 
     def observe_probe(self, system: str, latency: float, ok: bool) -> None:
         series = self.probe_duration.labels(system) if self.per_system_histograms else (
@@ -118,14 +134,19 @@ class StateCollector(Collector):
         families = self._families()
         state = _gauge("outage_system_state", "1 for the current state of each system.",
                        ["system", "state"])
+        cause = _gauge("outage_system_cause", "1 while the system is down behind a dependency; "
+                       "cause names the root cause. Absent otherwise.", ["system", "cause"])
         for view in views:
             for family, value in zip(families, self._values(view), strict=True):
                 if value is not None:
                     family.add_metric([view.name], value)
             for name in STATES:
                 state.add_metric([view.name, name], 1 if view.state.value == name else 0)
+            if view.state is State.DOWN and view.cause:
+                cause.add_metric([view.name, view.cause], 1)
         yield from families
         yield state
+        yield cause
 
     @staticmethod
     def _families() -> list[GaugeMetricFamily | CounterMetricFamily]:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.records import Amounts, Basis, Batch, DayRecord, WindowRecord
+from agent.records import AlertState, Amounts, Basis, Batch, DayRecord, WindowRecord
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE windows (
@@ -86,6 +86,38 @@ MIGRATIONS: dict[int, str] = {
         stopped REAL
     );
     """,
+    2: """
+    CREATE TABLE alert_state (
+        site TEXT NOT NULL DEFAULT '',
+        rule TEXT NOT NULL,
+        key TEXT NOT NULL,
+        system TEXT,
+        since REAL NOT NULL,
+        fired_at REAL,
+        last_sent REAL,
+        acked INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (site, rule, key)
+    );
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL,
+        rule TEXT NOT NULL,
+        status TEXT NOT NULL,
+        title TEXT NOT NULL,
+        notifiers TEXT NOT NULL
+    );
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,
+        system TEXT NOT NULL,
+        at REAL NOT NULL,
+        until REAL,
+        who TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    """,
 }
 
 WINDOW_COLUMNS = (
@@ -125,6 +157,20 @@ class StoredWindow:
 
     id: int
     record: WindowRecord
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a person did while the daemon runs: `ack`, `maintenance` (from `at` until
+    `until`) or `maintenance_end`."""
+
+    kind: str
+    system: str
+    at: float
+    until: float | None
+    who: str
+    note: str = ""
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,8 +252,8 @@ class Ledger:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Create or migrate the file and start the writer; raise LedgerError if unusable."""
+    def prepare(self) -> None:
+        """Create or migrate the file; raise LedgerError if it is unusable."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with closing(connect(self.path)) as conn:
@@ -215,6 +261,10 @@ class Ledger:
                 migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
+
+    def open(self) -> None:
+        """Prepare the file and start the writer; raise LedgerError if it is unusable."""
+        self.prepare()
         self._thread = threading.Thread(target=self._writer, name="ledger-writer", daemon=True)
         self._thread.start()
 
@@ -301,6 +351,22 @@ class Ledger:
             [(site, t.system, t.at, t.old_state, t.new_state, t.cause, t.reason)
              for t in batch.transitions],
         )
+        conn.executemany(
+            "INSERT INTO alert_state (site, rule, key, system, since, fired_at, last_sent, acked)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, rule, key) DO UPDATE SET "
+            "fired_at = excluded.fired_at, last_sent = excluded.last_sent, "
+            "acked = excluded.acked",
+            [(site, a.rule, a.key, a.system, a.since, a.fired_at, a.last_sent, int(a.acked))
+             for a in batch.alerts],
+        )
+        conn.executemany("DELETE FROM alert_state WHERE site = ? AND rule = ? AND key = ?",
+                         [(site, rule, key) for rule, key in batch.alerts_cleared])
+        conn.executemany(
+            "INSERT INTO notifications (site, at, rule, status, title, notifiers) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(site, n.at, n.rule, n.status, n.title, ",".join(n.notifiers))
+             for n in batch.notifications],
+        )
         if batch.heartbeat is not None and self.run_id is not None:
             conn.execute(
                 "UPDATE runs SET heartbeat = MAX(heartbeat, ?) WHERE id = ?",
@@ -371,6 +437,34 @@ class Ledger:
             DayRecord(system, day, Amounts(cost=c, staff=s, direct=d, downtime=dn, degraded=dg))
             for system, day, c, s, d, dn, dg in rows
         ]
+
+    def alert_states(self) -> list[AlertState]:
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT rule, key, system, since, fired_at, last_sent, acked FROM alert_state "
+                "WHERE site = ?", (self.site,)).fetchall()
+        return [AlertState(r, k, s, since, f, last, bool(a)) for r, k, s, since, f, last, a
+                in rows]
+
+    # --- actions: acknowledgements and ad-hoc maintenance, from the CLI ----------------------
+
+    def add_action(self, action: Action) -> int:
+        """Record an action now (from any process); the running daemon picks it up."""
+        with closing(connect(self.path)) as conn:
+            cursor = conn.execute(
+                "INSERT INTO actions (site, kind, system, at, until, who, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.site, action.kind, action.system, action.at, action.until, action.who,
+                 action.note))
+            return int(cursor.lastrowid or 0)
+
+    def actions_since(self, after_id: int) -> list[Action]:
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT id, kind, system, at, until, who, note FROM actions "
+                "WHERE site = ? AND id > ? ORDER BY id", (self.site, after_id)).fetchall()
+        return [Action(kind, system, at, until, who, note, id=i)
+                for i, kind, system, at, until, who, note in rows]
 
     # --- runs (when the agent was watching) --------------------------------------------------
 

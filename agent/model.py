@@ -172,6 +172,69 @@ class System:
     sla: float | None = None  # availability target as a fraction, e.g. 0.999
 
 
+# --- alerting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookNotifier:
+    url: str
+    secret: str | None = None  # signs the body: X-Outage-Signature: sha256=<hex HMAC>
+    headers: tuple[tuple[str, str], ...] = ()
+    type: str = "webhook"
+
+
+@dataclass(frozen=True)
+class SlackNotifier:
+    url: str  # an incoming-webhook URL
+    type: str = "slack"
+
+
+@dataclass(frozen=True)
+class TeamsNotifier:
+    url: str  # a Teams workflow ("When a Teams webhook request is received") URL
+    type: str = "teams"
+
+
+@dataclass(frozen=True)
+class EmailNotifier:
+    host: str
+    to: tuple[str, ...]
+    sender: str  # the From address (config key `from`)
+    port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    username: str | None = None
+    password: str | None = None
+    type: str = "email"
+
+
+NotifierSpec = WebhookNotifier | SlackNotifier | TeamsNotifier | EmailNotifier
+
+
+@dataclass(frozen=True)
+class Notifier:
+    name: str
+    spec: NotifierSpec
+    timeout: float = 10.0
+    retries: int = 5  # attempts after the first, with exponential backoff
+    queue_size: int = 100
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """When to tell people, and whom. `kind` is state, incident_cost, period_cost or cost_rate."""
+
+    name: str
+    kind: str
+    notify: tuple[str, ...]
+    thresholds: tuple[float, ...] = ()  # money (or money per hour for cost_rate)
+    states: tuple[str, ...] = ("down",)  # for kind == "state"
+    period: str = "day"  # for kind == "period_cost": day | week | month
+    systems: tuple[str, ...] = ()  # empty: every system
+    hold: float = 0.0  # `for:` seconds the condition must hold before firing
+    repeat: float | None = None  # reminder interval while firing
+    send_resolved: bool = True
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     listen: str = "127.0.0.1:9321"
@@ -180,6 +243,8 @@ class AgentConfig:
     canaries: tuple[System, ...] = ()  # probed like systems; never costed
     max_unobserved_gap: float = 300.0
     log_level: str = "info"
+    external_url: str = ""  # where people reach the status page; linked from notifications
+    evaluation_interval: float = 5.0  # alerts evaluated, open windows checkpointed
 
 
 @dataclass(frozen=True)
@@ -188,6 +253,8 @@ class Config:
     cost: CostConfig
     systems: tuple[System, ...]
     source: Path | None = None  # the file it was loaded from
+    notifiers: tuple[Notifier, ...] = ()
+    alerts: tuple[AlertRule, ...] = ()
 
     def system(self, name: str) -> System:
         for system in self.systems:

@@ -80,6 +80,30 @@ class TransitionRecord:
 
 
 @dataclass
+class AlertState:
+    """One alert rule's condition for one key, as kept in the ledger across restarts."""
+
+    rule: str
+    key: str
+    system: str | None
+    since: float  # when the condition was first seen
+    fired_at: float | None = None
+    last_sent: float | None = None
+    acked: bool = False
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """What was queued for delivery, kept as an audit trail of who was told what."""
+
+    at: float
+    rule: str
+    status: str
+    title: str
+    notifiers: tuple[str, ...]
+
+
+@dataclass
 class Batch:
     """Everything one evaluation wants committed, in order."""
 
@@ -87,13 +111,20 @@ class Batch:
     days: list[DayRecord] = field(default_factory=list)
     transitions: list[TransitionRecord] = field(default_factory=list)
     heartbeat: float | None = None  # the agent was watching at this time
+    alerts: list[AlertState] = field(default_factory=list)
+    alerts_cleared: list[tuple[str, str]] = field(default_factory=list)  # (rule, key)
+    notifications: list[NotificationRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.windows or self.days or self.transitions or self.heartbeat)
+        return bool(self.windows or self.days or self.transitions or self.heartbeat
+                    or self.alerts or self.alerts_cleared or self.notifications)
 
     def extend(self, other: Batch) -> None:
         self.windows.extend(other.windows)
         self.days.extend(other.days)
         self.transitions.extend(other.transitions)
+        self.alerts.extend(other.alerts)
+        self.alerts_cleared.extend(other.alerts_cleared)
+        self.notifications.extend(other.notifications)
         if other.heartbeat is not None:
             self.heartbeat = max(self.heartbeat or 0.0, other.heartbeat)

@@ -2,7 +2,8 @@
 
 SIGTERM/SIGINT stop cleanly (in-flight writes finish, open windows stay open); SIGHUP
 reloads the configuration file: a valid one is applied, an invalid one is logged and the
-running configuration carries on.
+running configuration carries on. Under systemd (Type=notify) each step is announced:
+READY=1 once listening, RELOADING=1 and READY=1 around a reload, STOPPING=1 on the way out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 
 from aiohttp import web
 
+from agent import systemd
 from agent.config import ConfigError, load_config
 from agent.daemon import Agent
 from agent.ledger import LedgerError
@@ -22,9 +24,14 @@ from agent.web.server import serve
 log = logging.getLogger(__name__)
 
 
-async def start_agent(config: Config) -> tuple[Agent, web.AppRunner] | None:
-    """Open the books and start listening; None (after logging why) if either fails."""
-    agent = Agent(config)
+async def start_agent(
+    config: Config, watchdog: float | None = None
+) -> tuple[Agent, web.AppRunner] | None:
+    """Open the books and start listening; None (after logging why) if either fails.
+
+    `watchdog`: seconds between systemd watchdog pings, None for no watchdog.
+    """
+    agent = Agent(config, watchdog=watchdog)
     try:
         await agent.start()
     except LedgerError as exc:
@@ -42,7 +49,7 @@ async def start_agent(config: Config) -> tuple[Agent, web.AppRunner] | None:
 
 
 async def run_service(config: Config, reload_from: str | None = None) -> int:
-    started = await start_agent(config)
+    started = await start_agent(config, watchdog=systemd.watchdog_interval())
     if started is None:
         return 1
     agent, runner = started
@@ -52,18 +59,35 @@ async def run_service(config: Config, reload_from: str | None = None) -> int:
         loop.add_signal_handler(sig, stop.set)
     if reload_from is not None:
         loop.add_signal_handler(
-            signal.SIGHUP, lambda: loop.create_task(reload(agent, reload_from)))
+            signal.SIGHUP, lambda: loop.create_task(reload_announced(agent, reload_from)))
+    systemd.notify(systemd.ready(status(agent)))
     await stop.wait()
+    systemd.notify(systemd.STOPPING)
     log.info("stopping")
     await runner.cleanup()
     await agent.stop()
     return 0
 
 
+def status(agent: Agent) -> str:
+    """The one line `systemctl status` shows for the running agent."""
+    return (f"probing {len(agent.config.systems)} systems; "
+            f"listening on {agent.config.agent.listen}")
+
+
+async def reload_announced(agent: Agent, path: str) -> bool:
+    """reload() between RELOADING=1 and READY=1, refused or not, as systemd expects."""
+    systemd.notify(systemd.reloading(systemd.monotonic_usec()))
+    try:
+        return await reload(agent, path)
+    finally:
+        systemd.notify(systemd.ready(status(agent)))
+
+
 async def reload(agent: Agent, path: str) -> bool:
     """Apply the configuration in `path` if it is valid; keep the running one if not."""
     try:
-        config = load_config(path)
+        config = load_config(path, env=systemd.credentials_env())
     except ConfigError as exc:
         agent.metrics.reload_ok.set(0)
         log.error("reload refused, keeping the running configuration:\n%s", exc)

@@ -17,6 +17,11 @@ from agent.model import (
     UsersSchedule,
 )
 
+# The secrets config/example.yaml takes from the environment, as a deployment would set them.
+EXAMPLE_ENV = {"SLACK_WEBHOOK_URL": "https://hooks.slack.example/T0/B0/x",
+               "TEAMS_WORKFLOW_URL": "https://teams.example/workflows/1",
+               "WEBHOOK_SECRET": "s3cret", "SMTP_PASSWORD": "pa55"}
+
 HOURLY = 25000 / 1924  # the council's figure: £25,000 a year over 1,924 working hours
 
 

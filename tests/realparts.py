@@ -14,8 +14,9 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,208 @@ class AgentProcess:
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class Receiver:
+    """A loopback HTTP endpoint that records what is POSTed to it, and can fail on demand:
+    `mode` is ok, error (500), reject (404), throttle (429 with Retry-After), hang (after
+    `hang_seconds`) or, after `down()`, not listening at all."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mode = "ok"
+        self.hang_seconds = 5.0
+        self.retry_after = "1"
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.attempts = 0
+        self._server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def up(self) -> Receiver:
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.attempts += 1
+                status = {"ok": 200, "error": 500, "throttle": 429, "reject": 404}.get(
+                    receiver.mode, 200)
+                if receiver.mode == "hang":
+                    time.sleep(receiver.hang_seconds)
+                if status == 200:
+                    receiver.requests.append((self.path, dict(self.headers), body))
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", receiver.retry_after)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def json(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index][2])
+
+
+class PrometheusProcess:
+    """Debian's `prometheus` on a free loopback port, scraping `targets` every second.
+
+    `targets` maps "host:port" to the target labels Prometheus adds (a `site`, say);
+    `rule_files` are loaded with a 1 s evaluation interval. The first scrape lands about 6 s
+    after start: poll (`wait_for_data`), don't sleep.
+    """
+
+    def __init__(self, workdir: Path, targets: dict[str, dict[str, str]],
+                 rule_files: Sequence[Path] = (), job: str = "outage-agent") -> None:
+        self.binary = require_tool("prometheus", "prometheus")
+        self.workdir = workdir
+        self.port = free_port()
+        self.config = workdir / "prometheus.yml"
+        self.log = workdir / "prometheus.log"
+        self.started_at = 0.0
+        self.proc: subprocess.Popen[bytes] | None = None
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
+                       "evaluation_interval": "1s"},
+            "rule_files": [str(path) for path in rule_files],
+            "scrape_configs": [{"job_name": job, "static_configs": [
+                {"targets": [address], "labels": labels} for address, labels in targets.items()
+            ]}],
+        }
+        self.config.write_text(json.dumps(config, indent=2))  # JSON is YAML
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> PrometheusProcess:
+        self.started_at = time.time()
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, f"--config.file={self.config}",
+                 f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_for("Prometheus to be ready", lambda: self.alive() and
+                 get(self.base + "/-/ready")[0] == 200)
+        return self
+
+    def alive(self) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"prometheus exited; log:\n{self.log.read_text()}")
+        return True
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET /api/v1/<path>; return `data`, or raise AssertionError with Prometheus's error."""
+        query = urllib.parse.urlencode(params, doseq=True)
+        status, body = get(f"{self.base}/api/v1/{path}?{query}")
+        answer = json.loads(body)
+        if status != 200 or answer.get("status") != "success":
+            raise AssertionError(f"{path} {params}: HTTP {status}: {answer.get('error', body)}")
+        return answer["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query; the result as a list of {metric, value} (scalars wrapped)."""
+        params: dict[str, Any] = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self.api("query", **params)
+        if data["resultType"] in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        return list(data["result"])
+
+    def query_range(self, expr: str, start: float, end: float,
+                    step: float = 1.0) -> list[dict[str, Any]]:
+        data = self.api("query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}",
+                        step=step)
+        return list(data["result"])
+
+    def wait_for_data(self, expr: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Poll until `expr` returns at least one series."""
+        return wait_for(f"Prometheus to have {expr}", lambda: self.alive() and self.query(expr),
+                        timeout=timeout, every=0.25)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class AlertmanagerProcess:
+    """Debian's `prometheus-alertmanager` on a free loopback port, clustering off.
+
+    `config` is the Alertmanager configuration as a dict (written as JSON, which is YAML).
+    Point Prometheus at `address`; `alerts()` lists what it holds.
+    """
+
+    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+        self.binary = require_tool("prometheus-alertmanager", "prometheus-alertmanager")
+        self.workdir = workdir
+        self.port = free_port()
+        self.config = workdir / "alertmanager.yml"
+        self.log = workdir / "alertmanager.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config.write_text(json.dumps(config, indent=2))
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self) -> AlertmanagerProcess:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, f"--config.file={self.config}",
+                 f"--storage.path={self.workdir / 'alertmanager-data'}",
+                 f"--web.listen-address={self.address}", "--cluster.listen-address="],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_for("Alertmanager to be ready", lambda: self.alive() and
+                 get(self.base + "/-/ready")[0] == 200)
+        return self
+
+    def alive(self) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"alertmanager exited; log:\n{self.log.read_text()}")
+        return True
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts Alertmanager holds now (API v2)."""
+        status, body = get(self.base + "/api/v2/alerts")
+        assert status == 200, body
+        return list(json.loads(body))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

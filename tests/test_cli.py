@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import EXAMPLE_ENV
 from realparts import HttpTarget, free_port, get, get_json, parse_metrics, wait_for
 
 from agent import __version__
@@ -17,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["outage-agent", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **EXAMPLE_ENV})
 
 
 def test_version_matches_the_package():

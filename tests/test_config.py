@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import EXAMPLE_ENV
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,7 +116,7 @@ def test_config_error_joins_its_problems_one_per_line() -> None:
 
 @pytest.fixture(scope="module")
 def example() -> Config:
-    return load_config(EXAMPLE, env={})
+    return load_config(EXAMPLE, env=EXAMPLE_ENV)
 
 
 def test_example_hourly_cost_is_annual_cost_over_working_hours(example: Config) -> None:
@@ -142,9 +143,10 @@ def test_example_ledger_resolves_next_to_the_config_without_state_directory(
 
 
 def test_example_ledger_resolves_under_state_directory_when_set(tmp_path: Path) -> None:
-    config = load_config(EXAMPLE, env={"STATE_DIRECTORY": f"{tmp_path}:/var/lib/other"})
+    config = load_config(EXAMPLE, env={**EXAMPLE_ENV,
+                                       "STATE_DIRECTORY": f"{tmp_path}:/var/lib/other"})
     assert config.agent.ledger == tmp_path / "outage-ledger.db"
-    explicit = load_config(EXAMPLE, env={}, state_directory="/var/lib/outage-agent")
+    explicit = load_config(EXAMPLE, env=EXAMPLE_ENV, state_directory="/var/lib/outage-agent")
     assert explicit.agent.ledger == Path("/var/lib/outage-agent/outage-ledger.db")
 
 

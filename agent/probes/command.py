@@ -129,8 +129,10 @@ async def run_captured(
     """Run argv with no shell and stdin from /dev/null; return its exit code and output.
 
     Raise TimeoutError after `timeout` seconds, OSError if it cannot start. On timeout or
-    cancellation the whole process group is killed before this returns.
+    cancellation the whole process group is killed before this returns. `env` defaults to
+    child_env(): no child (a plugin, `ping`) ever gets systemd's notify socket.
     """
+    env = child_env() if env is None else env
     out, err = await _open_pipe(), await _open_pipe()
     try:
         returncode = await _wait(await _spawn(argv, env, out, err), timeout)

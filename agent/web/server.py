@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from agent.daemon import Agent
 from agent.engine import SystemView
 from agent.ledger import StoredWindow
+from agent.text import iso
 
 AGENT_KEY: web.AppKey[Agent] = web.AppKey("agent", Agent)
 DEFAULT_LOOKBACK = 90 * 86400.0
@@ -25,13 +26,6 @@ DEFAULT_LOOKBACK = 90 * 86400.0
 
 class BadRequest(ValueError):
     """A query parameter the API cannot use; answered with 400 and a JSON error."""
-
-
-def iso(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
 
 
 def parse_time(text: str, name: str) -> float:

@@ -1,0 +1,82 @@
+"""Read the agent section: where it listens and keeps its ledger, its site, log level, the
+longest gap it may go unobserved, and its canaries (probes of its own path to the estate)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent.config.addresses import host_port_error, url_error
+from agent.config.probes import make_system, read_probe
+from agent.config.timing import Setting, check_timing
+from agent.config.tree import Context, Node
+from agent.config.values import (
+    as_list,
+    choice,
+    known_fields,
+    path,
+    positive_duration,
+    string,
+    validated,
+)
+from agent.model import AgentConfig, System
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_AGENT_KEYS = ("listen", "ledger", "site", "max_unobserved_gap", "log_level", "canaries",
+               "external_url", "evaluation_interval")
+_external_url = validated(string, url_error)
+
+
+def read_agent(
+    ctx: Context, node: Node | None, defaults: dict[str, Setting], state_directory: str | None
+) -> AgentConfig:
+    fields = (known_fields(ctx, node, (), _AGENT_KEYS) if node else None) or {}
+    listen = _listen(ctx, fields["listen"]) if "listen" in fields else None
+    ledger = path(ctx, fields["ledger"]) if "ledger" in fields else None
+    site = string(ctx, fields["site"]) if "site" in fields else None
+    gap_node = fields.get("max_unobserved_gap")
+    gap = positive_duration(ctx, gap_node) if gap_node else None
+    level = choice(ctx, fields["log_level"], LOG_LEVELS) if "log_level" in fields else None
+    canaries = _canaries(ctx, fields["canaries"], defaults) if "canaries" in fields else ()
+    external = _external_url(ctx, fields["external_url"]) if "external_url" in fields else None
+    every = fields.get("evaluation_interval")
+    evaluation = positive_duration(ctx, every) if every else None
+    return AgentConfig(
+        listen=listen or "127.0.0.1:9321",
+        ledger=_ledger_path(ledger or "outage-ledger.db", ctx.config_dir, state_directory),
+        site=site or "",
+        canaries=canaries,
+        max_unobserved_gap=gap or 300.0,
+        log_level=level or "info",
+        external_url=external or "",
+        evaluation_interval=evaluation or 5.0,
+    )
+
+
+def _listen_error(text: str) -> str | None:
+    if text.startswith(":"):
+        return "give a host: 127.0.0.1:9321 for this machine, 0.0.0.0:9321 for every interface"
+    return host_port_error(text, sample="127.0.0.1:9321")
+
+
+_listen = validated(string, _listen_error)
+
+
+def _ledger_path(text: str, config_dir: Path, state_directory: str | None) -> Path:
+    """Resolve a relative path against $STATE_DIRECTORY (its first entry) or the config's folder."""
+    base = Path(state_directory.split(":")[0]) if state_directory else config_dir
+    return Path(os.path.abspath(base / text))
+
+
+def _canaries(ctx: Context, node: Node, defaults: dict[str, Setting]) -> tuple[System, ...]:
+    """Given probe specs, return systems named canary-1, canary-2... that cost nothing."""
+    canaries = []
+    for index, item in enumerate(as_list(ctx, node) or ()):
+        probe = read_probe(ctx, item)
+        if probe is None:
+            continue
+        merged = {**defaults, **probe.settings}
+        check_timing(ctx, merged, item)
+        name = f"canary-{index + 1}"
+        canaries.append(make_system(name, probe, merged, users_share=0.0, impact=0.0))
+    return tuple(canaries)

@@ -1,0 +1,157 @@
+"""Read the systems list: each system's name, probe, labels, SLA, dependencies, maintenance
+and settings; then check names are unique and the dependency graph has no holes or cycles."""
+
+from __future__ import annotations
+
+import re
+
+from agent.config.maintenance import read_maintenance
+from agent.config.probes import make_system, read_probe
+from agent.config.timing import SYSTEM_SETTINGS, Setting, check_timing, read_settings
+from agent.config.tree import Context, Node, kind, list_items, raw_string
+from agent.config.values import as_list, did_you_mean, known_fields, number, string, validated
+from agent.model import System
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_LABELS = ("description", "owner", "supplier", "tier")
+_COSTING = ("users_share", "impact", "degraded_impact", "direct_cost_per_hour")
+_SYSTEM_KEYS = ("depends_on", *_LABELS, "sla", "maintenance", *SYSTEM_SETTINGS)
+
+
+def read_systems(
+    ctx: Context, node: Node | None, defaults: dict[str, Setting]
+) -> tuple[System, ...]:
+    if node is None:
+        return ()  # reported as a missing key
+    if node.value in (None, []) and not node.broken:
+        ctx.bad(node, "no systems configured")
+        return ()
+    items = as_list(ctx, node) or []
+    systems = [_system(ctx, item, defaults) for item in items]
+    _check_dependencies(ctx, _check_names(ctx, items))
+    return tuple(system for system in systems if system is not None)
+
+
+def _system(ctx: Context, node: Node, defaults: dict[str, Setting]) -> System | None:
+    fields = known_fields(ctx, node, ("name", "probe"), _SYSTEM_KEYS)
+    if fields is None:
+        return None
+    name = _system_name(ctx, fields["name"]) if "name" in fields else None
+    probe = read_probe(ctx, fields["probe"]) if "probe" in fields else None
+    labels = {key: string(ctx, fields[key]) or "" for key in _LABELS if key in fields}
+    sla = _sla(ctx, fields["sla"]) if "sla" in fields else None
+    depends_on = _depends_on(ctx, fields["depends_on"]) if "depends_on" in fields else ()
+    windows = read_maintenance(ctx, fields["maintenance"]) if "maintenance" in fields else ()
+    settings = read_settings(ctx, fields, SYSTEM_SETTINGS, level=2)
+    if name is None or probe is None:
+        return None
+    merged = {**defaults, **settings, **probe.settings}
+    check_timing(ctx, merged, node)
+    costing = {key: merged[key].value for key in _COSTING}
+    extra = {"depends_on": depends_on, "maintenance": windows, "sla": sla, **costing, **labels}
+    return make_system(name, probe, merged, **extra)
+
+
+def _name_error(name: str) -> str | None:
+    if _NAME.fullmatch(name):
+        return None
+    return "a name may only contain letters, digits, '_', '.' and '-'"
+
+
+_system_name = validated(string, _name_error)
+
+
+def _sla(ctx: Context, node: Node) -> float | None:
+    """Given "99.9%" or 0.999, return the availability target as a fraction."""
+    value = node.value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value) if isinstance(value, str) else None
+    if match:
+        fraction: float | None = float(match[1]) / 100
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        fraction = number(ctx, node)
+        if fraction is not None and fraction > 1:
+            ctx.bad(node, f"as a number, sla is a fraction such as 0.999; write '{value}%' instead")
+            return None
+    else:
+        if not node.broken:
+            got = kind(value)
+            ctx.bad(node, f'expected a percentage such as "99.9%" or a fraction, got {got}')
+        return None
+    if fraction is not None and not 0 < fraction <= 1:
+        ctx.bad(node, "must be more than 0% and at most 100%")
+        return None
+    return fraction
+
+
+def _depends_on(ctx: Context, node: Node) -> tuple[str, ...]:
+    names = [name for item in as_list(ctx, node) or () if (name := string(ctx, item)) is not None]
+    return tuple(dict.fromkeys(names))
+
+
+# --- names and the dependency graph ---------------------------------------------------------------
+
+_Graph = dict[str, list[tuple[str, Node]]]
+
+
+def _check_names(ctx: Context, items: list[Node]) -> _Graph:
+    """Report duplicate names (at the second); return name -> [(dependency, its node)]."""
+    graph: _Graph = {}
+    first_line: dict[str, int] = {}
+    for item in items:
+        fields = item.value if isinstance(item.value, dict) and not item.broken else {}
+        name = raw_string(fields.get("name"))
+        if name is None:
+            continue
+        if name in graph:
+            first = first_line[name]
+            ctx.bad(fields["name"], f"duplicate system name {name!r} (first on line {first})")
+            continue
+        first_line[name] = fields["name"].line
+        deps = list_items(fields.get("depends_on"))
+        graph[name] = [(dep, child) for child in deps if (dep := raw_string(child)) is not None]
+    return graph
+
+
+def _check_dependencies(ctx: Context, graph: _Graph) -> None:
+    """Report dependencies on unknown systems, on the system itself, and cycles."""
+    for name, deps in graph.items():
+        seen: set[str] = set()
+        for dep, node in deps:
+            if dep == name:
+                ctx.bad(node, "a system cannot depend on itself")
+            elif dep not in graph:
+                ctx.bad(node, f"unknown system {dep!r}{did_you_mean(dep, graph)}")
+            elif dep in seen:
+                ctx.bad(node, f"{dep!r} is listed twice")
+            seen.add(dep)
+    for cycle, node in _find_cycles(graph):
+        ctx.bad(node, f"dependency cycle: {' -> '.join(cycle)}")
+
+
+def _find_cycles(graph: _Graph) -> list[tuple[list[str], Node]]:
+    """Given the dependency graph, return each cycle found by depth-first search with the
+    dependency entry that closes it. Iterative, so a long chain cannot exhaust the stack."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    found = []
+    for root in graph:
+        if root in state:
+            continue
+        path, stack = [root], [(root, iter(graph[root]))]
+        state[root] = 1
+        while stack:
+            name, edges = stack[-1]
+            for dep, node in edges:
+                if dep == name or dep not in graph:
+                    continue
+                if state.get(dep) == 1:
+                    found.append(([*path[path.index(dep) :], dep], node))
+                elif dep not in state:
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append((dep, iter(graph[dep])))
+                    break
+            else:
+                state[name] = 2
+                path.pop()
+                stack.pop()
+    return found

@@ -1,0 +1,73 @@
+"""Notifiers: one module per kind, each a pure `build` of the request and a `send`.
+
+A notification is plain data (`Message`). Building the request is pure so the payloads are
+tested exactly; sending raises `TransportError`, which says whether retrying can help. A
+failing notifier never touches probing: delivery runs on its own thread (see dispatch.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.text import duration, iso, money
+
+
+class TransportError(Exception):
+    """Delivery failed; `permanent` when retrying cannot help (e.g. 400, 404)."""
+
+    def __init__(self, message: str, permanent: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Message:
+    """What people are told: what, since when, why, how many users and how much money."""
+
+    alert: str
+    status: str  # firing | resolved | reminder | test
+    title: str  # one line, e.g. "email is DOWN: £1,234.56 so far (£11,694.39/h)"
+    at: float
+    currency: str
+    system: str | None = None
+    state: str | None = None
+    cause: str | None = None
+    since: float | None = None
+    affected_users: float = 0.0
+    cost_per_hour: float = 0.0
+    accrued_cost: float = 0.0
+    url: str | None = None
+
+    def lines(self) -> list[str]:
+        """The facts as 'Label: value' lines, for text bodies."""
+        out = []
+        if self.system:
+            out.append(f"System: {self.system}")
+        if self.state:
+            out.append(f"State: {self.state}" + (f" (cause: {self.cause})" if self.cause else ""))
+        if self.since is not None:
+            out.append(f"Since: {iso(self.since)} ({duration(self.at - self.since)} ago)")
+        if self.affected_users:
+            out.append(f"Users affected: {self.affected_users:,.0f}")
+        if self.cost_per_hour:
+            out.append(f"Burn rate: {money(self.cost_per_hour, self.currency)} per hour")
+        if self.accrued_cost:
+            out.append(f"Accrued cost: {money(self.accrued_cost, self.currency)}")
+        if self.url:
+            out.append(f"Status page: {self.url}")
+        return out
+
+
+Send = Callable[[Any, Message, float], None]  # (the notifier's spec, message, timeout)
+
+
+def senders() -> dict[str, Send]:
+    """Notifier type -> send function (imported here so each module stays independent)."""
+    from agent.notify import email, slack, teams, webhook
+
+    return {"webhook": webhook.send, "slack": slack.send, "teams": teams.send,
+            "email": email.send}

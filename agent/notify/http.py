@@ -1,0 +1,47 @@
+"""POSTing JSON to a webhook, with errors that say whether a retry can help."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from agent.notify import TransportError
+
+USER_AGENT = "outage-cost-agent"
+
+
+def post_json(url: str, body: bytes, timeout: float,
+              headers: dict[str, str] | None = None) -> None:
+    """POST `body`; raise TransportError unless the answer is 2xx."""
+    sent = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        response = requests.post(url, data=body, headers=sent, timeout=timeout,
+                                 allow_redirects=False)
+    except requests.RequestException as exc:
+        raise TransportError(f"{type(exc).__name__}: {_redacted(str(exc), url)}") from exc
+    if 200 <= response.status_code < 300:
+        return
+    status = response.status_code
+    retryable = status == 429 or status >= 500 or status == 408
+    raise TransportError(f"HTTP {status}", permanent=not retryable,
+                         retry_after=_retry_after(response.headers.get("Retry-After")))
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _redacted(text: str, url: str) -> str:
+    """Webhook URLs are secrets (Slack's and Teams' carry the token in the path)."""
+    return text.replace(url, "<webhook url>")

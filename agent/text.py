@@ -1,0 +1,40 @@
+"""How money, times and durations read to people: one formatter for every message and page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+
+def money(amount: float, currency: str, pence: bool = True) -> str:
+    """£1,234.56 (or 1,234.56 CHF for a currency without a symbol we know)."""
+    figure = f"{amount:,.2f}" if pence else f"{amount:,.0f}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{figure}" if symbol else f"{figure} {currency}"
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m 5s, 3h 20m, 2d 4h."""
+    whole = max(0, round(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "0s"
+
+
+def iso(t: float | None) -> str | None:
+    """ISO 8601 UTC with a Z, as the API and payloads give every time."""
+    if t is None:
+        return None
+    text = dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def local(t: float, timezone: str) -> str:
+    """A time as people in the organisation read it: 2026-11-27 14:05 GMT."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromtimestamp(t, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
