@@ -45,6 +45,7 @@ class OrgAccrual:
         self._weights: dict[str, float] = {}
         # Backdated charges (user-seconds) in BUCKET-second buckets: they are not in H.
         self._charges: dict[int, float] = {}
+        self._own: dict[str, list[tuple[float, float, float]]] = {}  # each key's last charges
 
     @property
     def weight(self) -> float:
@@ -78,30 +79,39 @@ class OrgAccrual:
         if cut > 1:
             del self.marks[: cut - 1]
 
-    def headroom(self, start: float, end: float) -> float:
-        """User-seconds of the organisation's time not yet charged to anyone in [start, end)."""
+    def headroom(self, start: float, end: float, key: str = "") -> float:
+        """User-seconds of the organisation's time not yet charged to anyone else in
+        [start, end). `key`'s own earlier charges are left out: a system's backdated parts
+        never overlap each other, so counting them would only be bucket rounding."""
         if end <= start:
             return 0.0
         _, h_start = self.values_at(start)
         _, h_end = self.values_at(end)
-        charged = h_end - h_start + self._charged(start, end)
+        own = sum(_spread(self._charges_of(a, b, u), start, end)
+                  for a, b, u in self._own.get(key, ()))
+        charged = h_end - h_start + _spread(self._charges, start, end) - own
         return max(0.0, self.calendar.user_seconds(start, end) - charged)
 
-    def charge(self, start: float, end: float, user_seconds: float) -> None:
+    def charge(self, start: float, end: float, user_seconds: float, key: str = "") -> None:
         """Record a backdated charge over [start, end), spread evenly, for later headroom."""
-        for bucket, share in _buckets(start, end):
-            self._charges[bucket] = self._charges.get(bucket, 0.0) + user_seconds * share
+        for bucket, amount in self._charges_of(start, end, user_seconds).items():
+            self._charges[bucket] = self._charges.get(bucket, 0.0) + amount
+        own = self._own.setdefault(key, [])
+        own.append((start, end, user_seconds))
+        del own[:-4]  # a new backfill can only touch the buckets of the last few
         horizon = int((end - self.keep) // BUCKET)
         if len(self._charges) > 4 * self.keep / BUCKET:
             self._charges = {b: v for b, v in self._charges.items() if b >= horizon}
 
-    def _charged(self, start: float, end: float) -> float:
-        """Backdated user-seconds charged in [start, end), pro rata within edge buckets."""
-        total = 0.0
-        for bucket, share in _buckets(start, end):
-            if bucket in self._charges:
-                total += self._charges[bucket] * share * (end - start) / BUCKET
-        return total
+    @staticmethod
+    def _charges_of(start: float, end: float, user_seconds: float) -> dict[int, float]:
+        return {bucket: user_seconds * share for bucket, share in _buckets(start, end)}
+
+
+def _spread(charges: dict[int, float], start: float, end: float) -> float:
+    """Charged user-seconds in [start, end), pro rata within the edge buckets."""
+    return sum(charges[bucket] * share * (end - start) / BUCKET
+               for bucket, share in _buckets(start, end) if bucket in charges)
 
 
 BUCKET = 1.0

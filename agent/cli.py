@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import getpass
 import logging
+import re
 import socket
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from agent import __version__, systemd
 from agent.config import ConfigError, load_config, summary
 from agent.model import Config, ProbeResult
+from agent.text import redact
 
 log = logging.getLogger("agent")
 
@@ -35,7 +37,9 @@ def setup_logging(level: str) -> None:
     if journal:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(systemd.JournalFormatter(fmt))
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run at INFO
+    # It logs every run at INFO, and each skipped run at WARNING: the agent counts those and
+    # logs them itself, at most a line a minute (agent.daemon.Agent._on_missed).
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
@@ -94,7 +98,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 2
     chosen = [known[name] for name in args.systems] or list(config.systems)
     results = asyncio.run(_probe_all([s.check for s in chosen]))
-    print(probe_table([s.name for s in chosen], results))
+    print(redact(probe_table([s.name for s in chosen], results), config.secrets))
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -135,7 +139,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     try:
         senders()[notifier.spec.type](notifier.spec, message, notifier.timeout)
     except TransportError as exc:
-        print(f"{notifier.name}: failed: {exc}", file=sys.stderr)
+        print(redact(f"{notifier.name}: failed: {exc}", config.secrets), file=sys.stderr)
         return 1
     print(f"{notifier.name}: sent")
     return 0
@@ -189,6 +193,21 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    from agent.ledger import Ledger, LedgerError
+
+    try:
+        Ledger(config.agent.ledger, config.agent.site).backup(Path(args.destination))
+    except LedgerError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"ledger {config.agent.ledger} copied to {args.destination}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "info")
     from agent.demo.run import run_demo
@@ -206,6 +225,143 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
         return 2
     for path in written:
         print(path)
+    return 0
+
+
+# --- reports and corrections to the record -----------------------------------------------------
+
+REPORT_FORMATS = ("md", "html", "csv", "json")  # the keys of agent.report.RENDERERS
+
+
+def _who() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    from zoneinfo import ZoneInfo
+
+    from agent.ledger import LedgerError
+    from agent.report import RENDERERS
+    from agent.report.period import parse_moment
+    from agent.report.source import read_report
+
+    zone = ZoneInfo(config.cost.timezone)
+    try:
+        start = parse_moment(args.start, zone)
+        end = parse_moment(args.end, zone)
+    except ValueError as exc:
+        print(f"--from/--to: {exc}", file=sys.stderr)
+        return 2
+    if end <= start:
+        print("--to must be after --from (--to is exclusive)", file=sys.stderr)
+        return 2
+    try:
+        report = read_report(config, start, end, time.time(), args.system)
+    except LedgerError as exc:
+        print(f"cannot read the ledger: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"--system: {exc}", file=sys.stderr)
+        return 2
+    text = RENDERERS[args.format](report)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"report written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    from agent.importer import ImportRefused, import_file
+    from agent.ledger import LedgerError
+
+    try:
+        result = import_file(config, Path(args.file), _who(), time.time(), args.dry_run)
+    except ImportRefused as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: refused; nothing was imported", file=sys.stderr)
+        return 2
+    except LedgerError as exc:
+        print(f"cannot write the ledger: {exc}", file=sys.stderr)
+        return 1
+    for line in result.lines:
+        print(line)
+    print(f"{result.rows} rows: {result.stored} windows stored, {result.unchanged} already "
+          f"recorded, {result.covered} wholly inside live-recorded windows"
+          + (" (dry run: nothing written)" if args.dry_run else ""))
+    return 0
+
+
+def _correct(args: argparse.Namespace, changes: dict[str, str | None]) -> int:
+    """Apply corrections to one window, with the audit trail, and say what changed."""
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    cause = changes.get("cause")
+    if cause is not None and cause not in {s.name for s in config.systems}:
+        print(f"--cause: no system named {cause!r} in {args.config}", file=sys.stderr)
+        return 2
+    from agent.ledger import Ledger, LedgerError
+
+    ledger = Ledger(config.agent.ledger, config.agent.site)
+    try:
+        ledger.prepare()
+        if ledger.window(args.window_id) is None:
+            print(f"no window with id {args.window_id} in {ledger.path}", file=sys.stderr)
+            return 2
+        entries = ledger.annotate(args.window_id, changes, _who(), time.time())
+    except LedgerError as exc:
+        print(f"cannot change the ledger: {exc}", file=sys.stderr)
+        return 1
+    for entry in entries:
+        print(f"window {args.window_id}: {entry.field}: {entry.before!r} -> {entry.after!r}")
+    if not entries:
+        print(f"window {args.window_id}: already so; nothing changed")
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    given = {"note": args.note, "ticket": args.ticket, "cause": args.cause}
+    changes = {name: value or None for name, value in given.items() if value is not None}
+    if not changes:
+        print("nothing to change: give --note, --ticket or --cause", file=sys.stderr)
+        return 2
+    return _correct(args, changes)
+
+
+def cmd_void(args: argparse.Namespace) -> int:
+    if not args.undo and not args.reason.strip():
+        print("--reason: say why the window does not count", file=sys.stderr)
+        return 2
+    return _correct(args, {"voided": None if args.undo else args.reason.strip()})
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from agent.report.estimate import Estimate, derivation, parse_outage
+
+    try:
+        outage = parse_outage(args.outage)
+    except ValueError as exc:
+        print(f"--outage: {exc}", file=sys.stderr)
+        return 2
+    if not re.fullmatch(r"[A-Z]{3}", args.currency):
+        print("--currency: a three-letter ISO 4217 code in capitals, e.g. GBP", file=sys.stderr)
+        return 2
+    if args.users < 0 or args.annual_cost < 0 or args.hours_per_year <= 0:
+        print("--users and --annual-cost cannot be negative, and --hours-per-year must be "
+              "positive", file=sys.stderr)
+        return 2
+    estimate = Estimate(args.users, args.annual_cost, args.hours_per_year, outage)
+    for line in derivation(estimate, args.currency):
+        print(line)
     return 0
 
 
@@ -256,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     maint.add_argument("--note", help="what is being done")
     maint.set_defaults(func=cmd_maintenance)
 
+    backup = commands.add_parser("backup", help="copy the ledger, consistently, while the "
+                                 "daemon runs")
+    backup.add_argument("-c", "--config", required=True)
+    backup.add_argument("destination", help="a new file (never overwritten)")
+    backup.set_defaults(func=cmd_backup)
+
     demo = commands.add_parser("demo", help="run the agent on a simulated estate on loopback")
     demo.add_argument("--listen", default="127.0.0.1:9321", help="agent address")
     demo.add_argument("--ledger", help="keep the demo ledger in this file (default: temporary)")
@@ -267,6 +429,56 @@ def build_parser() -> argparse.ArgumentParser:
     boards.add_argument("-o", "--output", default="grafana/dashboards",
                         help="directory to write into (default: grafana/dashboards)")
     boards.set_defaults(func=cmd_dashboards)
+
+    report = commands.add_parser("report", help="what outages cost over a period, per system")
+    report.add_argument("-c", "--config", required=True)
+    report.add_argument("--from", dest="start", required=True, metavar="DATE",
+                        help="first day (or an ISO 8601 time), in cost.timezone")
+    report.add_argument("--to", dest="end", required=True, metavar="DATE",
+                        help="end of the range, exclusive (2026-12-01 for all of November)")
+    report.add_argument("--system", help="report on one system only")
+    report.add_argument("--format", choices=REPORT_FORMATS, default="md",
+                        help="md (default), html, csv (one row per window) or json")
+    report.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    report.set_defaults(func=cmd_report)
+
+    imports = commands.add_parser("import", help="import downtime windows from a CSV file")
+    imports.add_argument("-c", "--config", required=True)
+    imports.add_argument("file", metavar="WINDOWS.csv",
+                         help="columns system,start,end[,state,cause,impact,note,ticket]")
+    imports.add_argument("--dry-run", action="store_true", help="say what would change, "
+                         "write nothing")
+    imports.set_defaults(func=cmd_import)
+
+    annotate = commands.add_parser("annotate", help="add a note, a ticket or the root cause "
+                                   "to a recorded window (kept in the audit trail)")
+    annotate.add_argument("-c", "--config", required=True)
+    annotate.add_argument("window_id", type=int, metavar="WINDOW_ID")
+    annotate.add_argument("--note", help="free text ('' clears it)")
+    annotate.add_argument("--ticket", help="a service desk reference ('' clears it)")
+    annotate.add_argument("--cause", metavar="SYSTEM",
+                          help="the root cause: the system it was down behind (the window's "
+                          "own system, or '', makes it its own root cause again)")
+    annotate.set_defaults(func=cmd_annotate)
+
+    void = commands.add_parser("void", help="mark a window as not counting (a false "
+                               "positive), without deleting it")
+    void.add_argument("-c", "--config", required=True)
+    void.add_argument("window_id", type=int, metavar="WINDOW_ID")
+    why = void.add_mutually_exclusive_group(required=True)
+    why.add_argument("--reason", help="why it does not count, e.g. 'probe misconfigured'")
+    why.add_argument("--undo", action="store_true", help="make a voided window count again")
+    void.set_defaults(func=cmd_void)
+
+    estimate = commands.add_parser("estimate", help="the cost of an outage, worked out by hand")
+    estimate.add_argument("--users", type=float, required=True, help="people who cannot work")
+    estimate.add_argument("--annual-cost", type=float, required=True,
+                          help="yearly cost of one person, on-costs included")
+    estimate.add_argument("--hours-per-year", type=float, default=1924.0,
+                          help="working hours in a year (default 1924: 37 h x 52 weeks)")
+    estimate.add_argument("--outage", required=True, help="how long, e.g. 21.55h or 21h33m")
+    estimate.add_argument("--currency", default="GBP", help="ISO 4217 code (default GBP)")
+    estimate.set_defaults(func=cmd_estimate)
     return parser
 
 

@@ -7,6 +7,7 @@ checkpoints, reloads) is a method a test can call directly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -25,18 +26,22 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from agent import __version__, systemd
-from agent.alerts import Alerting, Facts
+from agent.alerts import Alerting, Facts, Outcome
+from agent.clock import SteadyClock
 from agent.engine import Engine, SystemView
 from agent.exporter import Metrics, Scrape
-from agent.ledger import Action, Ledger
+from agent.ledger import Action, Ledger, LedgerError
 from agent.model import Config, System
 from agent.notify.dispatch import Dispatcher
 from agent.probes import Prober
 from agent.records import Batch, NotificationRecord
+from agent.text import redact
 
 log = logging.getLogger(__name__)
 
 COMMIT_WAIT_SECONDS = 2.0  # a scrape waits this long for the ledger, then serves from memory
+RUN_SLACK_SECONDS = 1.0  # a probe ends within its timeout plus this, however busy the loop
+MISSED_LOG_EVERY = 60.0  # seconds between log lines about skipped runs (each is counted)
 
 
 class ProbeTrigger(BaseTrigger):
@@ -44,44 +49,80 @@ class ProbeTrigger(BaseTrigger):
 
     The offset comes from a hash of the system's name, so hundreds of systems configured at
     once are spread over their interval, and the same system keeps its slot across restarts.
+
+    APScheduler asks for the next run as a run starts, before its result is known, so the
+    plan is provisional: never before the run can have ended (its timeout, and `slack` for
+    a busy loop), or a retry due sooner than a hanging probe's timeout would be skipped as
+    "still running". `Agent._plan_next` sets the real time once the probe is done.
     """
 
-    def __init__(self, name: str, interval: float, delay: Callable[[], float]) -> None:
+    def __init__(self, name: str, interval: float, delay: Callable[[], float],
+                 busy: float = 0.0) -> None:
         self.offset = (zlib.crc32(name.encode()) / 2**32) * min(interval, 60.0)
         self.delay = delay
+        self.busy = dt.timedelta(seconds=busy)
 
     def get_next_fire_time(
         self, previous_fire_time: dt.datetime | None, now: dt.datetime
     ) -> dt.datetime:
         if previous_fire_time is None:
             return now + dt.timedelta(seconds=self.offset)
-        return max(previous_fire_time + dt.timedelta(seconds=self.delay()), now)
+        return max(previous_fire_time + dt.timedelta(seconds=self.delay()), now + self.busy)
+
+
+class ProbeScheduler(AsyncIOScheduler):
+    """APScheduler's asyncio scheduler, with wake-ups coalesced.
+
+    Every `Job.modify` asks for a wake-up, and each wake-up is a full pass over the due
+    jobs. Replanning a retry after each failed probe (a mass outage: thousands a second)
+    would run that pass once per probe; here one pending wake-up serves them all.
+    """
+
+    _wakeup_pending = False
+
+    def wakeup(self) -> None:
+        if self._wakeup_pending:
+            return
+        self._wakeup_pending = True
+        self._eventloop.call_soon_threadsafe(self._coalesced_wakeup)
+
+    def _coalesced_wakeup(self) -> None:
+        self._wakeup_pending = False
+        if self.running:
+            self._stop_timer()
+            self._start_timer(self._process_jobs())
 
 
 class Agent:
     def __init__(
-        self, config: Config, clock: Callable[[], float] = time.time,
-        histograms: bool = True, watchdog: float | None = None,
+        self, config: Config, clock: Callable[[], float] | None = None,
+        histograms: bool | None = None, watchdog: float | None = None,
         notify: Callable[[str], bool] = systemd.notify,
     ) -> None:
         self.config = config
-        self.clock = clock
+        self.steady = SteadyClock()
+        self.clock: Callable[[], float] = clock or self.steady
         self.watchdog = watchdog  # seconds between systemd watchdog pings; None: no watchdog
         self.notify = notify
         self.probes_completed = 0  # the progress the watchdog looks for
         self._completed_at_ping = 0
-        self._last_progress = clock()
-        self.engine = Engine(config, clock())
+        self._last_progress = self.clock()
+        self.engine = Engine(config, self.clock())
         self.ledger = Ledger(config.agent.ledger, config.agent.site)
+        if histograms is None:  # a registry's labels are fixed: a reload cannot change it
+            histograms = config.agent.per_system_histograms
         self.metrics = Metrics(config.cost.currency, config.agent.site, histograms)
         self.prober = Prober()
         self.scheduler: AsyncIOScheduler | None = None
         self.ready = False
         self._planned: dict[str, float] = {}
         self._lock = asyncio.Lock()  # one evaluation of the books at a time
+        self._clock_watch: asyncio.Task[None] | None = None
         self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
         self.dispatcher = Dispatcher(config.notifiers, self.metrics.count_notification)
         self._last_action = 0
+        self._missed_logged_at = -MISSED_LOG_EVERY
+        self._missed_unlogged = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -93,7 +134,7 @@ class Agent:
         await self._restore_alerts()
         self.dispatcher.start()
         await self.prober.__aenter__()
-        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
+        self.scheduler = ProbeScheduler(event_loop=loop, timezone=dt.UTC)
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         for system in (*self.config.agent.canaries, *self.config.systems):
@@ -107,14 +148,53 @@ class Agent:
                                    id="__watchdog__", coalesce=True, misfire_grace_time=None)
         self._last_progress = self.clock()
         self.scheduler.start()
+        if self.clock is self.steady:
+            self._clock_watch = loop.create_task(self._watch_wall_clock())
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())
         self.ready = True
 
+    async def _watch_wall_clock(self) -> None:
+        """Follow wall-clock steps. APScheduler 3 plans on the wall clock, so after a step
+        back of an hour it would wait an hour: shift every job by the step instead. The books
+        keep the steady clock, and realign with the wall clock once nothing is being timed.
+        """
+        seen = self.steady.drift()
+        while True:
+            await asyncio.sleep(1.0)  # the event loop's clock is monotonic: steps can't stall it
+            drift = self.steady.drift()
+            if abs(drift - seen) > 1.0:
+                log.warning("the wall clock stepped by %+.1fs; probes keep their rhythm",
+                            drift - seen)
+                self._shift_jobs(drift - seen)
+            seen = drift
+            if abs(drift) > 1.0:
+                await self._realign()
+
+    def _shift_jobs(self, step: float) -> None:
+        """After a step back, bring every planned probe back by the step. (After a step
+        forward the plans are overdue: APScheduler runs each once now and plans on from
+        there, so they need nothing.)"""
+        if self.scheduler is None or step >= 0:
+            return
+        now = dt.datetime.now(dt.UTC)
+        for job in self.scheduler.get_jobs():
+            if job.next_run_time is not None:
+                job.modify(next_run_time=max(now, job.next_run_time + dt.timedelta(seconds=step)))
+        self.scheduler.wakeup()
+
+    async def _realign(self) -> None:
+        async with self._lock:
+            if self.engine.idle():
+                step = self.steady.rebase()
+                self.engine.rebase(self.clock())
+                log.info("the agent's clock realigned with the wall clock (%+.1fs)", step)
+
     def _add_job(self, system: System) -> None:
         assert self.scheduler is not None
         name = system.name
-        trigger = ProbeTrigger(name, system.interval, lambda: self.engine.next_delay(name))
+        trigger = ProbeTrigger(name, system.interval, lambda: self.engine.next_delay(name),
+                               busy=system.check.timeout + RUN_SLACK_SECONDS)
         self.scheduler.add_job(
             self.probe_system, trigger, args=[name], id=name, name=name, max_instances=1,
             coalesce=True, misfire_grace_time=None,
@@ -144,6 +224,8 @@ class Agent:
     async def stop(self) -> None:
         """Stop probing, commit the books, leave open windows open."""
         self.ready = False
+        if self._clock_watch is not None:
+            self._clock_watch.cancel()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         async with self._lock:
@@ -193,10 +275,14 @@ class Agent:
         """Probe one system once, count the result, commit it, and plan the next probe."""
         live = self.engine.lives[name]
         result = await self.prober.run(live.system.check)
+        if self.config.secrets:  # a plugin or server may echo a configured secret back
+            result = dataclasses.replace(result, reason=redact(result.reason,
+                                                               self.config.secrets))
         self.metrics.observe_probe(name, result.latency, result.ok)
         async with self._lock:
             batch = self.engine.observe(name, result, self.clock())
-        await self._commit(batch)
+        if batch:
+            self.ledger.submit(batch)  # in order; a scrape waits for it before exporting
         self._plan_next(name)
         self.probes_completed += 1
 
@@ -233,7 +319,7 @@ class Agent:
         if job is None or job.next_run_time is None:
             return
         wanted = self._planned[name] + self.engine.next_delay(name)
-        wanted = max(wanted, self.clock())
+        wanted = max(wanted, time.time())  # the scheduler plans on the wall clock
         if abs(job.next_run_time.timestamp() - wanted) > 1e-3:
             job.modify(next_run_time=dt.datetime.fromtimestamp(wanted, dt.UTC))
 
@@ -241,15 +327,18 @@ class Agent:
         """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing;
         apply acknowledgements and ad-hoc maintenance; evaluate alerts and send what fired
         once its state is committed (so a restart never sends it again)."""
-        loop = asyncio.get_running_loop()
-        actions = await loop.run_in_executor(None, self.ledger.actions_since, self._last_action)
+        actions = await self._read_actions()
         async with self._lock:
             now = self.clock()
             batch = self._apply(actions, now)
             batch.extend(self.engine.account(now))
             batch.heartbeat = now
-            outcome = self.alerting.evaluate(
-                Facts(now, self.engine.view(now), self.engine.period_costs(now)))
+            if self.config.agent.retention:
+                batch.prune_before = now - self.config.agent.retention
+            outcome = Outcome()
+            if self.alerting.rules:  # views of a large estate cost; none are needed without
+                outcome = self.alerting.evaluate(
+                    Facts(now, self.engine.view(now), self.engine.period_costs(now)))
             batch.alerts.extend(outcome.changed)
             batch.alerts_cleared.extend(outcome.cleared)
             batch.notifications.extend(
@@ -260,6 +349,16 @@ class Agent:
             for name in names:
                 self.dispatcher.submit(name, message)
         self.metrics.set_alerts_firing(self.alerting.firing())
+
+    async def _read_actions(self) -> list[Action]:
+        """Actions recorded since the last look; none while the ledger cannot be read."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, self.ledger.actions_since,
+                                              self._last_action)
+        except LedgerError as exc:
+            log.warning("cannot read actions from the ledger (will retry): %s", exc)
+            return []
 
     def _apply(self, actions: list[Action], now: float) -> Batch:
         """Acknowledgements and ad-hoc maintenance recorded by `outage-agent ack|maintenance`."""
@@ -299,17 +398,20 @@ class Agent:
             users = self.engine.calendar.users_at(now)
         committed = await self._commit(batch)
         return Scrape(views=views, concurrent_users=users, ledger_ok=self.ledger.healthy,
-                      committed=committed)
+                      committed=committed, pending=self.ledger.pending)
 
     async def render_metrics(self) -> bytes:
         self.metrics.collector.scrape = await self.snapshot()
         return await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)
 
     async def _commit(self, batch: Batch) -> bool:
-        """Commit a batch; True once on disk, False if the ledger is too slow right now."""
+        """Commit a batch; True once on disk, False if the ledger is failing or too slow right
+        now (the batch stays queued and is written once the ledger recovers)."""
         if not batch:
-            return True
+            return self.ledger.healthy
         future = asyncio.wrap_future(self.ledger.submit(batch))
+        if not self.ledger.healthy:
+            return False
         try:
             await asyncio.wait_for(asyncio.shield(future), COMMIT_WAIT_SECONDS)
         except TimeoutError:
@@ -325,12 +427,21 @@ class Agent:
             return
         planned = event.scheduled_run_times[-1].timestamp()
         self._planned[event.job_id] = planned
-        self.metrics.schedule_lag.observe(max(0.0, self.clock() - planned))
+        self.metrics.schedule_lag.observe(max(0.0, time.time() - planned))
 
     def _on_missed(self, event: JobEvent) -> None:
+        """Count every skipped run; log one line a minute at most, so an overloaded agent
+        (thousands of skips a second) does not also drown in its own log."""
         reason = "still_running" if event.code == EVENT_JOB_MAX_INSTANCES else "late"
         self.metrics.missed_runs.labels(reason).inc()
-        log.warning("probe run of %s skipped (%s)", event.job_id, reason)
+        now = time.monotonic()
+        if now - self._missed_logged_at < MISSED_LOG_EVERY:
+            self._missed_unlogged += 1
+            return
+        more = (f"; {self._missed_unlogged} more skipped since the last such line"
+                if self._missed_unlogged else "")
+        log.warning("probe run of %s skipped (%s)%s", event.job_id, reason, more)
+        self._missed_logged_at, self._missed_unlogged = now, 0
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from agent.cost import UsersCalendar, cost_of, direct_cost_of, staff_cost_rate
 from agent.maintenance import MaintenanceCalendar
 from agent.model import Config, ProbeResult, State, System
 from agent.records import Amounts, Basis, Batch, DayRecord, TransitionRecord, WindowRecord
-from agent.state import DEGRADED, DOWN, UP, Context, Tracker, derive_state
+from agent.state import DEGRADED, DOWN, UP, Change, Context, Tracker, derive_state
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Live:
     incident_start: float | None = None
     incident_cost: float = 0.0
     in_maintenance: bool = False
+    recoveries: list[float] = field(default_factory=list)  # starts of runs towards recovery
     maintenance_end: float | None = None
 
 
@@ -304,10 +305,30 @@ class Engine:
         if change.level == DOWN and self._awaiting_verdict(live):
             live.held = True
             return False
+        if self._flapping_hold(live, change, at):
+            return False
         live.held = False
         live.tracker.confirm(change)
         self._refresh_from(live, at, change.since, batch)
         return True
+
+    def _flapping_hold(self, live: Live, change: Change, at: float) -> bool:
+        """Hold back the recovery of a flapping system until it has lasted half the flap
+        window; count the recoveries that do go through."""
+        health = live.tracker.health
+        if health is None or change.level >= health or health == UP:
+            return False
+        system = live.system
+        live.recoveries = [t for t in live.recoveries if t > at - system.flap_window]
+        flapping = 0 < system.flap_threshold <= len(live.recoveries)
+        if not live.recoveries or live.recoveries[-1] != change.since:
+            live.recoveries.append(change.since)  # held recoveries count too: hysteresis
+        if flapping and at - change.since < system.flap_window / 2:
+            if live.window is not None and not live.window.reason.startswith("flapping"):
+                live.window.reason = (f"flapping: {len(live.recoveries)} recoveries in "
+                                      f"{system.flap_window:g}s")
+            return True
+        return False
 
     def _awaiting_verdict(self, live: Live) -> bool:
         """True while a dependency or canary is failing but not yet confirmed down."""
@@ -498,8 +519,8 @@ class Engine:
             staff_us = 0.0
             if weight > 0:
                 wanted = self.calendar.user_seconds(a, b) * weight * share
-                staff_us = min(wanted, self.org.headroom(a, b))
-                self.org.charge(a, b, staff_us)
+                staff_us = min(wanted, self.org.headroom(a, b, live.system.name))
+                self.org.charge(a, b, staff_us, live.system.name)
             self._credit(live, day, cost_of(staff_us, hourly, 1.0), direct_cost_of(b - a, direct),
                          b - a, down, degraded)
         live.mark = to
@@ -601,6 +622,19 @@ class Engine:
             accounted_until=live.mark, amounts=window.amounts.copy(), basis=window.basis,
             new_incident=window.new_incident, reason=window.reason,
         )
+
+    def idle(self) -> bool:
+        """True when nothing is being timed: no open window, no run of probes in doubt."""
+        return not self._accruing and all(
+            live.window is None and live.tracker.run_start is None
+            for live in self.lives.values())
+
+    def rebase(self, now: float) -> None:
+        """Move the books' clock to `now` (the wall clock stepped) while `idle()`."""
+        self._last = now
+        self.org = OrgAccrual(self.calendar, now)
+        for live in self.lives.values():
+            live.mark = now
 
     def _clamp(self, at: float) -> float:
         """Never let time run backwards inside the books (a wall-clock step back)."""

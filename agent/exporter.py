@@ -33,6 +33,7 @@ class Scrape:
     concurrent_users: float = 0.0
     ledger_ok: bool = True
     committed: bool = True  # False when the figures include writes not yet on disk
+    pending: int = 0  # records waiting for the ledger
 
 
 class Metrics:
@@ -127,6 +128,11 @@ class StateCollector(Collector):
                         "failing and held in memory.", [])
         ledger.add_metric([], 1 if scrape.ledger_ok else 0)
         yield ledger
+        pending = _gauge("outage_ledger_pending_records", "Records held in memory because "
+                         "the ledger has not committed them yet (figures shown include them).",
+                         [])
+        pending.add_metric([], scrape.pending)
+        yield pending
         yield from self._per_system(scrape.views)
 
     def _per_system(self, views: list[SystemView]) -> Iterator[GaugeMetricFamily |
@@ -171,6 +177,8 @@ class StateCollector(Collector):
             _gauge("outage_cost_current_month", "Cost in the current calendar month of the "
                    "cost timezone."),
             _gauge("outage_probe_last_timestamp_seconds", "When the latest probe finished."),
+            _gauge("outage_tls_cert_not_after_timestamp_seconds", "When the certificate seen "
+                   "by the latest HTTPS probe expires; absent without one."),
         ]
 
     @staticmethod
@@ -186,4 +194,5 @@ class StateCollector(Collector):
             view.cost_per_hour, view.affected_users, view.incidents,
             view.incident_cost if view.incident_start is not None else 0.0, incident_age,
             view.cost_day, view.cost_month, view.last_probe_at,
+            None if result is None else dict(result.facts).get("tls_not_after"),
         ]

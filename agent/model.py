@@ -64,6 +64,8 @@ class HttpProbe:
     ip_version: int | None = None  # 4, 6 or None for either
     follow_redirects: bool = True
     max_redirects: int = 10
+    # Up but degraded while the certificate expires sooner than this (seconds); None: off.
+    tls_expiry_degraded: float | None = None
     type: str = "http"
 
 
@@ -159,6 +161,10 @@ class System:
     retry_interval: float = 5.0
     failure_threshold: int = 3
     success_threshold: int = 2
+    # After flap_threshold recoveries within flap_window (0: never), a recovery must hold for
+    # half the window before it counts: a flapping system stays one outage, not thousands.
+    flap_threshold: int = 5
+    flap_window: float = 600.0
     depends_on: tuple[str, ...] = ()
     users_share: float = 1.0
     impact: float = 1.0
@@ -178,7 +184,8 @@ class System:
 @dataclass(frozen=True)
 class WebhookNotifier:
     url: str
-    secret: str | None = None  # signs the body: X-Outage-Signature: sha256=<hex HMAC>
+    # signs the body: X-Outage-Signature: sha256=<hex HMAC>; kept out of repr, like password
+    secret: str | None = field(default=None, repr=False)
     headers: tuple[tuple[str, str], ...] = ()
     type: str = "webhook"
 
@@ -203,7 +210,7 @@ class EmailNotifier:
     port: int = 587
     security: str = "starttls"  # starttls | tls | none
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     type: str = "email"
 
 
@@ -236,6 +243,27 @@ class AlertRule:
 
 
 @dataclass(frozen=True)
+class WebTls:
+    """`tls_server_config` of a web-config.yml, as Prometheus exporters read it."""
+
+    cert_file: str
+    key_file: str
+    client_auth_type: str = "NoClientCert"  # or VerifyClientCertIfGiven, RequireAndVerify...
+    client_ca_file: str | None = None
+    min_version: str = "TLS12"
+    max_version: str | None = None
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The HTTP server's TLS and basic auth, from a Prometheus-style web-config.yml."""
+
+    path: str
+    tls: WebTls | None = None
+    users: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, bcrypt hash)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     listen: str = "127.0.0.1:9321"
     ledger: Path = Path("outage-ledger.db")  # already resolved to an absolute path
@@ -245,6 +273,11 @@ class AgentConfig:
     log_level: str = "info"
     external_url: str = ""  # where people reach the status page; linked from notifications
     evaluation_interval: float = 5.0  # alerts evaluated, open windows checkpointed
+    retention: float | None = None  # seconds of raw transitions kept; windows are kept forever
+    web_config: WebConfig | None = None  # TLS and basic auth for the HTTP server
+    # One probe-duration histogram per system (15 series each); off for very large estates,
+    # where one histogram over all systems keeps /metrics small.
+    per_system_histograms: bool = True
 
 
 @dataclass(frozen=True)
@@ -255,6 +288,8 @@ class Config:
     source: Path | None = None  # the file it was loaded from
     notifiers: tuple[Notifier, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
+    # Values that must never be shown (passwords, tokens, webhook URLs): see agent.text.redact.
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def system(self, name: str) -> System:
         for system in self.systems:

@@ -7,6 +7,7 @@ day).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 
@@ -114,9 +115,11 @@ class Batch:
     alerts: list[AlertState] = field(default_factory=list)
     alerts_cleared: list[tuple[str, str]] = field(default_factory=list)  # (rule, key)
     notifications: list[NotificationRecord] = field(default_factory=list)
+    prune_before: float | None = None  # drop raw transitions and notifications older than this
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.days or self.transitions or self.heartbeat
+                    or self.prune_before
                     or self.alerts or self.alerts_cleared or self.notifications)
 
     def extend(self, other: Batch) -> None:
@@ -128,3 +131,87 @@ class Batch:
         self.notifications.extend(other.notifications)
         if other.heartbeat is not None:
             self.heartbeat = max(self.heartbeat or 0.0, other.heartbeat)
+        if other.prune_before is not None:
+            self.prune_before = max(self.prune_before or 0.0, other.prune_before)
+
+    def absorb(self, other: Batch) -> None:
+        """Add a later batch, keeping only the latest row per window, day and alert key, so a
+        backlog held while the disk is failing grows with what changed, not with time."""
+        self.absorb_all([other])
+
+    def absorb_all(self, others: Iterable[Batch]) -> None:
+        """`absorb` each of `others` in order, in time linear in their size: a mass outage
+        hands the ledger thousands of one-window batches at once, and deduplicating the
+        whole backlog once per batch would take seconds."""
+        windows = {(w.system, w.start): w for w in self.windows}
+        days = {(d.system, d.day): d for d in self.days}
+        for other in others:
+            windows.update(((w.system, w.start), w) for w in other.windows)
+            days.update(((d.system, d.day), d) for d in other.days)
+            self.extend(replace(other, windows=[], days=[]))
+            if other.alerts or other.alerts_cleared:
+                self._absorb_alerts(other)
+        self.windows, self.days = list(windows.values()), list(days.values())
+
+    def _absorb_alerts(self, other: Batch) -> None:
+        """Alert rows of `other` (already appended by `extend`): the latest per key, and
+        clearing one drops its earlier upserts."""
+        cleared = {(rule, key) for rule, key in other.alerts_cleared}
+        kept = [a for a in self.alerts if (a.rule, a.key) not in cleared
+                or any(b is a for b in other.alerts)]
+        self.alerts = list({(a.rule, a.key): a for a in kept}.values())
+        upserted = {(a.rule, a.key) for a in other.alerts}
+        self.alerts_cleared = list(dict.fromkeys(
+            c for c in self.alerts_cleared if c in cleared or c not in upserted))
+
+    def size(self) -> int:
+        return (len(self.windows) + len(self.days) + len(self.transitions) + len(self.alerts)
+                + len(self.alerts_cleared) + len(self.notifications))
+
+
+# --- corrections and imports: written by the CLI, never by the daemon ----------------------
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """What people added to a window afterwards (`annotate`, `void`, `import`)."""
+
+    note: str | None = None
+    ticket: str | None = None
+    voided_reason: str | None = None  # None: the window counts; else why it does not
+    cause: str | None = None  # the root cause as corrected by a person
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to one window: who made it, when, and the field before and after."""
+
+    window_id: int
+    at: float
+    who: str
+    field: str  # note | ticket | cause | voided | imported | span | merged
+    before: str | None
+    after: str | None
+    system: str = ""  # filled in when read back, for the report
+
+
+@dataclass(frozen=True)
+class ImportedWindow:
+    """A window an import writes: a new row (id None) or an imported row extended in place.
+
+    `audit` holds (field, before, after) for the trail; the ledger adds who, when and the id.
+    """
+
+    record: WindowRecord
+    annotations: Annotations = field(default_factory=Annotations)
+    id: int | None = None
+    audit: tuple[tuple[str, str | None, str | None], ...] = ()
+
+
+@dataclass
+class ImportChanges:
+    """Everything one import writes, in one transaction: windows stored or extended in place,
+    and imported windows merged into one of those (deleted; the survivor's audit says so)."""
+
+    windows: list[ImportedWindow] = field(default_factory=list)
+    delete: list[int] = field(default_factory=list)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
@@ -38,3 +40,18 @@ def local(t: float, timezone: str) -> str:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.fromtimestamp(t, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # the user:password@ of a URL
+SECRET_MIN_LENGTH = 4  # shorter values are no secret, and masking them would garble text
+MASK = "<redacted>"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Given text for a log line, an error or an API answer, return it without the
+    credentials of any URL in it and with each of `secrets` (passwords, tokens, webhook URLs:
+    see `Config.secrets`) replaced by <redacted>, longest first."""
+    for secret in sorted({s for s in secrets if len(s) >= SECRET_MIN_LENGTH}, key=len,
+                         reverse=True):
+        text = text.replace(secret, MASK)
+    return USERINFO.sub("", text)

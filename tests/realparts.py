@@ -243,7 +243,9 @@ class PrometheusProcess:
     """
 
     def __init__(self, workdir: Path, targets: dict[str, dict[str, str]],
-                 rule_files: Sequence[Path] = (), job: str = "outage-agent") -> None:
+                 rule_files: Sequence[Path] = (), job: str = "outage-agent",
+                 scrape: dict[str, Any] | None = None) -> None:
+        """`scrape` adds to the job's scrape config: scheme, tls_config, basic_auth..."""
         self.binary = require_tool("prometheus", "prometheus")
         self.workdir = workdir
         self.port = free_port()
@@ -255,7 +257,7 @@ class PrometheusProcess:
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
                        "evaluation_interval": "1s"},
             "rule_files": [str(path) for path in rule_files],
-            "scrape_configs": [{"job_name": job, "static_configs": [
+            "scrape_configs": [{"job_name": job, **(scrape or {}), "static_configs": [
                 {"targets": [address], "labels": labels} for address, labels in targets.items()
             ]}],
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from helpers import DOWN, HOURLY, UP, config, system
 
 from agent.alerts import Alerting, Facts
@@ -134,3 +135,27 @@ def test_restored_firing_alert_is_not_sent_again():
     again.alerting.restore(saved)
     assert statuses(again.evaluate(T0 + 30)) == []
     assert again.alerting.firing() == {"down": 1}
+
+
+@pytest.mark.fault('A target flips up and down 4,000 times',
+                   'At most six windows and twelve messages: flapping is held as one'
+                   ' outage until it settles')
+def test_thousands_of_flips_make_one_outage_and_a_handful_of_messages():
+    flappy = system("flappy", failure_threshold=1, success_threshold=1, flap_threshold=5,
+                    flap_window=600)
+    walk = Walk(AlertRule("down", "state", ("ops",)), systems=[flappy])
+    windows, sent = set(), []
+    at = T0
+    for flip in range(4000):  # up and down every 2 seconds for over two hours
+        batch = walk.engine.observe("flappy", DOWN if flip % 2 else UP, at)
+        windows.update((w.system, w.start) for w in batch.windows)
+        if flip % 10 == 0:
+            sent += walk.evaluate(at).notifications
+        at += 2
+    # the first five recoveries go through; after that it is one outage until it settles
+    assert len(windows) <= 6, len(windows)
+    assert len(sent) <= 12, len(sent)
+    assert walk.engine.lives["flappy"].window.reason.startswith("flapping")
+    for step in range(200):  # stable for ten minutes: the recovery holds after five
+        walk.engine.observe("flappy", UP, at + step * 5)
+    assert walk.engine.lives["flappy"].window is None

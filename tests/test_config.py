@@ -77,6 +77,11 @@ def with_system(extra: str, probe: str = '{type: tcp, target: "core.example.inte
 
 
 @pytest.mark.parametrize("name", INVALID)
+@pytest.mark.fault("each broken file in tests/testdata/config: YAML syntax, "
+                   "wrong types, unknown keys, bad URLs, timings, alias bomb,"
+                   " non-UTF-8, unsupported tags",
+                   "every problem reported at once, exactly as in its .errors"
+                   " file: file:line: key.path: message")
 def test_invalid_config_reports_exactly_its_expected_problems(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,6 +197,7 @@ def test_example_http_probe_has_every_option(example: Config) -> None:
         proxy="http://proxy.example.internal:3128",
         ip_version=6,
         max_redirects=5,
+        tls_expiry_degraded=14 * 86400,
     )
     assert (email.check.timeout, email.check.degraded_after) == (8, 2)
     assert (email.users_share, email.impact, email.degraded_impact) == (0.9, 0.5, 0.1)
@@ -426,6 +432,30 @@ def test_probe_values_in_their_short_forms(tmp_path: Path) -> None:
     assert (spec.expect_status, spec.method) == ((200,), "HEAD")
 
 
+def test_tls_expiry_degraded_is_a_duration(tmp_path: Path) -> None:
+    probe = '{type: http, url: "https://mail.example.gov.uk/", tls_expiry_degraded: 14d}'
+    spec = load(tmp_path, with_system("", probe)).systems[0].check.spec
+    assert isinstance(spec, HttpProbe) and spec.tls_expiry_degraded == 14 * 86400
+
+
+@pytest.mark.parametrize(
+    ("value", "url", "message"),
+    [
+        pytest.param("14d", "http://mail.example.gov.uk/",
+                     "needs an https:// url: there is no certificate", id="plain-http"),
+        pytest.param("0s", "https://mail.example.gov.uk/", "must be greater than zero",
+                     id="zero"),
+        pytest.param("soon", "https://mail.example.gov.uk/", "not a valid duration: 'soon' "
+                     "(use seconds or units ms, s, m, h, d from largest to smallest, e.g. 30s, "
+                     "5m, 1h30m)", id="not-a-duration"),
+    ],
+)
+def test_tls_expiry_degraded_problems(tmp_path: Path, value: str, url: str, message: str) -> None:
+    probe = f'{{type: http, url: "{url}", tls_expiry_degraded: {value}}}'
+    assert problems(tmp_path, with_system("", probe)) == [
+        f"config.yaml:4: systems[0].probe.tls_expiry_degraded: {message}"]
+
+
 def test_dns_expect_may_be_one_string_and_record_type_any_case(tmp_path: Path) -> None:
     probe = '{type: dns, name: "example.internal", record_type: aaaa, expect: "2001:db8::1"}'
     spec = load(tmp_path, with_system("", probe)).systems[0].check.spec
@@ -491,6 +521,9 @@ def test_a_long_dependency_chain_is_checked_without_recursion(tmp_path: Path) ->
     ]
 
 
+@pytest.mark.fault("config file missing",
+                   "one problem: \"cannot read the file: No such file or "
+                   "directory\"")
 def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "absent.yaml", env={})
@@ -500,11 +533,15 @@ def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.fault("a directory given as the config",
+                   "one problem: \"cannot read the file\"")
 def test_a_directory_is_reported_not_raised(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_config(tmp_path, env={})
 
 
+@pytest.mark.fault("config file over 1 MiB",
+                   "refused unread: \"the file is larger than 1 MiB\"")
 def test_a_file_larger_than_one_mebibyte_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "#" * MAX_BYTES)
     with pytest.raises(ConfigError, match=r"larger than 1 MiB"):
@@ -520,6 +557,8 @@ def test_a_file_larger_than_one_mebibyte_is_refused(tmp_path: Path) -> None:
         pytest.param("a: &a {b: 1, <<: *a}", id="recursive-merge"),
     ],
 )
+@pytest.mark.fault("deep nesting (5,000 levels), recursive aliases and merges",
+                   "refused with a line number, without recursion errors")
 def test_absurd_nesting_is_refused_with_a_line(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, text)
@@ -604,6 +643,10 @@ _PROPERTY = settings(
 
 @_PROPERTY
 @given(path=st.sampled_from(_PATHS), value=_values, delete=st.booleans())
+@pytest.mark.fault("hypothesis: any value of the example config replaced by "
+                   "random data, or deleted",
+                   "a valid config or a ConfigError whose every problem has a"
+                   " line; never a traceback")
 def test_mutating_any_value_of_the_example_gives_a_config_or_config_error(
     tmp_path: Path, path: tuple[Any, ...], value: Any, delete: bool
 ) -> None:
@@ -615,11 +658,17 @@ def test_mutating_any_value_of_the_example_gives_a_config_or_config_error(
 @given(
     text=st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#%@`,?\n \t$.1é\x00")), max_size=80)
 )
+@pytest.mark.fault("hypothesis: random YAML-ish text",
+                   "a valid config or a ConfigError with lines; never a "
+                   "traceback")
 def test_random_yaml_text_gives_a_config_or_config_error(tmp_path: Path, text: str) -> None:
     _assert_loads_or_reports_lines(write(tmp_path, text))
 
 
 @_PROPERTY
 @given(data=_values)
+@pytest.mark.fault("hypothesis: random YAML documents",
+                   "a valid config or a ConfigError with lines; never a "
+                   "traceback")
 def test_random_yaml_documents_give_a_config_or_config_error(tmp_path: Path, data: Any) -> None:
     _assert_loads_or_reports_lines(write(tmp_path, yaml.safe_dump(data, allow_unicode=True)))

@@ -92,3 +92,10 @@ def test_every_alerting_mistake_is_named(tmp_path):
         "14: alerts[2].systems[0]: no system named 'emial'; did you mean 'email'?",
         "15: alerts[3].condition: not an amount: 'lots' (write 10000 or 10_000)",
     ]
+
+
+def test_a_notifier_without_a_name_is_reported_not_a_crash(tmp_path):
+    assert problems(tmp_path, """\
+        notifiers:
+          - {type: slack, url: "https://hooks.slack.example/x"}
+        """) == ["8: notifiers[0].name: required key is missing"]

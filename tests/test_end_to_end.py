@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import textwrap
 
@@ -127,6 +128,9 @@ def test_metrics_pass_promtool_lint(estate):
     assert "_created" not in text
 
 
+@pytest.mark.fault("bad from/to/system or unknown parameters to "
+                   "/api/v1/outages; an unknown /api path",
+                   "400 with a JSON error; 404 with a JSON error")
 def test_api_rejects_bad_parameters_with_json_errors(estate):
     agent, _, _ = estate
     agent.start()
@@ -142,6 +146,9 @@ def get_json_text(body: str) -> dict:
     return json.loads(body)
 
 
+@pytest.mark.fault("outage-agent run with an invalid config",
+                   "exit 2, the message names file:line and key; no traceback",
+                   area="Configuration")
 def test_invalid_config_exits_2_and_names_the_place(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(textwrap.dedent("""\
@@ -158,6 +165,9 @@ def test_invalid_config_exits_2_and_names_the_place(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.fault("SIGHUP with an invalid config",
+                   "refused and logged; the running config carries on; "
+                   "outage_config_last_reload_successful 0", area="Configuration")
 def test_sighup_applies_a_valid_config_and_keeps_running_on_an_invalid_one(estate):
     agent, intranet, _ = estate
     agent.start()
@@ -183,3 +193,44 @@ def test_sighup_applies_a_valid_config_and_keeps_running_on_an_invalid_one(estat
     assert state_of(agent, "payroll") == "up"  # the running config carries on
     assert "users_share" in agent.log.read_text()
     extra.down()
+
+
+def test_backup_while_the_daemon_writes(estate, tmp_path):
+    agent, intranet, _ = estate
+    agent.start()
+    intranet.down()
+    wait_for("intranet down", lambda: state_of(agent, "intranet") == "down")
+    copy = tmp_path / "backup.db"
+    done = subprocess.run(["outage-agent", "backup", "-c", str(agent.config), str(copy)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = conn.execute("SELECT system, end_ts FROM windows").fetchall()
+    assert ("intranet", None) in rows
+    again = subprocess.run(["outage-agent", "backup", "-c", str(agent.config), str(copy)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_a_voided_window_shows_in_the_api_and_leaves_availability_alone(estate):
+    agent, intranet, _ = estate
+    start_with_all_up(agent)
+    intranet.down()
+    wait_for("intranet down", lambda: state_of(agent, "intranet") == "down")
+    intranet.up()
+    wait_for("intranet up", lambda: state_of(agent, "intranet") == "up")
+    [window] = get_json(agent.base + "/api/v1/outages?system=intranet")
+    assert window["voided_reason"] is None
+    before = get_json(agent.base + "/api/v1/availability?days=1")
+    done = subprocess.run(["outage-agent", "void", "-c", str(agent.config), str(window["id"]),
+                           "--reason", "probe pointed at the wrong port"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [voided] = get_json(agent.base + "/api/v1/outages?system=intranet")
+    assert voided["voided_reason"] == "probe pointed at the wrong port"
+    assert voided["cost"] == window["cost"]  # the record is kept as it was
+    after = get_json(agent.base + "/api/v1/availability?days=1")
+    down = {s["name"]: s["down_seconds"] for s in before["systems"]}
+    assert down["intranet"] > 0
+    assert {s["name"]: s["down_seconds"] for s in after["systems"]}["intranet"] == 0

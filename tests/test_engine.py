@@ -236,3 +236,22 @@ def test_counters_never_go_down_and_windows_never_overlap(events):
             assert start >= end - 1e-9
         assert sum(w.amounts.cost for w in windows.values() if w.system == name) == (
             pytest.approx(engine.lives[name].totals.cost, abs=1e-6))
+
+
+@pytest.mark.fault('Recovery runs that keep breaking (many short backdated parts)',
+                   'Cost equals the rate times the downtime exactly: nothing lost to'
+                   ' rounding')
+def test_short_backdated_parts_are_costed_exactly_for_one_system():
+    engine = Engine(config(system("email")), T0)
+    at = T0 + 0.37
+    feed(engine, "email", [DOWN, DOWN, DOWN], at, step=0.3)
+    for _ in range(50):  # recovery runs that keep breaking: many short backdated parts
+        at += 0.45
+        engine.observe("email", UP, at)
+        at += 0.2
+        engine.observe("email", DOWN, at)
+    engine.account(at)
+    view = engine.view(at)[0]
+    per_second = 2000 * HOURLY / 3600
+    assert view.totals.downtime == pytest.approx(at - (T0 + 0.37))
+    assert view.totals.cost == pytest.approx(per_second * view.totals.downtime, rel=1e-9)

@@ -134,3 +134,23 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     with pytest.raises(LedgerError, match=r"ledger\.db"):
         Ledger(path).open()
     assert path.read_bytes().startswith(b"this is not sqlite")
+
+
+def test_retention_prunes_old_transitions_but_never_windows(ledger):
+    engine = Engine(config(system("email")), T0)
+    run_outage(engine, ledger, T0 + 65)
+    commit(ledger, Batch(prune_before=T0 + 1))  # the first one (up, at T0) goes
+    with sqlite3.connect(ledger.path) as conn:
+        kept = [at for (at,) in conn.execute("SELECT at FROM transitions")]
+    assert kept == [T0 + 5]
+    assert len(ledger.windows(T0, T0 + 100)) == 1
+
+
+def test_backup_is_a_consistent_copy_and_never_overwrites(ledger, tmp_path):
+    engine = Engine(config(system("email")), T0)
+    run_outage(engine, ledger, T0 + 65)
+    copy = tmp_path / "copy.db"
+    ledger.backup(copy)
+    assert [w.record.start for w in Ledger(copy, "shire-hall").open_windows()] == [T0 + 5]
+    with pytest.raises(LedgerError, match="already exists"):
+        ledger.backup(copy)

@@ -12,6 +12,7 @@ from agent.config.timing import Setting, check_timing
 from agent.config.tree import Context, Node
 from agent.config.values import (
     as_list,
+    boolean,
     choice,
     known_fields,
     path,
@@ -19,11 +20,13 @@ from agent.config.values import (
     string,
     validated,
 )
+from agent.config.web import read_web_config
 from agent.model import AgentConfig, System
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _AGENT_KEYS = ("listen", "ledger", "site", "max_unobserved_gap", "log_level", "canaries",
-               "external_url", "evaluation_interval")
+               "external_url", "evaluation_interval", "web_config", "retention",
+               "per_system_histograms")
 _external_url = validated(string, url_error)
 
 
@@ -39,8 +42,12 @@ def read_agent(
     level = choice(ctx, fields["log_level"], LOG_LEVELS) if "log_level" in fields else None
     canaries = _canaries(ctx, fields["canaries"], defaults) if "canaries" in fields else ()
     external = _external_url(ctx, fields["external_url"]) if "external_url" in fields else None
+    retention = positive_duration(ctx, fields["retention"]) if "retention" in fields else None
     every = fields.get("evaluation_interval")
     evaluation = positive_duration(ctx, every) if every else None
+    web = read_web_config(ctx, fields["web_config"]) if "web_config" in fields else None
+    histograms = boolean(ctx, fields["per_system_histograms"]) if (
+        "per_system_histograms" in fields) else None
     return AgentConfig(
         listen=listen or "127.0.0.1:9321",
         ledger=_ledger_path(ledger or "outage-ledger.db", ctx.config_dir, state_directory),
@@ -50,6 +57,9 @@ def read_agent(
         log_level=level or "info",
         external_url=external or "",
         evaluation_interval=evaluation or 5.0,
+        retention=retention,
+        web_config=web,
+        per_system_histograms=True if histograms is None else histograms,
     )
 
 

@@ -135,10 +135,11 @@ def _notifier(ctx: Context, item: Node) -> Notifier | None:
     if kind is None:
         return None
     required, optional, read = NOTIFIER_TYPES[kind]
-    fields = known_fields(ctx, item, (*_COMMON[:2], *required), (*_COMMON[2:], *optional),
+    required = (*_COMMON[:2], *required)
+    fields = known_fields(ctx, item, required, (*_COMMON[2:], *optional),
                           f" for a {kind} notifier")
     if fields is None or any(key not in fields for key in required):
-        return None
+        return None  # known_fields reported what is missing
     name = _name(ctx, fields["name"])
     spec = read(ctx, fields)
     timeout = positive_duration(ctx, fields["timeout"]) if "timeout" in fields else None

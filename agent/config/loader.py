@@ -3,6 +3,7 @@ found together, without repeats and in line order."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,11 +12,13 @@ from agent.config.agent import read_agent
 from agent.config.alerting import read_alerts, read_notifiers
 from agent.config.cost import read_cost
 from agent.config.problems import ConfigError, Problem
+from agent.config.secrets import find_secrets
 from agent.config.systems import read_systems
 from agent.config.timing import read_defaults
 from agent.config.tree import Context, Node, list_items, optional_section, raw_string, read_tree
 from agent.config.values import known_fields
 from agent.model import AgentConfig, Config
+from agent.text import redact
 
 
 def load_config(
@@ -34,9 +37,11 @@ def load_config(
     ctx = Context(file=name, env=env, config_dir=Path(os.path.abspath(name)).parent)
     root = read_tree(ctx)
     config = _config(ctx, root, state_directory) if root is not None else None
+    secrets = find_secrets(root) if root is not None else frozenset()
     if ctx.problems or config is None:
-        raise ConfigError(_tidy(ctx.problems) or [Problem(name, None, "", "invalid configuration")])
-    return config
+        problems = [_scrubbed(problem, secrets) for problem in _tidy(ctx.problems)]
+        raise ConfigError(problems or [Problem(name, None, "", "invalid configuration")])
+    return dataclasses.replace(config, secrets=secrets)
 
 
 def _config(ctx: Context, root: Node, state_directory: str | None) -> Config:
@@ -72,6 +77,11 @@ def _check_canary_names(ctx: Context, agent: AgentConfig, node: Node | None) -> 
         name = raw_string(item.value.get("name")) if isinstance(item.value, dict) else None
         if name in reserved:
             ctx.bad(item.value["name"], f"the name {name!r} is taken by one of agent.canaries")
+
+
+def _scrubbed(problem: Problem, secrets: frozenset[str]) -> Problem:
+    """A message may quote a value; never a password, token or URL credential."""
+    return dataclasses.replace(problem, message=redact(problem.message, secrets))
 
 
 def _tidy(problems: list[Problem]) -> list[Problem]:

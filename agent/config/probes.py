@@ -24,6 +24,7 @@ from agent.config.values import (
     known_fields,
     non_empty,
     path,
+    positive_duration,
     string,
     validated,
 )
@@ -142,6 +143,9 @@ _server = validated(string, lambda text: None if is_ip(text, 6) else host_port_e
 def _check_http(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:
     if "client_key" in fields and "client_cert" not in fields:
         ctx.bad(fields["client_key"], "client_key needs client_cert")
+    url = values.get("url")
+    if "tls_expiry_degraded" in fields and url and not url.lower().startswith("https:"):
+        ctx.bad(fields["tls_expiry_degraded"], "needs an https:// url: there is no certificate")
 
 
 def _check_dns(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:
@@ -180,6 +184,7 @@ _PROBE_TYPES: dict[str, _ProbeType] = {
             "ip_version": _ip_version,
             "follow_redirects": boolean,
             "max_redirects": lambda ctx, node: integer(ctx, node, 0, 30),
+            "tls_expiry_degraded": positive_duration,
         },
         _check_http,
     ),
@@ -259,5 +264,7 @@ def make_system(name: str, probe: Probe, merged: dict[str, Setting], **extra: An
         retry_interval=value["retry_interval"],
         failure_threshold=int(value["failure_threshold"]),
         success_threshold=int(value["success_threshold"]),
+        flap_threshold=int(value.get("flap_threshold", 5)),
+        flap_window=value.get("flap_window", 600.0),
         **extra,
     )

@@ -28,6 +28,10 @@ def _threshold(ctx: Context, node: Node) -> int | None:
     return integer(ctx, node, 1, 1000)
 
 
+def _flaps(ctx: Context, node: Node) -> int | None:
+    return integer(ctx, node, 0, 1000)
+
+
 _fraction = ranged(lambda n: 0 <= n <= 1, "must be between 0 and 1")
 
 SETTINGS: dict[str, Parser] = {
@@ -41,6 +45,8 @@ SETTINGS: dict[str, Parser] = {
     "impact": _fraction,
     "degraded_impact": _fraction,
     "direct_cost_per_hour": non_negative,
+    "flap_threshold": _flaps,
+    "flap_window": positive_duration,
 }
 _BUILT_IN = {
     key: Setting(value, None, 0)
@@ -54,6 +60,8 @@ _BUILT_IN = {
         "impact": 1.0,
         "degraded_impact": 0.0,
         "direct_cost_per_hour": 0.0,
+        "flap_threshold": 5,
+        "flap_window": 600.0,
     }.items()
 }
 SYSTEM_SETTINGS = tuple(key for key in SETTINGS if key != "degraded_after")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -43,5 +44,9 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _redacted(text: str, url: str) -> str:
-    """Webhook URLs are secrets (Slack's and Teams' carry the token in the path)."""
-    return text.replace(url, "<webhook url>")
+    """Webhook URLs are secrets (Slack's and Teams' carry the token in the path), and HTTP
+    libraries quote the path alone ("Max retries exceeded with url: /services/...")."""
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    text = text.replace(url, "<webhook url>")
+    return text.replace(tail, "<webhook path>") if len(tail) > 1 else text

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from aiohttp.resolver import AsyncResolver
 from agent.model import Check, ProbeResult, Status
 from agent.probes import command, dns, http, icmp, tcp
 from agent.probes.icmp import IcmpMode
+from agent.text import redact
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,12 @@ PROBES: dict[str, ProbeFn] = {
     "command": command.probe,
 }
 
-USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 REASON_LIMIT = 200
 
 
 def clean_reason(text: str) -> str:
     """Given any text for a reason, return it on one line, short, without URL credentials."""
-    return USERINFO.sub("", " ".join(text.split()))[:REASON_LIMIT]
+    return redact(" ".join(text.split()))[:REASON_LIMIT]
 
 
 def unexpected_reason(exc: Exception) -> str:

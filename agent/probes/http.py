@@ -12,11 +12,13 @@ import codecs
 import re
 import socket
 import ssl
+import time
 from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.connector import Connection
+from cryptography import x509
 
 from agent import __version__
 from agent.model import HttpProbe, ProbeResult, Status
@@ -121,15 +123,34 @@ def body_reason(text: str, spec: HttpProbe) -> str:
 
 
 def tls_not_after(ssl_object: ssl.SSLObject | None) -> float | None:
-    """The peer certificate's expiry (POSIX seconds), when TLS was verified and it is known.
+    """The peer certificate's expiry (POSIX seconds), or None without TLS.
 
-    Without verification getpeercert() is empty and parsing the raw certificate would need a
-    private stdlib call or an extra dependency, so no fact is reported then.
+    Read from the DER form, which the ssl module gives whether or not the certificate was
+    verified, so probes with `tls_verify: false` report the expiry too (blackbox-style).
     """
-    if ssl_object is None or ssl_object.context.verify_mode == ssl.CERT_NONE:
+    if ssl_object is None:
         return None
-    not_after = (ssl_object.getpeercert() or {}).get("notAfter")
-    return ssl.cert_time_to_seconds(str(not_after)) if not_after else None
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    try:
+        return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+    except ValueError:  # a certificate cryptography cannot parse: no fact, not a failure
+        return None
+
+
+def expiry_reason(not_after: float, now: float, within: float) -> str:
+    """Return "" if the certificate is valid for `within` seconds or more from `now`, else
+    why the probe is degraded: "certificate expires in 9 days" (or "expired 2 days ago",
+    only possible without verification)."""
+    left = not_after - now
+    if left >= within:
+        return ""
+    days = int(abs(left) // 86400)
+    unit = "day" if days == 1 else "days"
+    if left < 0:
+        return f"certificate expired {days} {unit} ago"
+    return f"certificate expires in {days} {unit}"
 
 
 class CertResponse(aiohttp.ClientResponse):
@@ -155,7 +176,11 @@ async def check_response(response: aiohttp.ClientResponse, spec: HttpProbe) -> P
     if not reason and (spec.body_contains is not None or spec.body_regex is not None):
         text = decode(await read_limited(response.content), response.charset)
         reason = body_reason(text, spec)
-    return ProbeResult(Status.DOWN if reason else Status.UP, 0.0, reason, facts)
+    if reason:
+        return ProbeResult(Status.DOWN, 0.0, reason, facts)
+    if not_after is not None and spec.tls_expiry_degraded is not None:
+        reason = expiry_reason(not_after, time.time(), spec.tls_expiry_degraded)
+    return ProbeResult(Status.DEGRADED if reason else Status.UP, 0.0, reason, facts)
 
 
 def _tls_reason(exc: aiohttp.ClientConnectorCertificateError) -> str:

@@ -1,27 +1,47 @@
-"""The agent's HTTP surface: /metrics, /healthz and the read-only JSON API.
+"""The agent's HTTP surface: the status page, /metrics, /healthz and the read-only JSON API.
 
 Nothing here writes or probes: every handler reads the engine's views or the ledger, so the
-API cannot be used to reach arbitrary addresses.
+API cannot be used to reach arbitrary addresses. The status page is static files shipped in
+the package (no CDN, no external fonts) that poll the JSON API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
+import ssl
 import time
+from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent.daemon import Agent
 from agent.engine import SystemView
-from agent.ledger import StoredWindow
+from agent.ledger import Ledger, LedgerError, StoredWindow
+from agent.model import State, WebConfig
 from agent.text import iso
+from agent.web import availability as avail
+from agent.web.security import BasicAuthGuard, configure_tls, server_context
 
 AGENT_KEY: web.AppKey[Agent] = web.AppKey("agent", Agent)
+CACHE_KEY: web.AppKey[avail.MinuteCache] = web.AppKey("availability_cache", avail.MinuteCache)
+TLS_KEY: web.AppKey[ssl.SSLContext] = web.AppKey("tls", ssl.SSLContext)
+# Bounds on what a client may send: a request line, one header, the number of headers. The
+# API takes no bodies (client_max_size bounds one anyway).
+LIMITS = {"max_line_size": 4096, "max_field_size": 8190, "max_headers": 64}
 DEFAULT_LOOKBACK = 90 * 86400.0
+DEFAULT_DAYS = 90
+
+# Only what the page itself ships: no inline script or style, no third-party origin.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+       "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
+                ".svg": "image/svg+xml"}
 
 
 class BadRequest(ValueError):
@@ -93,6 +113,10 @@ def outage_json(stored: StoredWindow, now: float) -> dict[str, Any]:
         "direct_cost": round(w.amounts.direct, 2),
         "downtime_seconds": round(w.amounts.downtime, 3),
         "uncertainty_seconds": round(uncertainty, 3), "source": w.source, "reason": w.reason,
+        # what people added afterwards (`outage-agent annotate | void`); a voided window is
+        # a false alarm: it stays listed, and reports and availability do not count it
+        "voided_reason": stored.annotations.voided_reason, "note": stored.annotations.note,
+        "ticket": stored.annotations.ticket, "corrected_cause": stored.annotations.cause,
     }
 
 
@@ -147,19 +171,147 @@ async def outages(request: web.Request) -> web.Response:
     return json_response([outage_json(w, now) for w in found])
 
 
-async def index(request: web.Request) -> web.Response:
+async def summary(request: web.Request) -> web.Response:
     agent = request.app[AGENT_KEY]
-    rows = "".join(
-        f"<li><b>{v.name}</b>: {v.state.value}"
-        f"{' (cause: ' + v.cause + ')' if v.cause else ''}</li>" for v in agent.views()
-    )
-    html = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Outage Cost Agent</title>"
-        f"<h1>Outage Cost Agent</h1><ul>{rows}</ul><p><a href=/metrics>/metrics</a> · "
-        "<a href=/api/v1/systems>/api/v1/systems</a> · "
-        "<a href=/api/v1/outages>/api/v1/outages</a> · <a href=/healthz>/healthz</a></p>"
-    )
-    return web.Response(text=html, content_type="text/html")
+    scrape = await agent.snapshot()
+    return json_response(summary_json(agent, scrape.views, scrape.concurrent_users,
+                                      agent.clock()))
+
+
+def summary_json(agent: Agent, views: list[SystemView], users: float,
+                 now: float) -> dict[str, Any]:
+    """The estate at a glance: what the status page's header shows."""
+    states = {state.value: 0 for state in State}
+    for view in views:
+        states[view.state.value] += 1
+    return {
+        "site": agent.config.agent.site, "currency": agent.config.cost.currency,
+        "timezone": agent.config.cost.timezone, "generated_at": iso(now),
+        "cost_per_hour": round(sum(v.cost_per_hour for v in views), 2),
+        "cost_today": round(sum(v.cost_day for v in views), 2),
+        "cost_month": round(sum(v.cost_month for v in views), 2),
+        "concurrent_users": round(users, 1),
+        # one person hit by two outages is one person affected, as in the organisation cap
+        "affected_users": round(min(users, sum(v.affected_users for v in views)), 1),
+        "systems_total": len(views), "systems_down": states[State.DOWN.value],
+        "systems_by_state": states,
+        "open_incidents": sum(1 for v in views if v.incident_start is not None),
+        "ledger_ok": agent.ledger.healthy,
+    }
+
+
+def availability_days(request: web.Request) -> int:
+    """The `days` parameter (default 90, 1..366); raise BadRequest for anything else."""
+    query = request.rel_url.query
+    unknown = set(query) - {"days"}
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    text = query.get("days", str(DEFAULT_DAYS))
+    if not text.isdigit() or not 1 <= int(text) <= avail.MAX_DAYS:
+        raise BadRequest(f"days: a whole number from 1 to {avail.MAX_DAYS}, not {text!r}")
+    return int(text)
+
+
+def spans_by_system(ledger: Ledger, names: tuple[str, ...], start: float,
+                    end: float) -> dict[str, list[avail.Span]]:
+    found = [w for w in ledger.windows(start, end, None, ("down", "degraded", *avail.EXCLUDED))
+             if w.annotations.voided_reason is None]  # a voided false alarm was never down
+    spans: dict[str, list[avail.Span]] = {name: [] for name in names}
+    for stored in found:
+        w = stored.record
+        if w.system in spans:
+            spans[w.system].append(avail.Span(w.state, w.start, w.end))
+    return spans
+
+
+def read_history(ledger: Ledger, names: tuple[str, ...], tz: ZoneInfo,
+                 days: list[dt.date], now: float) -> avail.History:
+    """The days before today: the expensive read, which the handler keeps for a minute."""
+    first_seen = ledger.first_seen()
+    if not days:
+        return avail.History({name: [] for name in names}, first_seen)
+    start, end = avail.day_bounds(days[0], tz)[0], avail.day_bounds(days[-1], tz)[1]
+    spans = spans_by_system(ledger, names, start, end)
+    return avail.History({name: avail.daily_availability(
+        spans[name], days, tz, now, first_seen.get(name)) for name in names}, first_seen)
+
+
+def read_availability(ledger: Ledger, names: tuple[str, ...], timezone: str,
+                      calendar: list[dt.date], now: float,
+                      history: avail.History | None) -> tuple[dict[str, Any], avail.History]:
+    """Each system's availability on each day of `calendar` (ending today): today read
+    afresh, so the bar agrees with the state shown; earlier days from `history` if given."""
+    tz = ZoneInfo(timezone)
+    if history is None:
+        history = read_history(ledger, names, tz, calendar[:-1], now)
+    today = calendar[-1]
+    spans = spans_by_system(ledger, names, avail.day_bounds(today, tz)[0], now)
+    answer = {
+        "timezone": timezone, "days": len(calendar), "from": calendar[0].isoformat(),
+        "to": today.isoformat(), "generated_at": iso(now),
+        "systems": [avail.system_json(name, [*history.days[name], *avail.daily_availability(
+            spans[name], [today], tz, now, history.first_seen.get(name))]) for name in names],
+    }
+    return answer, history
+
+
+async def availability(request: web.Request) -> web.Response:
+    agent = request.app[AGENT_KEY]
+    try:
+        days = availability_days(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    names = tuple(system.name for system in agent.config.systems)
+    timezone, now = agent.config.cost.timezone, agent.clock()
+    calendar = avail.local_days(now, days, ZoneInfo(timezone))
+    key = (timezone, names, calendar[0], calendar[-1])
+    cache = request.app[CACHE_KEY]
+    cached = cache.get(key)
+    kept = cached if isinstance(cached, avail.History) else None
+    loop = asyncio.get_running_loop()
+    try:
+        answer, history = await loop.run_in_executor(
+            None, read_availability, agent.ledger, names, timezone, calendar, now, kept)
+    except LedgerError as exc:
+        return error(503, f"ledger not readable: {exc}")
+    if kept is None:
+        cache.put(key, history)
+    return json_response(answer)
+
+
+def load_static() -> dict[str, tuple[bytes, str, str]]:
+    """The status page's files from the package: name -> (body, content type, ETag)."""
+    files = {}
+    for entry in (resources.files("agent.web") / "static").iterdir():
+        suffix = "." + entry.name.rpartition(".")[2]
+        if entry.is_file() and suffix in STATIC_TYPES:
+            body = entry.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            files[entry.name] = (body, STATIC_TYPES[suffix], etag)
+    return files
+
+
+def static_handler(files: dict[str, tuple[bytes, str, str]], name: str | None = None) -> Any:
+    """A handler for one named file, or for /static/{name} when `name` is None. Revalidated
+    on every load (no-cache), so an upgraded agent never serves a stale page."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        found = files.get(name or request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        body, content_type, etag = found
+        headers = {"Cache-Control": "no-cache", "ETag": etag}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        charset = None if content_type.startswith("image/") else "utf-8"
+        return web.Response(body=body, content_type=content_type, charset=charset,
+                            headers=headers)
+    return handler
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
 
 
 @web.middleware
@@ -171,16 +323,38 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status >= 400 and request.path.startswith("/api/"):
             return error(exc.status, exc.reason)
         raise
+    except LedgerError as exc:  # history is unreadable for now; live figures still work
+        return error(503, f"the ledger cannot be read right now: {exc}")
+
+
+def users(agent: Agent) -> dict[str, str]:
+    """Basic-auth users and their bcrypt hashes, from the running config (so SIGHUP applies)."""
+    web_config = agent.config.agent.web_config
+    return dict(web_config.users) if web_config else {}
 
 
 def make_app(agent: Agent) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=4096)
+    guard = BasicAuthGuard(lambda: users(agent))
+    app = web.Application(middlewares=[guard.middleware, json_errors], client_max_size=4096,
+                          handler_args=LIMITS)
     app[AGENT_KEY] = agent
-    app.router.add_get("/", index)
+
+    async def close_guard(app: web.Application) -> None:
+        guard.close()
+
+    app.on_cleanup.append(close_guard)
+    app[CACHE_KEY] = avail.MinuteCache(agent.clock)
+    app.on_response_prepare.append(security_headers)
+    files = load_static()
+    app.router.add_get("/", static_handler(files, "index.html"))
+    app.router.add_get("/favicon.ico", static_handler(files, "favicon.svg"))
+    app.router.add_get("/static/{name}", static_handler(files))
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/systems", systems)
     app.router.add_get("/api/v1/outages", outages)
+    app.router.add_get("/api/v1/summary", summary)
+    app.router.add_get("/api/v1/availability", availability)
     return app
 
 
@@ -191,9 +365,29 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 async def serve(agent: Agent, listen: str) -> web.AppRunner:
-    runner = web.AppRunner(make_app(agent), access_log=None)
+    """Listen on `listen`, with TLS when agent.web_config has tls_server_config."""
+    app = make_app(agent)
+    web_config = agent.config.agent.web_config
+    if web_config is not None and web_config.tls is not None:
+        app[TLS_KEY] = server_context(web_config.tls)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = split_listen(listen)
-    site = web.TCPSite(runner, host or None, port, reuse_address=True)
+    site = web.TCPSite(runner, host or None, port, reuse_address=True,
+                       ssl_context=app.get(TLS_KEY))
     await site.start()
     return runner
+
+
+def refresh_tls(runner: web.AppRunner, web_config: WebConfig | None) -> bool:
+    """Load changed TLS files and settings (a renewed certificate) into the running server;
+    return False if TLS would be switched on or off, which needs a restart. Raise
+    ssl.SSLError or OSError if the files are no longer usable."""
+    context = runner.app.get(TLS_KEY)
+    tls = web_config.tls if web_config is not None else None
+    if (context is None) != (tls is None):
+        return False
+    if context is not None and tls is not None:
+        server_context(tls)  # raises if unusable, before the running context is touched
+        configure_tls(context, tls)
+    return True

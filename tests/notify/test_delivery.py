@@ -52,6 +52,8 @@ def test_each_http_notifier_posts_json_to_its_endpoint(receiver, spec_type):
     assert "email is DOWN" in str(receiver.json())
 
 
+@pytest.mark.fault("notifier endpoint answering 500",
+                   "retried with exponential backoff (1 s, 2 s, 4 s) until it recovers; sent once")
 def test_a_failing_endpoint_is_retried_until_it_recovers(receiver):
     receiver.mode = "error"
     outcomes, delays = Outcomes(), []
@@ -67,6 +69,8 @@ def test_a_failing_endpoint_is_retried_until_it_recovers(receiver):
     assert receiver.attempts == 4 and len(receiver.requests) == 1
 
 
+@pytest.mark.fault("notifier endpoint answering 429 with Retry-After",
+                   "the next try waits Retry-After seconds")
 def test_429_retry_after_is_honoured(receiver):
     receiver.mode, receiver.retry_after = "throttle", "7"
     delays: list[float] = []
@@ -79,6 +83,8 @@ def test_429_retry_after_is_honoured(receiver):
     assert delays == [7.0]
 
 
+@pytest.mark.fault("notifier endpoint that hangs",
+                   "the attempt fails at the notifier's timeout")
 def test_a_hung_endpoint_costs_only_its_timeout(receiver):
     receiver.mode, receiver.hang_seconds = "hang", 3.0
     started = time.monotonic()
@@ -87,6 +93,8 @@ def test_a_hung_endpoint_costs_only_its_timeout(receiver):
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.fault("notifier endpoint down (connection refused)",
+                   "retried, then counted failed")
 def test_a_dead_endpoint_fails_after_its_retries():
     outcomes = Outcomes()
     dead = hook(f"http://127.0.0.1:{free_port()}/", retries=2)
@@ -94,6 +102,8 @@ def test_a_dead_endpoint_fails_after_its_retries():
     assert outcomes.results("hook") == ["retried", "retried", "failed"]
 
 
+@pytest.mark.fault("notifier endpoint answering 404",
+                   "failed at once: a client error is permanent")
 def test_a_client_error_is_not_retried(receiver):
     receiver.mode = "reject"
     outcomes = Outcomes()
@@ -102,6 +112,9 @@ def test_a_client_error_is_not_retried(receiver):
     assert outcomes.results("hook") == ["failed"] and receiver.attempts == 1
 
 
+@pytest.mark.fault("a hung notifier with a full queue",
+                   "submitting never blocks; extra messages are dropped and counted; a "
+                   "healthy notifier still delivers within 1.5 s")
 def test_a_dead_notifier_does_not_delay_a_healthy_one(receiver):
     hung = Receiver().up()
     hung.mode, hung.hang_seconds = "hang", 2.0

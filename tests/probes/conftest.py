@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -22,10 +21,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from certs import CertFiles, write_cert
 
 from agent.probes import Prober
 
@@ -53,6 +49,8 @@ class WebServer:
     requests: list[web.Request] = field(default_factory=list)
     peers: list[tuple[str, int]] = field(default_factory=list)  # client (address, port) per request
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    sent: int = 0  # body bytes the "huge" mode wrote
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # the "huge" handler ended
 
     def url(self, path: str = "/") -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -111,6 +109,23 @@ async def _endless_after_prepare(
     return response
 
 
+async def _huge(request: web.Request, server: WebServer) -> web.StreamResponse:
+    """A body declared as 4 GiB, streamed until the client hangs up (or STREAM_LIMIT)."""
+    response = web.StreamResponse(headers={"Content-Length": str(4 * 2**30)})
+    response.content_type = "application/octet-stream"
+    await response.prepare(request)
+    chunk = b"y" * 65536
+    try:
+        while server.sent < STREAM_LIMIT and not server.stop.is_set():
+            await asyncio.wait_for(response.write(chunk), HANDLER_LIMIT)
+            server.sent += len(chunk)
+    except (ConnectionError, TimeoutError):
+        pass  # the client hung up: what we count is what it was sent
+    finally:
+        server.finished.set()
+    return response
+
+
 async def _stall(request: web.Request, server: WebServer) -> web.StreamResponse:
     response = web.StreamResponse()
     response.content_type = "text/plain"
@@ -144,6 +159,7 @@ HANDLERS: dict[str, Handler] = {
     "endless": _endless,
     "needle_then_endless": _needle_then_endless,
     "stall": _stall,
+    "huge": _huge,
     "echo": _echo,
     "latin1": _latin1,
 }
@@ -203,53 +219,43 @@ def has_ipv6_loopback() -> bool:
 # --- TLS -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CertFiles:
-    cert: Path
-    key: Path
-    not_after: float  # POSIX seconds
-
-
 def _self_signed(directory: Path, name: str) -> CertFiles:
     """Write a self-signed certificate valid for 127.0.0.1 and ::1, usable by either side."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    not_after = (now + dt.timedelta(days=30)).replace(microsecond=0)
-    sans = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1")]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    files = CertFiles(directory / f"{name}.pem", directory / f"{name}.key", not_after.timestamp())
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
+    return write_cert(directory, name)
 
 
 @pytest.fixture(scope="session")
 def server_cert(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
     return _self_signed(tmp_path_factory.mktemp("tls"), "server")
+
+
+@pytest.fixture(scope="session")
+def bad_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CertFiles]:
+    """Certificates that fail verification even when trusted as ca_file (expired, for
+    another host), and one that passes but expires in five days."""
+    folder = tmp_path_factory.mktemp("tls-bad")
+    day = dt.timedelta(days=1)
+    return {
+        "expired": write_cert(folder, "expired", valid_from=-60 * day, valid_until=-day),
+        "wrong_host": write_cert(folder, "wrong-host", hosts=("other.example",)),
+        "expiring": write_cert(folder, "expiring", valid_until=5 * day + dt.timedelta(hours=1)),
+    }
+
+
+@pytest.fixture
+async def https_server_with() -> AsyncIterator[Callable[[CertFiles], Awaitable[WebServer]]]:
+    """Start HTTPS servers that present a given certificate; all stopped at teardown."""
+    started: list[tuple[WebServer, web.AppRunner]] = []
+
+    async def start(cert: CertFiles) -> WebServer:
+        server = WebServer(scheme="https")
+        started.append((server, await _start_web(server, _server_context(cert))))
+        return server
+
+    yield start
+    for server, runner in started:
+        server.stop.set()
+        await runner.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -80,12 +80,16 @@ async def test_command_exit_code_sets_status_and_reason(
     assert (result.status, result.reason) == (status, reason)
 
 
+@pytest.mark.fault("shell metacharacters in a command probe's arguments",
+                   "passed as they are: no shell runs", area="Security")
 async def test_command_arguments_are_passed_without_a_shell(prober: Prober, script: Script) -> None:
     path = script('echo "ARGS: $1 / $2"; exit 2')
     result = await run(prober, path, "a b", "$HOME;")
     assert result.reason == "exit 2: ARGS: a b / $HOME;"
 
 
+@pytest.mark.fault("command probe that hangs",
+                   "killed at the timeout: down, \"timeout after 0.5s\"")
 async def test_command_that_hangs_is_killed_at_the_timeout(prober: Prober, script: Script) -> None:
     started = time.monotonic()
     result = await run(prober, script("sleep 60"), timeout=0.5)
@@ -93,6 +97,8 @@ async def test_command_that_hangs_is_killed_at_the_timeout(prober: Prober, scrip
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.fault("command probe that forks children and hangs",
+                   "its whole process group is killed at the timeout")
 async def test_command_timeout_kills_forked_children_too(
     prober: Prober, script: Script, tmp_path: Path
 ) -> None:
@@ -131,12 +137,16 @@ async def test_command_stdin_is_empty(prober: Prober, script: Script) -> None:
     assert result.reason == "exit 0: read status 1"
 
 
+@pytest.mark.fault("command probe whose program is missing",
+                   "down: \"command not found: PATH\"")
 async def test_command_not_found_is_down(prober: Prober, tmp_path: Path) -> None:
     missing = str(tmp_path / "check_missing")
     result = await run(prober, missing)
     assert (result.status, result.reason) == (Status.DOWN, f"command not found: {missing}")
 
 
+@pytest.mark.fault("command probe whose program is not executable",
+                   "down: \"not executable: PATH\"")
 async def test_command_not_executable_is_down(prober: Prober, tmp_path: Path) -> None:
     path = tmp_path / "check_noexec"
     path.write_text("#!/bin/sh\nexit 0\n")
@@ -144,11 +154,15 @@ async def test_command_not_executable_is_down(prober: Prober, tmp_path: Path) ->
     assert (result.status, result.reason) == (Status.DOWN, f"not executable: {path}")
 
 
+@pytest.mark.fault("command probe killed by a signal",
+                   "down: \"killed by SIGKILL\"")
 async def test_command_killed_by_a_signal_is_down(prober: Prober, script: Script) -> None:
     result = await run(prober, script("kill -KILL $$"))
     assert (result.status, result.reason) == (Status.DOWN, "killed by SIGKILL")
 
 
+@pytest.mark.fault("command probe printing 2 MB",
+                   "read without blocking; the reason keeps the first line, at most 200 characters")
 async def test_command_with_huge_output_neither_hangs_nor_keeps_it_all(
     prober: Prober, script: Script
 ) -> None:
@@ -160,6 +174,8 @@ async def test_command_with_huge_output_neither_hangs_nor_keeps_it_all(
     assert OUTPUT_LIMIT <= 8192
 
 
+@pytest.mark.fault("command probe leaving a background child holding its output",
+                   "judged when the command exits, not when the pipe closes")
 async def test_command_exits_even_if_a_background_child_keeps_the_pipe(
     prober: Prober, script: Script, tmp_path: Path
 ) -> None:

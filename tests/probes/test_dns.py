@@ -60,6 +60,8 @@ async def test_dns_answer_is_up(
         ),
     ],
 )
+@pytest.mark.fault("DNS answer NXDOMAIN, SERVFAIL, no data or unexpected",
+                   "down, the answer in the reason (\"DNS: NXDOMAIN\")")
 async def test_dns_failure_is_down_with_reason(
     prober: Prober, dns_server: DnsServer, name: str, fields: dict[str, Any], reason: str
 ) -> None:
@@ -67,6 +69,8 @@ async def test_dns_failure_is_down_with_reason(
     assert (result.status, result.reason) == (Status.DOWN, reason)
 
 
+@pytest.mark.fault("DNS server that does not answer",
+                   "down at the timeout (\"DNS: timeout after 0.6s\")")
 async def test_dns_server_that_never_answers_times_out(
     prober: Prober, dns_server: DnsServer
 ) -> None:
@@ -88,6 +92,8 @@ async def test_dns_answers_are_not_cached_between_probes(
     assert dns_server.queries.count("ok.test.") == 2
 
 
+@pytest.mark.fault("DNS server not running (port closed)",
+                   "down with a DNS or timeout reason")
 async def test_dns_server_that_is_not_running_is_down(prober: Prober, closed_port: int) -> None:
     spec = DnsProbe(name="ok.test", server=f"127.0.0.1:{closed_port}")
     result = await prober.run(Check(spec=spec, timeout=0.6))

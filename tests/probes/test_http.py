@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,17 @@ import pytest
 
 from agent.model import Check, HttpProbe, ProbeResult, Status
 from agent.probes import Prober
-from agent.probes.http import BODY_LIMIT, USER_AGENT, session_key, status_reason
+from agent.probes.http import (
+    BODY_LIMIT,
+    USER_AGENT,
+    expiry_reason,
+    session_key,
+    status_reason,
+)
 
 from .conftest import CertFiles, HangServer, RawHttpServer, WebServer
+
+DAY = 86400.0
 
 
 async def run(prober: Prober, spec: HttpProbe, timeout: float = 2.0) -> ProbeResult:
@@ -71,6 +80,8 @@ async def test_http_slower_than_degraded_after_is_degraded(
     assert result.reason.endswith("s > 0.1s")
 
 
+@pytest.mark.fault("HTTP target slower than the timeout",
+                   "down: \"timeout after 0.1s\"")
 async def test_http_slower_than_timeout_is_down(prober: Prober, web_server: WebServer) -> None:
     web_server.mode = "slow"
     result = await run(prober, HttpProbe(url=web_server.url()), timeout=0.1)
@@ -121,6 +132,26 @@ async def test_http_endless_body_is_read_only_up_to_the_limit(
     assert BODY_LIMIT == 1024 * 1024
 
 
+@pytest.mark.fault("target sending a body declared as 4 GiB, streamed without end",
+                   "at most 1 MiB is read, within the timeout; the probe hangs up, so the "
+                   "target sends a few MiB in all")
+@pytest.mark.parametrize("body_check", [True, False], ids=["body-checked", "status-only"])
+async def test_http_multi_gigabyte_body_is_cut_off_and_the_connection_closed(
+    prober: Prober, web_server: WebServer, body_check: bool
+) -> None:
+    web_server.mode = "huge"
+    spec = HttpProbe(url=web_server.url(), body_contains="NEEDLE" if body_check else None)
+    started = time.monotonic()
+    result = await run(prober, spec, timeout=5)
+    elapsed = time.monotonic() - started
+    await asyncio.wait_for(web_server.finished.wait(), 5)  # the target saw the hang-up
+    expected = (Status.DOWN, "body does not contain 'NEEDLE'") if body_check else (Status.UP, "")
+    assert (result.status, result.reason) == expected
+    assert elapsed < 3
+    # about 1 MiB (body checked) or 128 KiB (status only) here; far from STREAM_LIMIT or 4 GiB
+    assert web_server.sent < 16 * BODY_LIMIT, f"{web_server.sent:,} bytes sent"
+
+
 async def test_http_endless_body_matches_what_was_read(
     prober: Prober, web_server: WebServer
 ) -> None:
@@ -129,6 +160,8 @@ async def test_http_endless_body_matches_what_was_read(
     assert result.status is Status.UP, result.reason
 
 
+@pytest.mark.fault("HTTP target that sends headers, then stalls the body",
+                   "down at the timeout when the body is checked (\"timeout after 0.5s\")")
 async def test_http_headers_then_stall_times_out_when_body_is_checked(
     prober: Prober, web_server: WebServer
 ) -> None:
@@ -139,6 +172,8 @@ async def test_http_headers_then_stall_times_out_when_body_is_checked(
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.fault("HTTP target that stalls the body, status-only probe",
+                   "up, judged on the status; the body is not waited for")
 async def test_http_headers_then_stall_is_up_without_body_check(
     prober: Prober, web_server: WebServer
 ) -> None:
@@ -148,6 +183,8 @@ async def test_http_headers_then_stall_is_up_without_body_check(
     assert result.latency < 0.9
 
 
+@pytest.mark.fault("HTTP redirect loop",
+                   "down: \"too many redirects\" after max_redirects")
 async def test_http_redirect_loop_is_down(prober: Prober, web_server: WebServer) -> None:
     web_server.mode = "redirect_loop"
     result = await run(prober, HttpProbe(url=web_server.url("/a"), max_redirects=3))
@@ -186,11 +223,15 @@ async def test_http_sends_method_headers_and_body(prober: Prober, web_server: We
     assert result.status is Status.UP, result.reason
 
 
+@pytest.mark.fault("HTTP target refusing connections",
+                   "down: \"connection refused\"")
 async def test_http_connection_refused_is_down(prober: Prober, closed_port: int) -> None:
     result = await run(prober, HttpProbe(url=f"http://127.0.0.1:{closed_port}/"))
     assert (result.status, result.reason) == (Status.DOWN, "connection refused")
 
 
+@pytest.mark.fault("HTTP target that accepts the connection and never answers",
+                   "down: \"timeout after 0.3s\", at the probe's timeout")
 async def test_http_server_that_never_answers_times_out(
     prober: Prober, hang_server: HangServer
 ) -> None:
@@ -199,6 +240,8 @@ async def test_http_server_that_never_answers_times_out(
     assert hang_server.accepted == 1
 
 
+@pytest.mark.fault("probe URL with user:password@, target failing",
+                   "the reason never contains the user or password", area="Security")
 async def test_http_reasons_never_contain_credentials(
     prober: Prober, web_server: WebServer, closed_port: int
 ) -> None:
@@ -256,6 +299,9 @@ async def test_http_through_proxy_sends_absolute_url_and_proxy_credentials(
 # --- TLS -------------------------------------------------------------------------------------
 
 
+@pytest.mark.fault("HTTPS target with a self-signed certificate",
+                   "down: \"TLS: certificate verify failed: self-signed certificate\"; "
+                   "nothing sent")
 async def test_https_self_signed_fails_verification_by_default(
     prober: Prober, https_server: WebServer
 ) -> None:
@@ -273,12 +319,92 @@ async def test_https_with_ca_file_is_up_and_reports_expiry(
     assert result.facts == (("tls_not_after", server_cert.not_after),)
 
 
-async def test_https_without_verification_is_up_without_expiry(
-    prober: Prober, https_server: WebServer
+async def test_https_without_verification_is_up_and_still_reports_expiry(
+    prober: Prober, https_server: WebServer, server_cert: CertFiles
 ) -> None:
     result = await run(prober, HttpProbe(url=https_server.url(), tls_verify=False))
     assert result.status is Status.UP, result.reason
+    assert result.facts == (("tls_not_after", server_cert.not_after),)
+
+
+@pytest.mark.parametrize(
+    ("cert", "reason"),
+    [
+        pytest.param("expired", "TLS: certificate verify failed: certificate has expired",
+                     marks=pytest.mark.fault(
+                         "HTTPS target with an expired certificate",
+                         "down: \"TLS: certificate verify failed: certificate has expired\""),
+                     id="expired"),
+        pytest.param("wrong_host", "TLS: certificate verify failed: IP address mismatch, "
+                     "certificate is not valid for '127.0.0.1'.",
+                     marks=pytest.mark.fault(
+                         "HTTPS target with a certificate for another host",
+                         "down: \"TLS: certificate verify failed: IP address mismatch, "
+                         "certificate is not valid for '127.0.0.1'\""),
+                     id="wrong-host"),
+    ],
+)
+async def test_https_certificate_that_fails_verification_is_down_with_the_reason(
+    prober: Prober, https_server_with: Any, bad_certs: dict[str, CertFiles], cert: str,
+    reason: str,
+) -> None:
+    server = await https_server_with(bad_certs[cert])
+    spec = HttpProbe(url=server.url(), ca_file=str(bad_certs[cert].cert))  # trusted, yet bad
+    result = await run(prober, spec)
+    assert (result.status, result.reason) == (Status.DOWN, reason)
     assert result.facts == ()
+    assert server.requests == []
+
+
+@pytest.mark.fault("HTTPS target whose certificate expires within tls_expiry_degraded",
+                   "degraded: \"certificate expires in 5 days\"; expiry exported")
+async def test_https_certificate_expiring_within_the_threshold_is_degraded(
+    prober: Prober, https_server_with: Any, bad_certs: dict[str, CertFiles]
+) -> None:
+    expiring = bad_certs["expiring"]
+    server = await https_server_with(expiring)
+    soon = HttpProbe(url=server.url(), ca_file=str(expiring.cert), tls_expiry_degraded=14 * DAY)
+    later = HttpProbe(url=server.url(), ca_file=str(expiring.cert), tls_expiry_degraded=4 * DAY)
+    degraded, fine = await run(prober, soon), await run(prober, later)
+    assert (degraded.status, degraded.reason) == (Status.DEGRADED, "certificate expires in 5 days")
+    assert degraded.ok and dict(degraded.facts)["tls_not_after"] == expiring.not_after
+    assert (fine.status, fine.reason) == (Status.UP, "")
+
+
+async def test_https_expired_certificate_without_verification_is_degraded_by_the_threshold(
+    prober: Prober, https_server_with: Any, bad_certs: dict[str, CertFiles]
+) -> None:
+    server = await https_server_with(bad_certs["expired"])
+    spec = HttpProbe(url=server.url(), tls_verify=False, tls_expiry_degraded=DAY)
+    result = await run(prober, spec)
+    assert (result.status, result.reason) == (Status.DEGRADED, "certificate expired 1 day ago")
+
+
+async def test_https_down_status_is_not_softened_by_the_expiry_rule(
+    prober: Prober, https_server_with: Any, bad_certs: dict[str, CertFiles]
+) -> None:
+    server = await https_server_with(bad_certs["expiring"])
+    server.mode = "503"
+    spec = HttpProbe(url=server.url(), ca_file=str(bad_certs["expiring"].cert),
+                     tls_expiry_degraded=14 * DAY)
+    result = await run(prober, spec)
+    assert (result.status, result.reason) == (Status.DOWN, "HTTP 503")
+
+
+@pytest.mark.parametrize(
+    ("left", "reason"),
+    [
+        pytest.param(15 * DAY, "", id="beyond-the-threshold"),
+        pytest.param(14 * DAY, "", id="exactly-the-threshold"),
+        pytest.param(13.9 * DAY, "certificate expires in 13 days", id="days"),
+        pytest.param(1.5 * DAY, "certificate expires in 1 day", id="one-day"),
+        pytest.param(3600, "certificate expires in 0 days", id="hours"),
+        pytest.param(-2.5 * DAY, "certificate expired 2 days ago", id="expired"),
+    ],
+)
+def test_expiry_reason(left: float, reason: str) -> None:
+    now = 1_800_000_000.0
+    assert expiry_reason(now + left, now, 14 * DAY) == reason
 
 
 async def test_https_expiry_is_reported_for_a_down_status_too(
@@ -306,6 +432,8 @@ async def test_https_client_certificate_is_presented(
     assert len(mtls_server.requests) == 1
 
 
+@pytest.mark.fault("ca_file deleted after the config was loaded",
+                   "down: \"TLS setup: No such file or directory\"")
 async def test_https_with_missing_ca_file_is_down_with_reason(
     prober: Prober, https_server: WebServer, tmp_path: Path
 ) -> None:

@@ -42,6 +42,8 @@ def test_every_probe_type_has_a_probe() -> None:
     assert set(PROBES) == {"http", "tcp", "dns", "icmp", "command"}
 
 
+@pytest.mark.fault("a probe that hangs",
+                   "down at the check's timeout; Prober.run never waits longer")
 async def test_prober_enforces_the_deadline_on_a_probe_that_hangs() -> None:
     started = time.monotonic()
     result = await run_fake(fake(delay=30), timeout=0.2)
@@ -50,6 +52,8 @@ async def test_prober_enforces_the_deadline_on_a_probe_that_hangs() -> None:
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.fault("a probe raising an unexpected exception",
+                   "down with the exception as the reason, URL credentials stripped; never raises")
 async def test_prober_turns_an_unexpected_exception_into_down_without_credentials() -> None:
     error = ValueError("cannot parse http://admin:hunter2@db.example/ \n twice")
     result = await run_fake(fake(error=error))
@@ -130,6 +134,8 @@ def test_clean_reason_is_one_short_line() -> None:
     assert clean_reason("a\nb\t c" + "x" * 500) == "a b c" + "x" * 195
 
 
+@pytest.mark.fault("200 hung HTTP targets probed at once",
+                   "each down at its 1 s timeout; a healthy probe meanwhile answers in under 0.5 s")
 async def test_hung_targets_do_not_delay_each_other_or_a_healthy_probe(
     prober: Prober, hang_server: HangServer, web_server: WebServer
 ) -> None:

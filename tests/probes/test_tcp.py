@@ -48,6 +48,8 @@ async def test_tcp_listening_port_is_up(prober: Prober, hang_server: HangServer)
     assert hang_server.accepted == 1
 
 
+@pytest.mark.fault("TCP connection refused",
+                   "down: \"connection refused\"")
 async def test_tcp_closed_port_is_connection_refused(prober: Prober, closed_port: int) -> None:
     result = await run(prober, f"127.0.0.1:{closed_port}")
     assert (result.status, result.reason) == (Status.DOWN, "connection refused")

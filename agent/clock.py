@@ -1,0 +1,34 @@
+"""The agent's clock: wall time that never steps.
+
+Durations and money are integrated over this clock, so a wall-clock step (an NTP correction,
+a VM resumed from a snapshot, an operator's `date -s`) can neither inflate nor shrink an
+outage. It starts at the wall time and then advances with CLOCK_MONOTONIC (which NTP slews
+but never steps), so it tracks the wall clock except across a step. When the wall clock has
+stepped, `rebase()` realigns it; the agent does that only while no outage is being timed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class SteadyClock:
+    def __init__(self, wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._wall = wall
+        self._monotonic = monotonic
+        self.rebase()
+
+    def __call__(self) -> float:
+        return self._anchor_wall + (self._monotonic() - self._anchor_mono)
+
+    def drift(self) -> float:
+        """How far the wall clock has stepped away from this clock (+ ahead, - behind)."""
+        return self._wall() - self()
+
+    def rebase(self) -> float:
+        """Realign with the wall clock; return the step taken (seconds)."""
+        before = self() if hasattr(self, "_anchor_wall") else self._wall()
+        self._anchor_wall, self._anchor_mono = self._wall(), self._monotonic()
+        return self._anchor_wall - before

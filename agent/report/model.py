@@ -1,0 +1,160 @@
+"""What a report says, as plain data: built once by `build_report`, read by every renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.records import AuditEntry
+
+
+@dataclass(frozen=True)
+class WindowLine:
+    """One window as the report counts it, inside the report's range."""
+
+    id: int
+    system: str
+    state: str  # down | degraded | maintenance | unknown
+    cause: str | None  # the root cause as corrected by a person, else as recorded
+    start: float  # as recorded
+    end: float | None  # None while still open
+    shown_start: float  # clipped to the range (and to now)
+    shown_end: float
+    downtime: float  # seconds down inside the range, planned maintenance excluded
+    staff: float
+    direct: float
+    recorded_cost: float  # the ledger's figure for the whole window, for comparison
+    uncertainty: float  # seconds: the probe gap before each end that falls inside the range
+    source: str  # live | imported
+    reason: str
+    note: str | None = None
+    ticket: str | None = None
+    voided: str | None = None  # the reason it was voided; a voided window costs nothing
+
+    @property
+    def cost(self) -> float:
+        return self.staff + self.direct
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A continuous spell of down (and degraded) windows of one system that includes downtime."""
+
+    system: str
+    start: float
+    end: float | None
+    seconds: float  # inside the range
+    cost: float
+    window_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SystemReport:
+    name: str
+    description: str
+    owner: str
+    supplier: str
+    tier: str
+    incidents: int
+    downtime: float  # seconds
+    uncertainty: float  # seconds
+    unobserved: float  # seconds in `unknown` windows: the agent was not watching
+    period: float  # seconds counted for availability: the range up to now, less maintenance
+    maintenance: float  # seconds of planned maintenance excluded from the period
+    availability: float | None  # 24x7; None when no time was counted
+    business_availability: float | None  # inside the schedule's windows; None without any
+    staff: float
+    direct: float
+    sla: float | None  # target as a fraction
+    allowed_downtime: float | None  # (1 - sla) x period
+    longest: Incident | None
+    most_expensive: Incident | None
+    windows: tuple[WindowLine, ...]
+
+    @property
+    def cost(self) -> float:
+        return self.staff + self.direct
+
+    @property
+    def sla_met(self) -> bool | None:
+        if self.allowed_downtime is None:
+            return None
+        return self.downtime <= self.allowed_downtime + 1e-6
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """How the money was worked out, for the report to show its arithmetic."""
+
+    currency: str
+    timezone: str
+    hourly_cost_per_user: float
+    annual_cost_per_user: float | None  # None when the hourly figure was given directly
+    working_hours_per_year: float
+    peak_users: float
+    scheduled: bool  # concurrent users follow a schedule (so business hours mean something)
+    holidays: str | None
+
+    @property
+    def full_outage_per_hour(self) -> float:
+        return self.peak_users * self.hourly_cost_per_user
+
+
+@dataclass(frozen=True)
+class Group:
+    """Systems sharing an owner, a supplier or a tier."""
+
+    label: str  # owner | supplier | tier
+    value: str
+    systems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A period of planned maintenance excluded from one system's figures."""
+
+    system: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Report:
+    start: float
+    end: float  # exclusive
+    as_of: float  # figures run to min(end, as_of)
+    site: str
+    model: CostModel
+    systems: tuple[SystemReport, ...]
+    days: tuple[tuple[str, float], ...]  # (local date, cost) for every day of the range
+    groups: tuple[Group, ...]
+    maintenance: tuple[Planned, ...]
+    changes: tuple[AuditEntry, ...]  # the audit trail of the windows in the report
+
+    @property
+    def currency(self) -> str:
+        return self.model.currency
+
+    @property
+    def staff(self) -> float:
+        return sum(s.staff for s in self.systems)
+
+    @property
+    def direct(self) -> float:
+        return sum(s.direct for s in self.systems)
+
+    @property
+    def cost(self) -> float:
+        return self.staff + self.direct
+
+    @property
+    def downtime(self) -> float:
+        return sum(s.downtime for s in self.systems)
+
+    @property
+    def incidents(self) -> int:
+        return sum(s.incidents for s in self.systems)
+
+    @property
+    def windows(self) -> tuple[WindowLine, ...]:
+        return tuple(sorted((w for s in self.systems for w in s.windows),
+                            key=lambda w: (w.start, w.id)))

@@ -1,0 +1,188 @@
+"""The sentences a report says, shared by the Markdown and HTML renderers so they agree.
+
+Money, durations and times come from `agent.text`; this module only puts them into words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from zoneinfo import ZoneInfo
+
+from agent.report.model import CostModel, Incident, Report, SystemReport, WindowLine
+from agent.text import duration, local, money
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+DIVIDED = "\N{DIVISION SIGN}"
+
+ESTIMATE = (
+    "Money in this report is an estimate of productivity cost: the staff time lost to outages, "
+    "worked out from the number of people affected and what an hour of their time costs, plus "
+    "any direct costs configured per system. It is not a measured or invoiced loss."
+)
+
+
+def count(value: float) -> str:
+    """A count or amount with thousands separators, without ".00" when it is whole."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def percent(fraction: float | None) -> str:
+    """99.863%, rounded down so that anything short of 100% never reads as 100%."""
+    if fraction is None:
+        return "n/a"
+    if fraction >= 1:
+        return "100%"
+    figure = f"{math.floor(max(fraction, 0.0) * 100_000) / 1000:.3f}".rstrip("0").rstrip(".")
+    return f"{figure}%"
+
+
+def when(t: float, report: Report) -> str:
+    return local(t, report.model.timezone)
+
+
+def span_text(report: Report) -> str:
+    """"2026-11-01 to 2026-11-30" for whole days, else the two local times (end exclusive)."""
+    zone = ZoneInfo(report.model.timezone)
+    first = dt.datetime.fromtimestamp(report.start, zone)
+    after = dt.datetime.fromtimestamp(report.end, zone)
+    if first.time() == dt.time() and after.time() == dt.time():
+        last = (after.date() - dt.timedelta(days=1)).isoformat()
+        return f"{first.date().isoformat()} to {last}"
+    return f"{when(report.start, report)} to {when(report.end, report)} (exclusive)"
+
+
+def title(report: Report) -> str:
+    site = f" at {report.site}" if report.site else ""
+    return f"Outage report{site}: {span_text(report)}"
+
+
+def as_of_text(report: Report) -> str:
+    text = f"Times in {report.model.timezone}. Figures as of {when(report.as_of, report)}"
+    if report.as_of < report.end:
+        text += "; the range runs past that, so availability is measured up to it"
+    return text + "."
+
+
+def hourly_derivation(model: CostModel) -> str:
+    """How an hour of one person's time was costed."""
+    hourly = money(model.hourly_cost_per_user, model.currency)
+    if model.annual_cost_per_user is None:
+        return f"{hourly} per user-hour, as configured"
+    annual = money(model.annual_cost_per_user, model.currency, pence=False)
+    return (f"{annual} a year {DIVIDED} {count(model.working_hours_per_year)} working hours = "
+            f"{hourly} per user-hour")
+
+
+def full_outage(model: CostModel) -> str:
+    """The hourly cost of a full outage and how it was derived, as the council put it."""
+    users = f"{count(model.peak_users)} users"
+    if model.scheduled:
+        users += " (the most at once in the users schedule)"
+    per_hour = money(model.full_outage_per_hour, model.currency)
+    if model.annual_cost_per_user is None:
+        rate = money(model.hourly_cost_per_user, model.currency)
+        return f"{users} {TIMES} {rate} per user-hour = {per_hour} per hour"
+    annual = money(model.annual_cost_per_user, model.currency, pence=False)
+    hours = count(model.working_hours_per_year)
+    return (f"{users} {TIMES} {annual} a year {DIVIDED} {hours} working hours "
+            f"= {per_hour} per hour")
+
+
+def method(report: Report) -> list[str]:
+    """The method, as a list of statements a reader can check the figures against."""
+    model = report.model
+    schedule = "the users schedule" if model.scheduled else "the configured number of users"
+    holidays = f", bank holidays {model.holidays}" if model.holidays else ""
+    business = (
+        "In business hours: the same, counting only time inside the users schedule's windows"
+        f"{holidays} excluded." if model.scheduled else
+        "Business-hours availability needs a users schedule with windows; none is configured."
+    )
+    return [
+        f"Staff time: while a system is down, U(t) {TIMES} the hourly cost per user {TIMES} "
+        f"the system's users_share {TIMES} impact (degraded_impact while degraded), where U(t) "
+        f"is the concurrent users at that moment from {schedule} ({model.timezone}{holidays}) "
+        f"and the hourly cost per user is {hourly_derivation(model)}. Each window keeps the "
+        "hourly cost, share and impact it was recorded with.",
+        "A system down behind a dependency costs no staff time: its users are counted at the "
+        "root cause. Where systems are down at once, their staff time together never exceeds "
+        f"U(t) {TIMES} the hourly cost: each is scaled down in proportion.",
+        "Direct costs: each system's direct cost per hour, while it is down.",
+        f"Availability (24x7): 1 - downtime {DIVIDED} the period, where the period leaves out "
+        f"planned maintenance. {business}",
+        "Uncertainty (±): a window runs from the first failed probe to the first good one, so "
+        "its true start and end may be earlier by up to the gap to the probe before each.",
+        "Imported windows (from a service desk, for example) are costed the same way and marked "
+        "imported; they carry no probe times, so no uncertainty.",
+        "Voided windows are listed struck out with the reason and count for nothing. Every "
+        "correction is in the audit trail.",
+        maintenance_text(report),
+    ]
+
+
+def maintenance_text(report: Report) -> str:
+    if not report.maintenance:
+        return "No planned maintenance fell in this range."
+    spent = sum(p.end - p.start for p in report.maintenance)
+    return (f"Planned maintenance excluded from downtime, cost and availability: "
+            f"{len(report.maintenance)} periods, {duration(spent)} in all (listed below).")
+
+
+def incidents_text(s: SystemReport) -> str:
+    return f"{downtime_text(s)} in {plural(s.incidents, 'incident')}"
+
+
+def window_figures(line: WindowLine, currency: str) -> tuple[str, str]:
+    """(downtime, cost) of a window as listed: for a voided one, what was recorded, which
+    the listing strikes out."""
+    if line.voided is not None:
+        return (duration(line.shown_end - line.shown_start),
+                money(line.recorded_cost, currency))
+    return duration(line.downtime), money(line.cost, currency)
+
+
+def downtime_text(s: SystemReport) -> str:
+    text = duration(s.downtime)
+    return f"{text} ± {duration(s.uncertainty)}" if s.uncertainty > 0 else text
+
+
+def sla_text(s: SystemReport) -> str:
+    if s.sla is None or s.allowed_downtime is None:
+        return "no SLA"
+    verdict = "met" if s.sla_met else "BREACHED"
+    return (f"{percent(s.sla)}: {verdict} (allowed {duration(s.allowed_downtime)}, "
+            f"actual {duration(s.downtime)})")
+
+
+def incident_text(incident: Incident | None, report: Report) -> str:
+    if incident is None:
+        return "none"
+    return (f"{when(incident.start, report)}, {duration(incident.seconds)}, "
+            f"{money(incident.cost, report.currency)}")
+
+
+def notes_text(line: WindowLine) -> str:
+    """What a person should know about a window beyond its figures."""
+    parts = []
+    if line.voided is not None:
+        parts.append(f"VOIDED: {line.voided}")
+    if line.source == "imported":
+        parts.append("imported")
+    if line.ticket:
+        parts.append(f"ticket {line.ticket}")
+    if line.note:
+        parts.append(line.note)
+    if line.reason:
+        parts.append(line.reason)
+    if line.end is None:
+        parts.append("still open")
+    return "; ".join(parts)
+
+
+def change_text(value: str | None) -> str:
+    return "(none)" if value is None else value

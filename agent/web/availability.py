@@ -1,0 +1,173 @@
+"""Daily availability for the status page's bars, from the ledger's windows.
+
+A day is a calendar day of `cost.timezone`, so it lasts 23 or 25 hours on a DST change. Of
+the part of the day the system was watched (from when it was first seen until now), time in
+`maintenance` or `unknown` windows is excluded; `down` time counts against availability;
+`degraded` time counts as available but is reported, as public status pages show a
+partial outage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+EXCLUDED = ("maintenance", "unknown")
+Interval = tuple[float, float]
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Span:
+    """A window as the availability arithmetic needs it: end None while still open."""
+
+    state: str
+    start: float
+    end: float | None
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    day: dt.date
+    watched: float  # seconds of the day the system was watched, excluded time included
+    down: float  # seconds down, outside excluded time
+    degraded: float  # seconds degraded, outside excluded time
+    excluded: float  # seconds in maintenance or unknown
+
+    @property
+    def counted(self) -> float:
+        return max(0.0, self.watched - self.excluded)
+
+    @property
+    def availability(self) -> float | None:
+        """The available share of the counted time; None when nothing of the day counts."""
+        if self.counted <= 0:
+            return None
+        return max(0.0, 1.0 - self.down / self.counted)
+
+
+@dataclass(frozen=True)
+class History:
+    """Availability on the days before today, and when each system was first seen."""
+
+    days: dict[str, list[DayAvailability]]
+    first_seen: dict[str, float]
+
+
+def local_days(now: float, count: int, tz: ZoneInfo) -> list[dt.date]:
+    """The `count` calendar days of `tz` ending with today, oldest first."""
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    return [today - dt.timedelta(days=back) for back in range(count - 1, -1, -1)]
+
+
+def day_bounds(day: dt.date, tz: ZoneInfo) -> Interval:
+    """Local midnight to the next local midnight, as POSIX seconds."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    return start.timestamp(), end.timestamp()
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Given intervals, return their union as sorted, disjoint, non-empty intervals."""
+    merged: list[Interval] = []
+    for start, end in sorted(i for i in intervals if i[1] > i[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """Given disjoint sorted intervals and holes, return the parts outside every hole."""
+    left: list[Interval] = []
+    for start, end in intervals:
+        for hole_start, hole_end in holes:
+            if hole_end <= start or hole_start >= end:
+                continue
+            if hole_start > start:
+                left.append((start, hole_start))
+            start = max(start, hole_end)
+        if end > start:
+            left.append((start, end))
+    return left
+
+
+def measure(intervals: list[Interval], lo: float, hi: float) -> float:
+    """Seconds of disjoint `intervals` inside [lo, hi)."""
+    return sum((max(0.0, min(end, hi) - max(start, lo)) for start, end in intervals), 0.0)
+
+
+def daily_availability(
+    spans: Iterable[Span], days: Sequence[dt.date], tz: ZoneInfo, now: float,
+    first_seen: float | None,
+) -> list[DayAvailability]:
+    """Given one system's windows, return its availability on each of `days` in `tz`.
+
+    Only [first_seen, now) is watched: a day before the system was first seen, or in the
+    future, has no counted time and so no availability. Open windows run until `now`.
+    """
+    by_state: dict[str, list[Interval]] = {}
+    for span in spans:
+        end = now if span.end is None else min(span.end, now)
+        by_state.setdefault(span.state, []).append((span.start, end))
+    excluded = merge(i for state in EXCLUDED for i in by_state.get(state, []))
+    down = subtract(merge(by_state.get("down", [])), excluded)
+    degraded = subtract(subtract(merge(by_state.get("degraded", [])), excluded), down)
+    result = []
+    for day in days:
+        start, end = day_bounds(day, tz)
+        lo, hi = max(start, first_seen if first_seen is not None else end), min(end, now)
+        watched = max(0.0, hi - lo)
+        result.append(DayAvailability(
+            day=day, watched=watched, down=measure(down, lo, hi),
+            degraded=measure(degraded, lo, hi), excluded=measure(excluded, lo, hi)))
+    return result
+
+
+def overall(days: Sequence[DayAvailability]) -> float | None:
+    """Availability over several days, weighted by counted time; None if none counts."""
+    counted = sum(d.counted for d in days)
+    if counted <= 0:
+        return None
+    return max(0.0, 1.0 - sum(d.down for d in days) / counted)
+
+
+def day_json(day: DayAvailability) -> dict[str, object]:
+    share = day.availability
+    return {
+        "date": day.day.isoformat(),
+        "availability": None if share is None else round(share, 6),
+        "down_seconds": round(day.down, 3), "degraded_seconds": round(day.degraded, 3),
+        "excluded_seconds": round(day.excluded, 3), "counted_seconds": round(day.counted, 3),
+    }
+
+
+def system_json(name: str, days: Sequence[DayAvailability]) -> dict[str, object]:
+    share = overall(days)
+    return {"name": name, "availability": None if share is None else round(share, 6),
+            "down_seconds": round(sum(d.down for d in days), 3),
+            "days": [day_json(d) for d in days]}
+
+
+class MinuteCache:
+    """Keep one answer per key for the rest of the clock's current minute."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._answers: dict[object, tuple[int, object]] = {}
+
+    def get(self, key: object) -> object | None:
+        minute = int(self.clock() // 60)
+        found = self._answers.get(key)
+        if found is None or found[0] != minute:
+            return None
+        return found[1]
+
+    def put(self, key: object, answer: object) -> None:
+        minute = int(self.clock() // 60)
+        self._answers = {k: v for k, v in self._answers.items() if v[0] == minute}
+        self._answers[key] = (minute, answer)

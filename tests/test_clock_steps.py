@@ -1,0 +1,93 @@
+"""Wall-clock steps under a running agent (libfaketime moves its clock, not ours): probing
+keeps its rhythm, and no outage becomes negative, doubled or hugely inflated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import pytest
+from realparts import AgentProcess, HttpTarget, get_json, wait_for
+
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+CONFIG = """\
+agent: {{ledger: ledger.db, evaluation_interval: 500ms}}
+cost: {{currency: GBP, annual_cost_per_user: 25000, concurrent_users: 2000}}
+defaults: {{interval: 1s, retry_interval: 300ms, timeout: 250ms, failure_threshold: 2,
+           success_threshold: 2}}
+systems:
+  - name: intranet
+    probe: {{type: http, url: "{target}"}}
+"""
+
+
+@pytest.fixture
+def faked(tmp_path):
+    if not LIBFAKETIME.exists():
+        if os.environ.get("CI"):
+            pytest.fail("libfaketime is missing: .ci/run installs Debian's faketime package")
+        pytest.skip("libfaketime not installed (apt-get install faketime)")
+    offset = tmp_path / "offset"
+    offset.write_text("+0\n")
+    target = HttpTarget()
+    target.up()
+    path = tmp_path / "agent.yaml"
+    path.write_text(CONFIG.format(target=target.url))
+    agent = AgentProcess(path, tmp_path, extra_env={
+        "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+    yield agent, target, offset
+    agent.stop()
+    target.down()
+
+
+def downtime(agent: AgentProcess) -> float:
+    return agent.metrics()['outage_downtime_seconds_total{system="intranet"}']
+
+
+def probes(agent: AgentProcess) -> float:
+    return sum(v for k, v in agent.metrics().items() if k.startswith("outage_probes_total"))
+
+
+def rise_over(agent: AgentProcess, seconds: float) -> tuple[float, float]:
+    """(downtime added, probes run) over `seconds` of real time."""
+    d0, p0 = downtime(agent), probes(agent)
+    time.sleep(seconds)
+    return downtime(agent) - d0, probes(agent) - p0
+
+
+@pytest.mark.fault('The wall clock steps back 10 minutes, then forward an hour, during an outage',
+                   'Probing keeps its rhythm; downtime grows with real time (no negative,'
+                   ' frozen or inflated window); the clock realigns when idle')
+def test_wall_clock_steps_neither_stall_probing_nor_distort_outages(faked):
+    agent, target, offset = faked
+    agent.start()
+    target.down()
+    wait_for("down", lambda: get_json(agent.base + "/api/v1/systems")[0]["state"] == "down")
+
+    offset.write_text("-600\n")  # the wall clock steps back ten minutes
+    added, ran = rise_over(agent, 3.0)
+    assert 2.0 <= added <= 4.5, added  # neither frozen nor negative
+    assert ran >= 6, ran  # probing did not wait ten minutes for the clock to catch up
+
+    offset.write_text("+3600\n")  # and then an hour forward
+    added, ran = rise_over(agent, 3.0)
+    assert 2.0 <= added <= 4.5, added  # not an hour of made-up downtime
+    assert ran >= 6, ran
+
+    target.up()
+    wait_for("up", lambda: get_json(agent.base + "/api/v1/systems")[0]["state"] == "up")
+    [window] = get_json(agent.base + "/api/v1/outages")
+    assert 5 < window["duration_seconds"] < 60, window
+    # nothing is being timed now: the agent realigns with the (stepped) wall clock
+    expected = time.time() + 3600
+
+    def realigned() -> bool:
+        at = get_json(agent.base + "/api/v1/systems")[0]["last_probe"]["at"]
+        seen = dt.datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        return abs(seen - expected) < 10
+
+    wait_for("the agent's clock to realign with the wall clock", realigned, timeout=15)
+    assert "wall clock stepped" in agent.log.read_text()

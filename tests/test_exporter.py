@@ -1,0 +1,32 @@
+"""The exporter's per-system series, read from engine views as a scrape would."""
+
+from __future__ import annotations
+
+from helpers import UP, config, system
+from realparts import parse_metrics
+
+from agent.engine import Engine
+from agent.exporter import Metrics, Scrape
+from agent.model import ProbeResult, Status
+
+NOW = 1_800_000_000.0
+NOT_AFTER = 1_801_234_567.0
+SERIES = "outage_tls_cert_not_after_timestamp_seconds"
+
+
+def scrape(*results: tuple[str, ProbeResult]) -> dict[str, float]:
+    engine = Engine(config(*(system(name) for name, _ in results)), NOW)
+    for name, result in results:
+        engine.observe(name, result, NOW)
+    metrics = Metrics("GBP", "site")
+    metrics.collector.scrape = Scrape(views=engine.view(NOW))
+    return parse_metrics(metrics.render().decode())
+
+
+def test_certificate_expiry_is_exported_from_the_latest_probe_blackbox_style() -> None:
+    https = ProbeResult(Status.UP, 0.1, facts=(("tls_not_after", NOT_AFTER),))
+    failed = ProbeResult(Status.DOWN, 0.1, "HTTP 503", (("tls_not_after", NOT_AFTER),))
+    samples = scrape(("web", https), ("failing", failed), ("plain", UP))
+    assert samples[f'{SERIES}{{system="web"}}'] == NOT_AFTER
+    assert samples[f'{SERIES}{{system="failing"}}'] == NOT_AFTER  # known though the probe failed
+    assert f'{SERIES}{{system="plain"}}' not in samples  # no certificate, no series

@@ -1,0 +1,186 @@
+"""The ledger's disk fails under a running agent: it keeps probing and exporting, holds what
+it cannot write, and writes it once the disk recovers. A corrupt file is never overwritten."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from realparts import AgentProcess, HttpTarget, get, get_json, wait_for
+
+CONFIG = """\
+agent:
+  ledger: "{ledger}"
+  evaluation_interval: 500ms
+cost: {{currency: GBP, annual_cost_per_user: 25000, concurrent_users: 2000}}
+defaults: {{interval: 1s, retry_interval: 300ms, timeout: 250ms, failure_threshold: 2,
+           success_threshold: 2}}
+systems:
+  - name: intranet
+    probe: {{type: http, url: "{target}"}}
+"""
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs we can fill up or make read-only (needs root, as CI has)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs: {done.stderr}")
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def remount(mount: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(mount)], check=True)
+
+
+@pytest.fixture
+def agent_on(tmp_path, small_disk):
+    target = HttpTarget()
+    target.up()
+    ledger = small_disk / "ledger.db"
+    path = tmp_path / "agent.yaml"
+    path.write_text(CONFIG.format(ledger=ledger, target=target.url))
+    agent = AgentProcess(path, tmp_path)
+    yield agent, target, ledger, small_disk
+    remount(small_disk, "rw")
+    agent.stop()
+    target.down()
+
+
+def windows(ledger: Path) -> list[tuple[str, float, float | None]]:
+    with sqlite3.connect(ledger) as conn:
+        return conn.execute("SELECT state, start_ts, end_ts FROM windows ORDER BY start_ts"
+                            ).fetchall()
+
+
+def state(agent: AgentProcess) -> str:
+    return get_json(agent.base + "/api/v1/systems")[0]["state"]
+
+
+def outage_and_recovery(agent: AgentProcess, target: HttpTarget) -> None:
+    target.down()
+    wait_for("down", lambda: state(agent) == "down")
+    cost = agent.metrics()['outage_cost_total{system="intranet"}']
+    wait_for("cost still rising from memory",
+             lambda: agent.metrics()['outage_cost_total{system="intranet"}'] > cost)
+    target.up()
+    wait_for("up", lambda: state(agent) == "up")
+
+
+def fill(disk: Path) -> Path:
+    """Fill the disk to its last block; return the filler to delete later."""
+    filler = disk / "filler"
+    with open(filler, "wb") as out:
+        for _ in range(200):
+            try:
+                out.write(b"\0" * 65536)
+                out.flush()
+            except OSError:
+                break
+    return filler
+
+
+@pytest.mark.fault("The ledger's disk fills up, then goes read-only, during an outage",
+                   'Probing and exporting go on from memory; /healthz 503 and'
+                   ' outage_ledger_up 0 say why; the held records are written once the disk'
+                   ' recovers')
+def test_full_then_read_only_disk_keeps_probing_and_writes_the_backlog_later(agent_on):
+    agent, target, ledger, disk = agent_on
+    agent.start()
+    wait_for("up", lambda: state(agent) == "up")
+    filler = fill(disk)
+    target.down()
+    wait_for("down", lambda: state(agent) == "down")
+    wait_for("the ledger to fail", lambda: agent.metrics()["outage_ledger_up"] == 0)
+    # the writer let go of the file when its commit failed: the disk can go read-only now
+    wait_for("a read-only remount", lambda: subprocess.run(
+        ["mount", "-o", "remount,ro", str(disk)], capture_output=True).returncode == 0)
+    cost = agent.metrics()['outage_cost_total{system="intranet"}']
+    wait_for("cost still rising from memory",
+             lambda: agent.metrics()['outage_cost_total{system="intranet"}'] > cost)
+    target.up()
+    wait_for("up", lambda: state(agent) == "up")
+    metrics = agent.metrics()
+    assert metrics["outage_ledger_up"] == 0
+    assert metrics["outage_ledger_pending_records"] > 0
+    status, body = get(agent.base + "/healthz")
+    assert status == 503 and "degraded" in body
+    log = agent.log.read_text()
+    assert "(the disk is full)" in log and "(the filesystem is read-only)" in log
+
+    remount(disk, "rw")
+    assert all(end is None for _, _, end in windows(ledger))  # the outage's end was held
+    filler.unlink()
+    wait_for("the ledger to recover", lambda: agent.metrics()["outage_ledger_up"] == 1,
+             timeout=40)
+    [(kind, start, end)] = windows(ledger)
+    assert kind == "down" and end is not None and end > start
+    assert get(agent.base + "/healthz")[0] == 200
+
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+@pytest.mark.fault('Another process holds an exclusive lock on the ledger for 9 s',
+                   'Probing and exporting go on; the outage is written once the lock is'
+                   ' released')
+def test_a_database_locked_by_another_process_delays_writes_but_loses_nothing(tmp_path):
+    target = HttpTarget()
+    target.up()
+    ledger = tmp_path / "ledger.db"
+    path = tmp_path / "agent.yaml"
+    path.write_text(CONFIG.format(ledger=ledger, target=target.url))
+    agent = AgentProcess(path, tmp_path).start()
+    try:
+        wait_for("up", lambda: state(agent) == "up")
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(ledger), "9"],
+                                  stdout=subprocess.PIPE, text=True)
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        outage_and_recovery(agent, target)
+        assert time.monotonic() - started < 9  # probing and exporting went on meanwhile
+        locker.wait(timeout=30)
+        wait_for("the outage on disk", lambda: [w for w in windows(ledger) if w[2]],
+                 timeout=30)
+    finally:
+        agent.stop()
+        target.down()
+
+
+@pytest.mark.fault('The ledger file (and its -wal, -shm) is not a database at start',
+                   'The agent refuses to start (exit 1, names the file); all three files'
+                   ' are left byte for byte')
+def test_a_corrupt_ledger_is_refused_and_left_untouched(tmp_path):
+    ledger = tmp_path / "ledger.db"
+    junk = {ledger: b"not a database " * 400, Path(f"{ledger}-wal"): b"wal junk",
+            Path(f"{ledger}-shm"): b"shm junk"}
+    for file, content in junk.items():
+        file.write_bytes(content)
+    path = tmp_path / "agent.yaml"
+    path.write_text(CONFIG.format(ledger=ledger, target="http://127.0.0.1:9/"))
+    result = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "cannot open the ledger" in result.stderr and str(ledger) in result.stderr
+    assert "Traceback" not in result.stderr
+    for file, content in junk.items():
+        assert file.read_bytes() == content

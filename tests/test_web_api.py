@@ -1,0 +1,164 @@
+"""The HTTP surface in process: the status page's files and headers, /api/v1/summary,
+/api/v1/availability, and the existing routes' JSON as the public contract it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from helpers import config, system
+
+from agent.daemon import Agent
+from agent.records import Amounts, Basis, Batch, TransitionRecord, WindowRecord
+from agent.web.server import AGENT_KEY, CSP, make_app
+
+REPO = Path(__file__).resolve().parent.parent
+STATIC = REPO / "agent" / "web" / "static"
+LONDON = ZoneInfo("Europe/London")
+NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC).timestamp()
+H = 3600.0
+
+
+def london(text: str) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=LONDON).timestamp()
+
+
+def window(state: str, start: float, end: float | None) -> WindowRecord:
+    return WindowRecord(
+        system="db", state=state, cause=None, start=start, end=end, before_start=None,
+        before_end=None, last_observed=end, accounted_until=end or start,
+        amounts=Amounts(cost=100.0, staff=100.0, downtime=(end or start) - start),
+        basis=Basis(hourly_cost_per_user=13.0, users_share=1.0, impact=1.0,
+                    direct_cost_per_hour=0.0, users_at_start=2000.0),
+        new_incident=state == "down",
+    )
+
+
+@pytest.fixture
+async def client(tmp_path) -> AsyncIterator[TestClient]:
+    """The agent's app on a loopback port, its clock stopped at NOW and probing paused."""
+    agent = Agent(config(system("db"), ledger=tmp_path / "ledger.db",
+                         timezone="Europe/London"), clock=lambda: NOW)
+    await agent.start()
+    assert agent.scheduler is not None
+    agent.scheduler.pause()
+    await agent.ledger.commit(Batch(
+        windows=[window("down", london("2026-06-09T09:00"), london("2026-06-09T10:00")),
+                 window("maintenance", london("2026-06-08T00:00"), london("2026-06-08T12:00"))],
+        transitions=[TransitionRecord("db", london("2026-06-08T00:00"), "unknown", "up", None)],
+    ))
+    async with TestClient(TestServer(make_app(agent))) as test_client:
+        yield test_client
+    await agent.stop()
+
+
+async def test_availability_gives_each_local_day_its_hand_calculated_fraction(client):
+    response = await client.get("/api/v1/availability?days=4")
+    assert response.status == 200
+    body = await response.json()
+    assert (body["from"], body["to"], body["timezone"]) == ("2026-06-07", "2026-06-10",
+                                                            "Europe/London")
+    [db] = body["systems"]
+    days = {d["date"]: d for d in db["days"]}
+    assert days["2026-06-07"]["availability"] is None  # before the system was first seen
+    assert days["2026-06-08"]["availability"] == 1.0
+    assert days["2026-06-08"]["excluded_seconds"] == 12 * H
+    assert days["2026-06-09"]["availability"] == pytest.approx(23 / 24, abs=1e-6)
+    assert days["2026-06-10"]["counted_seconds"] == 13 * H  # 00:00 BST to 13:00 BST
+    assert db["availability"] == pytest.approx(1 - 1 / (12 + 24 + 13), abs=1e-6)
+
+
+async def test_today_is_read_afresh_while_earlier_days_are_kept_for_the_minute(client):
+    before = await (await client.get("/api/v1/availability?days=2")).json()
+    assert before["systems"][0]["days"][-1]["down_seconds"] == 0
+    agent = client.app[AGENT_KEY]
+    await agent.ledger.commit(Batch(windows=[
+        window("down", london("2026-06-10T10:00"), london("2026-06-10T11:00")),
+        window("down", london("2026-06-09T20:00"), london("2026-06-09T21:00"))]))
+    after = await (await client.get("/api/v1/availability?days=2")).json()
+    yesterday, today = after["systems"][0]["days"]
+    assert today["down_seconds"] == H
+    assert today["availability"] == pytest.approx(12 / 13, abs=1e-6)
+    assert yesterday["down_seconds"] == H  # the new window yesterday waits for the minute
+
+
+@pytest.mark.parametrize("query", ["days=0", "days=367", "days=abc", "days=-1", "days=1.5",
+                                   "days=90&x=1", "from=2026-01-01"])
+async def test_availability_rejects_bad_parameters_with_a_json_400(client, query):
+    response = await client.get("/api/v1/availability?" + query)
+    assert response.status == 400
+    assert (await response.json())["status"] == 400
+
+
+async def test_availability_defaults_to_90_days(client):
+    body = await (await client.get("/api/v1/availability")).json()
+    assert body["days"] == 90 and len(body["systems"][0]["days"]) == 90
+
+
+async def test_summary_gives_the_estate_at_a_glance(client):
+    body = await (await client.get("/api/v1/summary")).json()
+    assert body["currency"] == "GBP" and body["timezone"] == "Europe/London"
+    assert body["generated_at"] == "2026-06-10T12:00:00.000Z"
+    assert body["systems_total"] == 1 and body["systems_down"] == 0
+    assert body["systems_by_state"] == {"unknown": 1, "up": 0, "degraded": 0, "down": 0,
+                                        "maintenance": 0}
+    assert body["concurrent_users"] == 2000.0
+    assert {"cost_per_hour", "cost_today", "cost_month", "affected_users", "open_incidents",
+            "site", "ledger_ok"} <= set(body)
+
+
+async def test_systems_json_keeps_its_public_fields(client):
+    [db] = await (await client.get("/api/v1/systems")).json()
+    assert set(db) == {
+        "name", "description", "state", "cause", "cost_per_hour", "affected_users",
+        "open_outage", "cost_total", "cost_today", "cost_month", "downtime_seconds_total",
+        "incidents_total", "depends_on", "owner", "supplier", "tier", "last_probe"}
+
+
+async def test_the_status_page_is_served_with_a_strict_content_security_policy(client):
+    response = await client.get("/")
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert "script-src 'self'" in CSP and "connect-src 'self'" in CSP
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert "/static/status.js" in await response.text()
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/static/status.js", "text/javascript"), ("/static/status.css", "text/css"),
+    ("/static/favicon.svg", "image/svg+xml"), ("/favicon.ico", "image/svg+xml"),
+])
+async def test_static_files_have_safe_types_and_revalidate(client, path, content_type):
+    response = await client.get(path)
+    assert response.status == 200 and response.content_type == content_type
+    again = await client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status == 304
+
+
+@pytest.mark.parametrize("path", ["/static/missing.js", "/static/..%2fserver.py",
+                                  "/static/__init__.py"])
+async def test_nothing_but_the_shipped_assets_is_served(client, path):
+    assert (await client.get(path)).status == 404
+
+
+def test_the_page_loads_nothing_from_outside_the_agent():
+    for path in STATIC.iterdir():
+        text = path.read_text()
+        assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text), path
+        assert not re.search(r"url\(\s*[\"']?(https?:)?//", text), path
+        assert "fetch(\"http" not in text and "@import" not in text, path
+
+
+def test_every_static_file_is_package_data():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["agent.web"]
+    assert all(any(path.match(g) for g in globs)
+               for path in (p.relative_to(STATIC.parent) for p in STATIC.iterdir()))
