@@ -56,13 +56,26 @@ def load_or_report(path: str) -> Config | None:
         return None
 
 
-def with_overrides(config: Config, listen: str | None, ledger: str | None) -> Config:
+def with_overrides(config: Config, listen: str | None, ledger: str | None,
+                   shard: tuple[int, int] | None = None) -> Config:
     agent = config.agent
     if listen:
         agent = dataclasses.replace(agent, listen=listen)
     if ledger:
         agent = dataclasses.replace(agent, ledger=Path(ledger).resolve())
+    if shard:
+        agent = dataclasses.replace(agent, shard=shard)
     return dataclasses.replace(config, agent=agent)
+
+
+def shard_argument(text: str) -> tuple[int, int]:
+    """argparse type for --shard K/N: a bad value is a usage error (exit 2)."""
+    from agent.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -80,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 2
-    config = with_overrides(config, args.listen, args.ledger)
+    config = with_overrides(config, args.listen, args.ledger, args.shard)
     setup_logging(args.log_level or config.agent.log_level)
     from agent.service import run_service
 
@@ -205,6 +218,30 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
     print(f"ledger {config.agent.ledger} copied to {args.destination}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    if args.format == "csv" and args.what == "all":
+        print("--what all needs --format json (CSV is one table: windows or audit)",
+              file=sys.stderr)
+        return 2
+    from agent.export import export
+    from agent.ledger import Ledger, LedgerError
+
+    try:
+        text = export(Ledger(config.agent.ledger, config.agent.site), args.what, args.format,
+                      time.time())
+    except LedgerError as exc:
+        print(f"cannot read the ledger: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -381,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", required=True, help="YAML configuration file")
     run.add_argument("--listen", help="override agent.listen (host:port)")
     run.add_argument("--ledger", help="override agent.ledger (SQLite file)")
+    run.add_argument("--shard", type=shard_argument, metavar="K/N",
+                     help="override agent.shard: probe the K-th of N shares of the systems")
     run.set_defaults(func=cmd_run)
 
     check = commands.add_parser("check", help="validate a configuration and summarise it")
@@ -417,6 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("-c", "--config", required=True)
     backup.add_argument("destination", help="a new file (never overwritten)")
     backup.set_defaults(func=cmd_backup)
+
+    exp = commands.add_parser("export", help="write every window and the audit trail as "
+                              "CSV or JSON")
+    exp.add_argument("-c", "--config", required=True)
+    exp.add_argument("--what", choices=("windows", "audit", "all"), default="windows")
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("-o", "--output", help="write here instead of to standard output")
+    exp.set_defaults(func=cmd_export)
 
     demo = commands.add_parser("demo", help="run the agent on a simulated estate on loopback")
     demo.add_argument("--listen", default="127.0.0.1:9321", help="agent address")

@@ -22,7 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent.daemon import Agent
 from agent.engine import SystemView
-from agent.ledger import Ledger, LedgerError, StoredWindow
+from agent.export import window_json
+from agent.ledger import Ledger, LedgerError
 from agent.model import State, WebConfig
 from agent.text import iso
 from agent.web import availability as avail
@@ -101,25 +102,6 @@ def system_json(view: SystemView, agent: Agent) -> dict[str, Any]:
     }
 
 
-def outage_json(stored: StoredWindow, now: float) -> dict[str, Any]:
-    w = stored.record
-    end = w.end if w.end is not None else now
-    uncertainty = (w.start - w.before_start if w.before_start is not None else 0.0) + (
-        (w.end - w.before_end) if w.end is not None and w.before_end is not None else 0.0)
-    return {
-        "id": stored.id, "system": w.system, "state": w.state, "cause": w.cause,
-        "start": iso(w.start), "end": iso(w.end), "duration_seconds": round(end - w.start, 3),
-        "cost": round(w.amounts.cost, 2), "staff_cost": round(w.amounts.staff, 2),
-        "direct_cost": round(w.amounts.direct, 2),
-        "downtime_seconds": round(w.amounts.downtime, 3),
-        "uncertainty_seconds": round(uncertainty, 3), "source": w.source, "reason": w.reason,
-        # what people added afterwards (`outage-agent annotate | void`); a voided window is
-        # a false alarm: it stays listed, and reports and availability do not count it
-        "voided_reason": stored.annotations.voided_reason, "note": stored.annotations.note,
-        "ticket": stored.annotations.ticket, "corrected_cause": stored.annotations.cause,
-    }
-
-
 async def metrics(request: web.Request) -> web.Response:
     body = await request.app[AGENT_KEY].render_metrics()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -168,7 +150,7 @@ async def outages(request: web.Request) -> web.Response:
     found = await loop.run_in_executor(
         None, lambda: agent.ledger.windows(start, end, system,
                                            ("down", "degraded", "maintenance")))
-    return json_response([outage_json(w, now) for w in found])
+    return json_response([window_json(w, now) for w in found])
 
 
 async def summary(request: web.Request) -> web.Response:

@@ -1,0 +1,75 @@
+"""`outage-agent export`: every window and the audit trail, as CSV or JSON, for people who
+keep their own records (a data warehouse, a spreadsheet for the auditors)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from agent.ledger import Ledger, StoredWindow
+from agent.records import AuditEntry
+from agent.text import iso
+
+
+def window_json(stored: StoredWindow, now: float) -> dict[str, Any]:
+    """A window as the API (`/api/v1/outages`) and exports show it."""
+    w = stored.record
+    end = w.end if w.end is not None else now
+    uncertainty = (w.start - w.before_start if w.before_start is not None else 0.0) + (
+        (w.end - w.before_end) if w.end is not None and w.before_end is not None else 0.0)
+    return {
+        "id": stored.id, "system": w.system, "state": w.state, "cause": w.cause,
+        "start": iso(w.start), "end": iso(w.end), "duration_seconds": round(end - w.start, 3),
+        "cost": round(w.amounts.cost, 2), "staff_cost": round(w.amounts.staff, 2),
+        "direct_cost": round(w.amounts.direct, 2),
+        "downtime_seconds": round(w.amounts.downtime, 3),
+        "uncertainty_seconds": round(uncertainty, 3), "source": w.source, "reason": w.reason,
+        # what people added afterwards (`outage-agent annotate | void`); a voided window is
+        # a false alarm: it stays listed, and reports and availability do not count it
+        "voided_reason": stored.annotations.voided_reason, "note": stored.annotations.note,
+        "ticket": stored.annotations.ticket, "corrected_cause": stored.annotations.cause,
+    }
+
+
+def window_export(stored: StoredWindow, now: float) -> dict[str, Any]:
+    """The API's fields plus the raw evidence: probe times at both ends and the cost basis."""
+    w, b = stored.record, stored.record.basis
+    return {
+        **window_json(stored, now),
+        "last_good_before_start": iso(w.before_start), "last_bad_before_end": iso(w.before_end),
+        "degraded_seconds": round(w.amounts.degraded, 3),
+        "hourly_cost_per_user": b.hourly_cost_per_user, "users_at_start": b.users_at_start,
+        "users_share": b.users_share, "impact": b.impact,
+        "direct_cost_per_hour": b.direct_cost_per_hour,
+    }
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {"window_id": entry.window_id, "system": entry.system, "at": iso(entry.at),
+            "who": entry.who, "field": entry.field, "before": entry.before,
+            "after": entry.after}
+
+
+def export(ledger: Ledger, what: str, fmt: str, now: float) -> str:
+    """Return the windows (`what` = windows), the audit trail (audit) or both (all, JSON)."""
+    data: dict[str, list[dict[str, Any]]] = {}
+    if what in ("windows", "all"):
+        data["windows"] = [window_export(w, now)
+                           for w in ledger.report_windows(-math.inf, math.inf)]
+    if what in ("audit", "all"):
+        data["audit"] = [audit_json(entry) for entry in ledger.audit_trail()]
+    if fmt == "json":
+        return json.dumps(data if what == "all" else data[what], indent=1, ensure_ascii=False)
+    return _csv(data[what])
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()

@@ -1,0 +1,46 @@
+"""`outage-agent export`: every window, with its evidence, and the audit trail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+
+from ledgerparts import HOUR, at, store, window, write_config
+
+from agent.ledger import Ledger
+
+SYSTEMS = """\
+- name: email
+  probe: {type: tcp, target: "127.0.0.1:25"}
+"""
+
+
+def export(config, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["outage-agent", "export", "-c", str(config), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_export_writes_windows_and_the_audit_trail(tmp_path):
+    config = write_config(tmp_path, SYSTEMS)
+    ledger = Ledger(tmp_path / "ledger.db", "shire-hall")
+    ledger.open()
+    start = at("2026-11-03 09:00")
+    [stored] = store(ledger, window("email", start, start + HOUR, cost=25987.53,
+                                    before_start=start - 30, before_end=start + HOUR - 30))
+    ledger.annotate(stored.id, {"ticket": "INC-4411"}, "ops@shire-hall", start + 2 * HOUR)
+    ledger.close()
+
+    rows = list(csv.DictReader(io.StringIO(export(config).stdout)))
+    assert [(r["system"], r["cost"], r["ticket"]) for r in rows] == [
+        ("email", "25987.53", "INC-4411")]
+    assert rows[0]["last_good_before_start"] == "2026-11-03T08:59:30.000Z"
+    assert float(rows[0]["hourly_cost_per_user"]) == 25000 / 1924
+
+    both = json.loads(export(config, "--what", "all", "--format", "json").stdout)
+    [entry] = both["audit"]
+    assert (entry["window_id"], entry["field"], entry["before"], entry["after"], entry["who"]) \
+        == (stored.id, "ticket", None, "INC-4411", "ops@shire-hall")
+    assert both["windows"][0]["id"] == stored.id
+    assert export(config, "--what", "all").returncode == 2  # CSV is one table at a time
