@@ -45,6 +45,9 @@ class OrgAccrual:
         self._weights: dict[str, float] = {}
         # Backdated charges (user-seconds) in BUCKET-second buckets: they are not in H.
         self._charges: dict[int, float] = {}
+        # (G, H) by time while the marks stay as they are: a checkpoint settles every
+        # accruing system from the same mark to the same time, so most look-ups repeat.
+        self._values: dict[float, tuple[float, float]] = {}
         self._own: dict[str, list[tuple[float, float, float]]] = {}  # each key's last charges
 
     @property
@@ -53,10 +56,17 @@ class OrgAccrual:
 
     def values_at(self, t: float) -> tuple[float, float]:
         """Return (G, H) at `t`, which may be in the past (as far back as marks are kept)."""
+        known = self._values.get(t)
+        if known is not None:
+            return known
         index = max(0, bisect.bisect_right(self.marks, t, key=lambda m: m.at) - 1)
         mark = self.marks[index]
         span = self.calendar.user_seconds(mark.at, t) if t > mark.at else 0.0
-        return mark.g + span * cap(mark.weight), mark.h + span * min(1.0, mark.weight)
+        values = mark.g + span * cap(mark.weight), mark.h + span * min(1.0, mark.weight)
+        if len(self._values) >= 1024:
+            self._values.clear()
+        self._values[t] = values
+        return values
 
     def set_weight(self, key: str, weight: float, t: float) -> None:
         """Set one system's weight from `t` on (0 removes it)."""
@@ -72,6 +82,7 @@ class OrgAccrual:
             self.marks[-1] = new
         else:
             self.marks.append(new)
+        self._values.clear()  # a new weight from t changes every value after t
         self._prune(t)
 
     def _prune(self, now: float) -> None:

@@ -35,6 +35,7 @@ from agent.model import Config, System
 from agent.notify.dispatch import Dispatcher
 from agent.probes import Prober
 from agent.records import Batch, NotificationRecord
+from agent.shard import own_share
 from agent.text import redact
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Agent:
         histograms: bool | None = None, watchdog: float | None = None,
         notify: Callable[[str], bool] = systemd.notify,
     ) -> None:
+        config = own_share(config)  # with agent.shard, only this agent's systems
         self.config = config
         self.steady = SteadyClock()
         self.clock: Callable[[], float] = clock or self.steady
@@ -240,6 +242,7 @@ class Agent:
 
     async def reload(self, config: Config) -> None:
         """Apply a validated configuration without losing the state of unchanged systems."""
+        config = own_share(config)
         async with self._lock:
             now = self.clock()
             engine = Engine(config, now)

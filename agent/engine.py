@@ -140,6 +140,7 @@ class Engine:
         self._accruing: set[str] = set()
         self._dirty_days: set[str] = set()
         self._day = self.today(now).isoformat()
+        self._day_span = (0.0, 0.0, "")  # [start, end) and date of the local day seen last
         self._adhoc: dict[str, list[tuple[float, float]]] = {}
         self._last = now
 
@@ -464,13 +465,13 @@ class Engine:
             return basis.users_share * basis.impact, 0.0, False, True
         return 0.0, 0.0, False, False
 
-    def _rate(self, live: Live, at: float) -> float:
-        """The current burn rate of one system, per hour."""
+    def _rate(self, live: Live, at: float, users: float | None = None) -> float:
+        """The current burn rate of one system, per hour (`users`: U(at), if known)."""
         if not live.accruing or live.window is None:
             return 0.0
         weight, direct, _, _ = self._rates(live)
         hourly = live.window.basis.hourly_cost_per_user
-        users = self.calendar.users_at(at)
+        users = self.calendar.users_at(at) if users is None else users
         return staff_cost_rate(users, hourly, weight, 1.0) * cap(self.org.weight) + direct
 
     def _freeze(self, live: Live, at: float) -> None:
@@ -546,6 +547,9 @@ class Engine:
 
     def _day_pieces(self, start: float, end: float) -> list[tuple[float, float, str]]:
         """Split [start, end) at local midnights: (a, b, "YYYY-MM-DD") pieces."""
+        first, last, day = self._day_span
+        if first <= start and end <= last:  # the usual case, for every accruing system at once
+            return [(start, end, day)]
         pieces = []
         a = start
         for _ in range(10_000):
@@ -557,6 +561,8 @@ class Engine:
             if b >= end:
                 break
             a = b
+        midnight = dt.datetime.combine(local.date(), dt.time(), self.tz).timestamp()
+        self._day_span = (midnight, next_day, local.date().isoformat())
         return pieces
 
     def today(self, at: float) -> dt.date:
@@ -661,7 +667,7 @@ class Engine:
         return SystemView(
             name=live.system.name, state=live.state, cause=live.cause,
             totals=live.totals.copy(), incidents=live.incidents,
-            cost_per_hour=self._rate(live, at), affected_users=affected,
+            cost_per_hour=self._rate(live, at, users), affected_users=affected,
             cost_day=day.cost if day else 0.0, cost_month=month_cost,
             incident_start=live.incident_start, incident_cost=live.incident_cost,
             window=self._window_record(live) if live.window else None,

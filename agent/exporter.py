@@ -1,18 +1,25 @@
-"""Prometheus metrics, read from the engine's views at scrape time by a custom collector.
+"""Prometheus metrics, read from the engine's views at scrape time.
 
 Names are a public contract (dashboards and alert rules use them): see README, "Metrics".
 Money has no unit in its name: one currency per deployment, named by `outage_agent_info`.
+
+The agent-wide figures come from a custom collector and prometheus_client's registry; the
+per-system families (about 20 series per system) are written straight in the text format
+by `render_systems`. Through prometheus_client each series costs a Sample object, a label
+dict and its escaping, about 8 us: 1.5 s a scrape for 10,000 systems. Written directly
+from the views, the same text takes about a tenth of that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from agent import __version__
 from agent.engine import SystemView
@@ -93,19 +100,17 @@ class Metrics:
         self.probes.labels("success" if ok else "failure").inc()
 
     def render(self) -> bytes:
-        return prometheus_client.generate_latest(self.registry)
+        """The whole exposition: the registry's figures, then every system's."""
+        return prometheus_client.generate_latest(self.registry) + render_systems(
+            self.collector.scrape.views).encode()
 
 
 def _gauge(name: str, doc: str, labels: Iterable[str] = ("system",)) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=list(labels))
 
 
-def _counter(name: str, doc: str) -> CounterMetricFamily:
-    return CounterMetricFamily(name, doc, labels=["system"])
-
-
 class StateCollector(Collector):
-    """Per-system state, money and time from the latest `Scrape`."""
+    """Agent-wide figures from the latest `Scrape` (per-system ones: `render_systems`)."""
 
     def __init__(self, currency: str, site: str) -> None:
         self.currency = currency
@@ -133,66 +138,107 @@ class StateCollector(Collector):
                          [])
         pending.add_metric([], scrape.pending)
         yield pending
-        yield from self._per_system(scrape.views)
 
-    def _per_system(self, views: list[SystemView]) -> Iterator[GaugeMetricFamily |
-                                                                CounterMetricFamily]:
-        families = self._families()
-        state = _gauge("outage_system_state", "1 for the current state of each system.",
-                       ["system", "state"])
-        cause = _gauge("outage_system_cause", "1 while the system is down behind a dependency; "
-                       "cause names the root cause. Absent otherwise.", ["system", "cause"])
-        for view in views:
-            for family, value in zip(families, self._values(view), strict=True):
-                if value is not None:
-                    family.add_metric([view.name], value)
-            for name in STATES:
-                state.add_metric([view.name, name], 1 if view.state.value == name else 0)
-            if view.state is State.DOWN and view.cause:
-                cause.add_metric([view.name, view.cause], 1)
-        yield from families
-        yield state
-        yield cause
 
-    @staticmethod
-    def _families() -> list[GaugeMetricFamily | CounterMetricFamily]:
-        return [
-            _gauge("outage_system_up", "1 unless the system is confirmed down."),
-            _gauge("outage_probe_success", "1 if the latest probe succeeded (up or degraded)."),
-            _counter("outage_downtime_seconds", "Confirmed down time, including down behind a "
-                     "dependency; not maintenance, not degraded."),
-            _counter("outage_degraded_seconds", "Confirmed degraded time."),
-            _counter("outage_cost", "Accrued cost of outages in the currency (staff time plus "
-                     "direct costs)."),
-            _counter("outage_direct_cost", "The direct-cost part of outage_cost_total."),
-            _gauge("outage_cost_per_hour", "Current burn rate in the currency per hour."),
-            _gauge("outage_affected_users", "Concurrent users affected now (counted at the "
-                   "root cause)."),
-            _counter("outage_incidents", "Outages confirmed (transitions into down)."),
-            _gauge("outage_open_incident_cost", "Cost accrued by the open incident, 0 if none."),
-            _gauge("outage_open_incident_duration_seconds", "Age of the open incident, 0 if "
-                   "none."),
-            _gauge("outage_cost_current_day", "Cost in the current calendar day of the cost "
-                   "timezone."),
-            _gauge("outage_cost_current_month", "Cost in the current calendar month of the "
-                   "cost timezone."),
-            _gauge("outage_probe_last_timestamp_seconds", "When the latest probe finished."),
-            _gauge("outage_tls_cert_not_after_timestamp_seconds", "When the certificate seen "
-                   "by the latest HTTPS probe expires; absent without one."),
-        ]
+def _escape_doc(text: str) -> str:
+    return text.replace("\\", r"\\").replace("\n", r"\n")
 
-    @staticmethod
-    def _values(view: SystemView) -> list[float | None]:
-        result = view.last_result
-        incident_age = 0.0
-        if view.incident_start is not None and view.last_probe_at is not None:
-            incident_age = max(0.0, view.as_of - view.incident_start)
-        return [
-            0 if view.state is State.DOWN else 1,
-            None if result is None else (1 if result.ok else 0),
-            view.totals.downtime, view.totals.degraded, view.totals.cost, view.totals.direct,
-            view.cost_per_hour, view.affected_users, view.incidents,
-            view.incident_cost if view.incident_start is not None else 0.0, incident_age,
-            view.cost_day, view.cost_month, view.last_probe_at,
-            None if result is None else dict(result.facts).get("tls_not_after"),
-        ]
+
+@dataclass(frozen=True)
+class Family:
+    """One per-system metric family: its exposed name, type, help and value of a view."""
+
+    name: str
+    kind: str  # gauge | counter (the name then ends in _total, as prometheus_client does)
+    doc: str
+    value: Callable[[SystemView], float | None]  # None: no series for this system
+
+    def header(self) -> str:
+        return f"# HELP {self.name} {_escape_doc(self.doc)}\n# TYPE {self.name} {self.kind}\n"
+
+
+def _incident_age(view: SystemView) -> float:
+    if view.incident_start is None or view.last_probe_at is None:
+        return 0.0
+    return max(0.0, view.as_of - view.incident_start)
+
+
+def _tls_not_after(view: SystemView) -> float | None:
+    result = view.last_result
+    return None if result is None else dict(result.facts).get("tls_not_after")
+
+
+FAMILIES = (
+    Family("outage_system_up", "gauge", "1 unless the system is confirmed down.",
+           lambda v: 0 if v.state is State.DOWN else 1),
+    Family("outage_probe_success", "gauge", "1 if the latest probe succeeded (up or degraded).",
+           lambda v: None if v.last_result is None else (1 if v.last_result.ok else 0)),
+    Family("outage_downtime_seconds_total", "counter", "Confirmed down time, including down "
+           "behind a dependency; not maintenance, not degraded.", lambda v: v.totals.downtime),
+    Family("outage_degraded_seconds_total", "counter", "Confirmed degraded time.",
+           lambda v: v.totals.degraded),
+    Family("outage_cost_total", "counter", "Accrued cost of outages in the currency (staff "
+           "time plus direct costs).", lambda v: v.totals.cost),
+    Family("outage_direct_cost_total", "counter", "The direct-cost part of outage_cost_total.",
+           lambda v: v.totals.direct),
+    Family("outage_cost_per_hour", "gauge", "Current burn rate in the currency per hour.",
+           lambda v: v.cost_per_hour),
+    Family("outage_affected_users", "gauge", "Concurrent users affected now (counted at the "
+           "root cause).", lambda v: v.affected_users),
+    Family("outage_incidents_total", "counter", "Outages confirmed (transitions into down).",
+           lambda v: v.incidents),
+    Family("outage_open_incident_cost", "gauge", "Cost accrued by the open incident, 0 if none.",
+           lambda v: v.incident_cost if v.incident_start is not None else 0.0),
+    Family("outage_open_incident_duration_seconds", "gauge", "Age of the open incident, 0 if "
+           "none.", _incident_age),
+    Family("outage_cost_current_day", "gauge", "Cost in the current calendar day of the cost "
+           "timezone.", lambda v: v.cost_day),
+    Family("outage_cost_current_month", "gauge", "Cost in the current calendar month of the "
+           "cost timezone.", lambda v: v.cost_month),
+    Family("outage_probe_last_timestamp_seconds", "gauge", "When the latest probe finished.",
+           lambda v: v.last_probe_at),
+    Family("outage_tls_cert_not_after_timestamp_seconds", "gauge", "When the certificate seen "
+           "by the latest HTTPS probe expires; absent without one.", _tls_not_after),
+)
+STATE_HEADER = Family("outage_system_state", "gauge", "1 for the current state of each system.",
+                      lambda v: None).header()
+CAUSE_HEADER = Family("outage_system_cause", "gauge", "1 while the system is down behind a "
+                      "dependency; cause names the root cause. Absent otherwise.",
+                      lambda v: None).header()
+_COMMON = {0: "0.0", 1: "1.0"}  # most values: formatted once, not per series
+
+
+def _number(value: float) -> str:
+    """A sample value as prometheus_client writes it (Go's float formatting)."""
+    common = _COMMON.get(value)  # type: ignore[call-overload]
+    return common if common is not None else floatToGoString(value)
+
+
+def _label(text: str) -> str:
+    """A label value escaped for the text format (system names never need it: see config)."""
+    if "\\" in text or '"' in text or "\n" in text:
+        return text.replace("\\", r"\\").replace('"', r'\"').replace("\n", r"\n")
+    return text
+
+
+def render_systems(views: list[SystemView]) -> str:
+    """Every per-system family in the Prometheus text format, one family after another,
+    labels in the order prometheus_client writes them (sorted by name)."""
+    labels = [f'{{system="{_label(view.name)}"}} ' for view in views]
+    out: list[str] = []
+    for family in FAMILIES:
+        out.append(family.header())
+        name, value = family.name, family.value
+        for view, label in zip(views, labels, strict=True):
+            number = value(view)
+            if number is not None:
+                out.append(f"{name}{label}{_number(number)}\n")
+    out.append(STATE_HEADER)
+    for view in views:
+        system, current = _label(view.name), view.state.value
+        out.extend(f'outage_system_state{{state="{state}",system="{system}"}} '
+                   f'{"1.0" if state == current else "0.0"}\n' for state in STATES)
+    out.append(CAUSE_HEADER)
+    out.extend(f'outage_system_cause{{cause="{_label(view.cause)}",system="{_label(view.name)}"}}'
+               " 1.0\n" for view in views if view.state is State.DOWN and view.cause)
+    return "".join(out)

@@ -268,6 +268,8 @@ class AgentConfig:
     listen: str = "127.0.0.1:9321"
     ledger: Path = Path("outage-ledger.db")  # already resolved to an absolute path
     site: str = ""
+    # (k, n): this agent owns shard k of n of `systems` (agent.shard); None: all of them
+    shard: tuple[int, int] | None = None
     canaries: tuple[System, ...] = ()  # probed like systems; never costed
     max_unobserved_gap: float = 300.0
     log_level: str = "info"

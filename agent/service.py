@@ -9,6 +9,7 @@ READY=1 once listening, RELOADING=1 and READY=1 around a reload, STOPPING=1 on t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import ssl
@@ -143,9 +144,12 @@ async def reload(agent: Agent, path: str, runner: web.AppRunner | None = None) -
         agent.metrics.reload_ok.set(0)
         log.error("reload refused, keeping the running configuration:\n%s", exc)
         return False
-    for key in ("listen", "ledger", "site"):
+    for key in ("listen", "ledger", "site", "shard"):
         if getattr(config.agent, key) != getattr(agent.config.agent, key):
             log.warning("agent.%s changed: it takes effect after a restart", key)
+    # The running shard stays (it may come from --shard): N agents change N together.
+    config = dataclasses.replace(
+        config, agent=dataclasses.replace(config.agent, shard=agent.config.agent.shard))
     await agent.reload(config)
     if runner is not None:
         _reload_tls(runner, config)

@@ -432,8 +432,8 @@ def blackbox(settings: Settings, farm: Farm, workdir: Path) -> dict[str, Any]:
         wait_until("blackbox_exporter", lambda: get(f"http://{address}/-/healthy")[0] == 200,
                    timeout=30)
         result = paced_client(settings, farm, workdir, address, "blackbox_exporter")
-        result["version"] = subprocess.run([binary, "--version"], capture_output=True,
-                                           text=True).stderr.splitlines()[0]
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+        result["version"] = (version.stdout or version.stderr or "?").splitlines()[0]
         return result
     finally:
         exporter.stop()

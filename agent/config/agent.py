@@ -1,5 +1,6 @@
-"""Read the agent section: where it listens and keeps its ledger, its site, log level, the
-longest gap it may go unobserved, and its canaries (probes of its own path to the estate)."""
+"""Read the agent section: where it listens and keeps its ledger, its site and shard, log
+level, the longest gap it may go unobserved, and its canaries (probes of its own path to the
+estate)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from agent.config.values import (
 )
 from agent.config.web import read_web_config
 from agent.model import AgentConfig, System
+from agent.shard import parse_shard, shard_error
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_AGENT_KEYS = ("listen", "ledger", "site", "max_unobserved_gap", "log_level", "canaries",
-               "external_url", "evaluation_interval", "web_config", "retention",
+_AGENT_KEYS = ("listen", "ledger", "site", "shard", "max_unobserved_gap", "log_level",
+               "canaries", "external_url", "evaluation_interval", "web_config", "retention",
                "per_system_histograms")
 _external_url = validated(string, url_error)
+_shard = validated(string, shard_error)
 
 
 def read_agent(
@@ -37,6 +40,7 @@ def read_agent(
     listen = _listen(ctx, fields["listen"]) if "listen" in fields else None
     ledger = path(ctx, fields["ledger"]) if "ledger" in fields else None
     site = string(ctx, fields["site"]) if "site" in fields else None
+    shard = _shard(ctx, fields["shard"]) if "shard" in fields else None
     gap_node = fields.get("max_unobserved_gap")
     gap = positive_duration(ctx, gap_node) if gap_node else None
     level = choice(ctx, fields["log_level"], LOG_LEVELS) if "log_level" in fields else None
@@ -52,6 +56,7 @@ def read_agent(
         listen=listen or "127.0.0.1:9321",
         ledger=_ledger_path(ledger or "outage-ledger.db", ctx.config_dir, state_directory),
         site=site or "",
+        shard=parse_shard(shard) if shard else None,
         canaries=canaries,
         max_unobserved_gap=gap or 300.0,
         log_level=level or "info",

@@ -186,3 +186,84 @@ def notes_text(line: WindowLine) -> str:
 
 def change_text(value: str | None) -> str:
     return "(none)" if value is None else value
+
+
+# --- the sections both renderers lay out: the same cells, escaped and styled by each ----------
+
+SYSTEM_COLUMNS = ("System", "Incidents", "Downtime", "Availability 24x7", "Business hours",
+                  "Staff time", "Direct", "Cost", "SLA")
+GROUP_COLUMNS = ("System", "SLA", "Allowed downtime", "Actual downtime", "Availability",
+                 "Result", "Cost")
+WINDOW_COLUMNS = ("#", "Start", "End", "State", "Cause", "Downtime", "Cost", "Notes")
+MAINTENANCE_COLUMNS = ("System", "From", "To", "Length")
+CHANGE_COLUMNS = ("When", "Who", "Window", "System", "Change", "Before", "After")
+
+
+def totals(report: Report) -> list[tuple[str, str]]:
+    """Given a report, return the organisation totals as (label, figure) rows."""
+    c = report.currency
+    return [
+        ("Estimated cost", f"{money(report.cost, c)} (staff time {money(report.staff, c)}, "
+                           f"direct costs {money(report.direct, c)})"),
+        ("Downtime", f"{duration(report.downtime)} in {plural(report.incidents, 'incident')}"),
+        ("Hourly cost of a full outage", full_outage(report.model)),
+        ("Cost of an hour of one person's time", hourly_derivation(report.model)),
+    ]
+
+
+def system_cells(s: SystemReport, currency: str) -> list[object]:
+    """Given a system, return its row of SYSTEM_COLUMNS up to, not including, the SLA."""
+    return [s.name, s.incidents, downtime_text(s), percent(s.availability),
+            percent(s.business_availability), money(s.staff, currency),
+            money(s.direct, currency), money(s.cost, currency)]
+
+
+def group_cells(s: SystemReport) -> list[str]:
+    """Given a system in a group, return its row of GROUP_COLUMNS up to the Result."""
+    return [s.name, percent(s.sla) if s.sla is not None else "none",
+            duration(s.allowed_downtime) if s.allowed_downtime is not None else "",
+            downtime_text(s), percent(s.availability)]
+
+
+def labels(s: SystemReport) -> list[str]:
+    """Given a system, return "Owner: ...", "Supplier: ...", "Tier: ..." for those it has."""
+    return [f"{name}: {value}" for name, value in
+            (("Owner", s.owner), ("Supplier", s.supplier), ("Tier", s.tier)) if value]
+
+
+def facts(s: SystemReport, report: Report) -> list[str]:
+    """Given a system, return the statements its section of the report makes."""
+    c = report.currency
+    said = [
+        f"Downtime {incidents_text(s)}; availability {percent(s.availability)} 24x7, "
+        f"{percent(s.business_availability)} in business hours",
+        f"Cost {money(s.cost, c)}: staff time {money(s.staff, c)}, direct costs "
+        f"{money(s.direct, c)}",
+        f"SLA: {sla_text(s)}",
+        f"Longest incident: {incident_text(s.longest, report)}",
+        f"Most expensive incident: {incident_text(s.most_expensive, report)}",
+    ]
+    if s.maintenance:
+        said.append(f"Planned maintenance excluded: {duration(s.maintenance)}")
+    if s.unobserved:
+        said.append(f"Not watched (before the agent first saw it, or while it was not "
+                    f"running; counted as up): {duration(s.unobserved)}")
+    return said
+
+
+def window_cells(w: WindowLine, report: Report) -> list[str]:
+    """Given a window, return its row of WINDOW_COLUMNS up to, not including, the Notes."""
+    return [str(w.id), when(w.start, report), when(w.end, report) if w.end is not None
+            else "open", w.state, w.cause or "", *window_figures(w, report.currency)]
+
+
+def maintenance_rows(report: Report) -> list[tuple[str, str, str, str]]:
+    """Given a report, return its planned maintenance as rows of MAINTENANCE_COLUMNS."""
+    return [(p.system, when(p.start, report), when(p.end, report), duration(p.end - p.start))
+            for p in report.maintenance]
+
+
+def change_rows(report: Report) -> list[tuple[object, ...]]:
+    """Given a report, return its audit trail as rows of CHANGE_COLUMNS."""
+    return [(when(c.at, report), c.who, c.window_id, c.system, c.field,
+             change_text(c.before), change_text(c.after)) for c in report.changes]
