@@ -29,7 +29,7 @@ from agent.maintenance import MaintenanceCalendar
 from agent.model import Config, System
 from agent.records import Amounts, Annotations, Basis, ImportChanges, ImportedWindow, WindowRecord
 from agent.report.period import parse_moment
-from agent.report.spans import Span, subtract, total
+from agent.spans import Span, subtract, total
 from agent.text import iso, local
 
 REQUIRED = ("system", "start", "end")

@@ -19,6 +19,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from agent.model import Maintenance
+from agent.spans import merge
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -251,7 +252,7 @@ class MaintenanceCalendar:
 
         reach = self._longest + _DAY
         while True:
-            found = _containing(_merge(self._raw(t - reach, t + reach)), t)
+            found = _containing(merge(self._raw(t - reach, t + reach)), t)
             if found is None:
                 return None
             if t - reach < found[0] and found[1] < t + reach:
@@ -277,7 +278,7 @@ class MaintenanceCalendar:
         """Given a range, return the merged planned periods overlapping it, clipped to it."""
         if end <= start:
             return []
-        clipped = [(max(s, start), min(e, end)) for s, e in _merge(self._raw(start, end))]
+        clipped = [(max(s, start), min(e, end)) for s, e in merge(self._raw(start, end))]
         return [(s, e) for s, e in clipped if s < e]
 
     def _raw(self, lo: float, hi: float) -> list[Period]:
@@ -293,17 +294,6 @@ def _one_off(start: dt.datetime, end: dt.datetime) -> Period:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("maintenance: start and end must carry a timezone")
     return (start.timestamp(), end.timestamp())
-
-
-def _merge(periods: list[Period]) -> list[Period]:
-    """Given periods, return them merged where they overlap or touch, in order; drop empties."""
-    merged: list[Period] = []
-    for s, e in sorted(p for p in periods if p[1] > p[0]):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    return merged
 
 
 def _containing(periods: list[Period], t: float) -> Period | None:

@@ -120,8 +120,85 @@ def parse_metrics(text: str) -> dict[str, float]:
     return samples
 
 
-class AgentProcess:
+def http_targets(*names: str) -> dict[str, HttpTarget]:
+    """Given system names, return a listening HttpTarget for each, answering 200."""
+    targets = {name: HttpTarget() for name in names}
+    for target in targets.values():
+        target.up()
+    return targets
+
+
+def fast_config(systems: str, site: str = "", timezone: str = "") -> str:
+    """Given a template of the `systems:` list, return the template of a whole config: an
+    agent probing every second that confirms a change in two probes, costed at £25,000 a
+    year per user with 2,000 users."""
+    return "".join([
+        "agent:\n  ledger: ledger.db\n",
+        f"  site: {site}\n" if site else "",
+        "cost:\n  currency: GBP\n",
+        f"  timezone: {timezone}\n" if timezone else "",
+        "  annual_cost_per_user: 25000\n  concurrent_users: 2000\n",
+        "defaults:\n  interval: 1s\n  retry_interval: 500ms\n  timeout: 400ms\n",
+        "  failure_threshold: 2\n  success_threshold: 2\n",
+        "systems:\n", systems,
+    ])
+
+
+def one_target_config(ledger: str = "ledger.db") -> str:
+    """Given the ledger's path (or a placeholder for it), return the template of a config
+    watching one HTTP target, `intranet` at {target}: probed every second, retried every
+    300 ms, confirmed in two probes, evaluated every 500 ms."""
+    return ("agent: {{ledger: " + ledger + ", evaluation_interval: 500ms}}\n"
+            "cost: {{currency: GBP, annual_cost_per_user: 25000, concurrent_users: 2000}}\n"
+            "defaults: {{interval: 1s, retry_interval: 300ms, timeout: 250ms, "
+            "failure_threshold: 2,\n           success_threshold: 2}}\n"
+            "systems:\n"
+            "  - name: intranet\n"
+            '    probe: {{type: http, url: "{target}"}}\n')
+
+
+def configured_agent(workdir: Path, template: str, extra_env: dict[str, str] | None = None,
+                     **values: object) -> AgentProcess:
+    """Given a config template, write it to workdir/agent.yaml with `values` filled in and
+    return the agent that runs it, not started."""
+    path = workdir / "agent.yaml"
+    path.write_text(template.format(**values))
+    return AgentProcess(path, workdir, extra_env)
+
+
+class _Subprocess:
+    """A real program run for a test, its output in `log`; `name` says which one failed."""
+
+    name = "process"
+    log: Path
+    proc: subprocess.Popen[bytes] | None
+
+    def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def _wait_ready(self, what: str, url: str) -> None:
+        wait_for(what, lambda: self.alive() and get(url)[0] == 200)
+
+    def alive(self) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited; log:\n{self.log.read_text()}")
+        return True
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class AgentProcess(_Subprocess):
     """`outage-agent run` as a subprocess on a free loopback port."""
+
+    name = "agent"
 
     def __init__(self, config: Path, workdir: Path, extra_env: dict[str, str] | None = None):
         self.config = config
@@ -135,21 +212,25 @@ class AgentProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> AgentProcess:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent", "run", "-c", str(self.config),
-                 "--listen", f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env,
-            )
+        self._spawn([sys.executable, "-m", "agent", "run", "-c", str(self.config),
+                     "--listen", f"127.0.0.1:{self.port}"], env=self.env)
         if wait:
-            wait_for("the agent's /healthz", lambda: self.alive() and
-                     get(self.base + "/healthz")[0] == 200)
+            self._wait_ready("the agent's /healthz", self.base + "/healthz")
         return self
 
-    def alive(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise AssertionError(f"agent exited; log:\n{self.log.read_text()}")
-        return True
+    def start_all_up(self) -> AgentProcess:
+        """Start, and wait until every system is up."""
+        self.start()
+        wait_for("every system up", lambda: all(
+            s["state"] == "up" for s in self.systems().values()))
+        return self
+
+    def systems(self) -> dict[str, dict[str, Any]]:
+        """/api/v1/systems, by name."""
+        return {s["name"]: s for s in get_json(self.base + "/api/v1/systems")}
+
+    def state(self, system: str) -> str:
+        return str(self.systems()[system]["state"])
 
     def metrics(self) -> dict[str, float]:
         status, body = get(self.base + "/metrics")
@@ -167,15 +248,6 @@ class AgentProcess:
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
 
 class Receiver:
@@ -234,13 +306,15 @@ class Receiver:
         return json.loads(self.requests[index][2])
 
 
-class PrometheusProcess:
+class PrometheusProcess(_Subprocess):
     """Debian's `prometheus` on a free loopback port, scraping `targets` every second.
 
     `targets` maps "host:port" to the target labels Prometheus adds (a `site`, say);
     `rule_files` are loaded with a 1 s evaluation interval. The first scrape lands about 6 s
     after start: poll (`wait_for_data`), don't sleep.
     """
+
+    name = "prometheus"
 
     def __init__(self, workdir: Path, targets: dict[str, dict[str, str]],
                  rule_files: Sequence[Path] = (), job: str = "outage-agent",
@@ -269,21 +343,11 @@ class PrometheusProcess:
 
     def start(self) -> PrometheusProcess:
         self.started_at = time.time()
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, f"--config.file={self.config}",
-                 f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        wait_for("Prometheus to be ready", lambda: self.alive() and
-                 get(self.base + "/-/ready")[0] == 200)
+        self._spawn([self.binary, f"--config.file={self.config}",
+                     f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"])
+        self._wait_ready("Prometheus to be ready", self.base + "/-/ready")
         return self
-
-    def alive(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise AssertionError(f"prometheus exited; log:\n{self.log.read_text()}")
-        return True
 
     def api(self, path: str, **params: Any) -> Any:
         """GET /api/v1/<path>; return `data`, or raise AssertionError with Prometheus's error."""
@@ -315,22 +379,15 @@ class PrometheusProcess:
         return wait_for(f"Prometheus to have {expr}", lambda: self.alive() and self.query(expr),
                         timeout=timeout, every=0.25)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
-
-class AlertmanagerProcess:
+class AlertmanagerProcess(_Subprocess):
     """Debian's `prometheus-alertmanager` on a free loopback port, clustering off.
 
     `config` is the Alertmanager configuration as a dict (written as JSON, which is YAML).
     Point Prometheus at `address`; `alerts()` lists what it holds.
     """
+
+    name = "alertmanager"
 
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
         self.binary = require_tool("prometheus-alertmanager", "prometheus-alertmanager")
@@ -350,33 +407,14 @@ class AlertmanagerProcess:
         return f"http://{self.address}"
 
     def start(self) -> AlertmanagerProcess:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, f"--config.file={self.config}",
-                 f"--storage.path={self.workdir / 'alertmanager-data'}",
-                 f"--web.listen-address={self.address}", "--cluster.listen-address="],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        wait_for("Alertmanager to be ready", lambda: self.alive() and
-                 get(self.base + "/-/ready")[0] == 200)
+        self._spawn([self.binary, f"--config.file={self.config}",
+                     f"--storage.path={self.workdir / 'alertmanager-data'}",
+                     f"--web.listen-address={self.address}", "--cluster.listen-address="])
+        self._wait_ready("Alertmanager to be ready", self.base + "/-/ready")
         return self
-
-    def alive(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise AssertionError(f"alertmanager exited; log:\n{self.log.read_text()}")
-        return True
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alerts Alertmanager holds now (API v2)."""
         status, body = get(self.base + "/api/v2/alerts")
         assert status == 200, body
         return list(json.loads(body))
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)

@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 import yaml
 from realparts import (
-    AgentProcess,
     AlertmanagerProcess,
-    HttpTarget,
     PrometheusProcess,
     Receiver,
+    configured_agent,
+    fast_config,
     free_port,
+    http_targets,
     wait_for,
 )
 
@@ -36,27 +37,14 @@ ALERTMANAGER = REPO / "deploy/alertmanager/alertmanager.yml"
 SITE = "e2e-site"
 MONEY_THRESHOLDS = 7  # incident, day, month, and two windows for each burn rate
 THRESHOLD = re.compile(r">\s*\d+(?:\.\d+)?")
-CONFIG = """\
-agent:
-  ledger: ledger.db
-cost:
-  currency: GBP
-  annual_cost_per_user: 25000
-  concurrent_users: 2000
-defaults:
-  interval: 1s
-  retry_interval: 500ms
-  timeout: 400ms
-  failure_threshold: 2
-  success_threshold: 2
-systems:
+CONFIG = fast_config("""\
   - name: intranet
     probe: {{type: http, url: "{intranet}"}}
     users_share: 1.0
   - name: website
     probe: {{type: http, url: "{website}"}}
     users_share: 0.1
-"""
+""")
 
 
 def fast_rules(shipped: str) -> dict[str, Any]:
@@ -115,15 +103,11 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 @pytest.fixture
 def stack(tmp_path, mailbox):
     box, smtp_port = mailbox
-    targets = {"intranet": HttpTarget(), "website": HttpTarget()}
-    for target in targets.values():
-        target.up()
-    config = tmp_path / "agent.yaml"
-    config.write_text(CONFIG.format(**{name: t.url for name, t in targets.items()}))
+    targets = http_targets("intranet", "website")
+    agent = configured_agent(tmp_path, CONFIG, **{name: t.url for name, t in targets.items()})
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump(fast_rules(RULES.read_text()), sort_keys=False))
     webhook = Receiver().up()
-    agent = AgentProcess(config, tmp_path)
     alertmanager = AlertmanagerProcess(
         tmp_path, fast_alertmanager(ALERTMANAGER.read_text(), webhook.url, smtp_port))
     prometheus = PrometheusProcess(tmp_path, {f"127.0.0.1:{agent.port}": {"site": SITE}},

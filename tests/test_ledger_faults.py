@@ -11,19 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
-from realparts import AgentProcess, HttpTarget, get, get_json, wait_for
+from realparts import (
+    AgentProcess,
+    HttpTarget,
+    configured_agent,
+    get,
+    http_targets,
+    one_target_config,
+    wait_for,
+)
 
-CONFIG = """\
-agent:
-  ledger: "{ledger}"
-  evaluation_interval: 500ms
-cost: {{currency: GBP, annual_cost_per_user: 25000, concurrent_users: 2000}}
-defaults: {{interval: 1s, retry_interval: 300ms, timeout: 250ms, failure_threshold: 2,
-           success_threshold: 2}}
-systems:
-  - name: intranet
-    probe: {{type: http, url: "{target}"}}
-"""
+CONFIG = one_target_config(ledger='"{ledger}"')
 
 
 @pytest.fixture
@@ -47,12 +45,9 @@ def remount(mount: Path, mode: str) -> None:
 
 @pytest.fixture
 def agent_on(tmp_path, small_disk):
-    target = HttpTarget()
-    target.up()
+    [target] = http_targets("intranet").values()
     ledger = small_disk / "ledger.db"
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(ledger=ledger, target=target.url))
-    agent = AgentProcess(path, tmp_path)
+    agent = configured_agent(tmp_path, CONFIG, ledger=ledger, target=target.url)
     yield agent, target, ledger, small_disk
     remount(small_disk, "rw")
     agent.stop()
@@ -65,18 +60,14 @@ def windows(ledger: Path) -> list[tuple[str, float, float | None]]:
                             ).fetchall()
 
 
-def state(agent: AgentProcess) -> str:
-    return get_json(agent.base + "/api/v1/systems")[0]["state"]
-
-
 def outage_and_recovery(agent: AgentProcess, target: HttpTarget) -> None:
     target.down()
-    wait_for("down", lambda: state(agent) == "down")
+    wait_for("down", lambda: agent.state("intranet") == "down")
     cost = agent.metrics()['outage_cost_total{system="intranet"}']
     wait_for("cost still rising from memory",
              lambda: agent.metrics()['outage_cost_total{system="intranet"}'] > cost)
     target.up()
-    wait_for("up", lambda: state(agent) == "up")
+    wait_for("up", lambda: agent.state("intranet") == "up")
 
 
 def fill(disk: Path) -> Path:
@@ -99,10 +90,10 @@ def fill(disk: Path) -> Path:
 def test_full_then_read_only_disk_keeps_probing_and_writes_the_backlog_later(agent_on):
     agent, target, ledger, disk = agent_on
     agent.start()
-    wait_for("up", lambda: state(agent) == "up")
+    wait_for("up", lambda: agent.state("intranet") == "up")
     filler = fill(disk)
     target.down()
-    wait_for("down", lambda: state(agent) == "down")
+    wait_for("down", lambda: agent.state("intranet") == "down")
     wait_for("the ledger to fail", lambda: agent.metrics()["outage_ledger_up"] == 0)
     # the writer let go of the file when its commit failed: the disk can go read-only now
     wait_for("a read-only remount", lambda: subprocess.run(
@@ -111,7 +102,7 @@ def test_full_then_read_only_disk_keeps_probing_and_writes_the_backlog_later(age
     wait_for("cost still rising from memory",
              lambda: agent.metrics()['outage_cost_total{system="intranet"}'] > cost)
     target.up()
-    wait_for("up", lambda: state(agent) == "up")
+    wait_for("up", lambda: agent.state("intranet") == "up")
     metrics = agent.metrics()
     assert metrics["outage_ledger_up"] == 0
     assert metrics["outage_ledger_pending_records"] > 0
@@ -144,14 +135,11 @@ conn.execute("ROLLBACK")
                    'Probing and exporting go on; the outage is written once the lock is'
                    ' released')
 def test_a_database_locked_by_another_process_delays_writes_but_loses_nothing(tmp_path):
-    target = HttpTarget()
-    target.up()
+    [target] = http_targets("intranet").values()
     ledger = tmp_path / "ledger.db"
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(ledger=ledger, target=target.url))
-    agent = AgentProcess(path, tmp_path).start()
+    agent = configured_agent(tmp_path, CONFIG, ledger=ledger, target=target.url).start()
     try:
-        wait_for("up", lambda: state(agent) == "up")
+        wait_for("up", lambda: agent.state("intranet") == "up")
         locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(ledger), "9"],
                                   stdout=subprocess.PIPE, text=True)
         assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"

@@ -10,24 +10,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from realparts import AgentProcess, HttpTarget, get_json, require_tool, wait_for
+from realparts import (
+    AgentProcess,
+    HttpTarget,
+    configured_agent,
+    fast_config,
+    http_targets,
+    require_tool,
+)
 
-CONFIG = """\
-agent:
-  ledger: ledger.db
-  site: shire-hall
-cost:
-  currency: GBP
-  timezone: Europe/London
-  annual_cost_per_user: 25000
-  concurrent_users: 2000
-defaults:
-  interval: 1s
-  retry_interval: 500ms
-  timeout: 400ms
-  failure_threshold: 2
-  success_threshold: 2
-systems:
+CONFIG = fast_config(site="shire-hall", timezone="Europe/London", systems="""\
   - name: intranet
     description: Staff intranet
     probe: {{type: http, url: "{intranet}"}}
@@ -40,7 +32,7 @@ systems:
     probe: {{type: http, url: "{email}"}}
     users_share: 0.9
     impact: 0.5
-"""
+""")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -101,14 +93,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def estate(tmp_path) -> Iterator[tuple[AgentProcess, dict[str, HttpTarget]]]:
-    targets = {"intranet": HttpTarget(), "finance": HttpTarget(), "email": HttpTarget()}
-    for target in targets.values():
-        target.up()
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(intranet=targets["intranet"].url,
-                                  finance_port=targets["finance"].port,
-                                  email=targets["email"].url))
-    agent = AgentProcess(path, tmp_path)
+    targets = http_targets("intranet", "finance", "email")
+    agent = configured_agent(tmp_path, CONFIG, intranet=targets["intranet"].url,
+                             finance_port=targets["finance"].port, email=targets["email"].url)
     try:
         yield agent, targets
     finally:
@@ -120,9 +107,7 @@ def estate(tmp_path) -> Iterator[tuple[AgentProcess, dict[str, HttpTarget]]]:
 def test_status_page_shows_an_outage_costing_money_live_and_the_recovery(
         browser, estate, tmp_path):
     agent, targets = estate
-    agent.start()
-    wait_for("every system up", lambda: all(
-        s["state"] == "up" for s in get_json(agent.base + "/api/v1/systems")))
+    agent.start_all_up()
 
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     problems: list[str] = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from helpers import config, system
-from realparts import AgentProcess, HttpTarget, free_port, get, wait_for
+from realparts import configured_agent, free_port, get, http_targets, wait_for
 
 from agent import systemd
 from agent.daemon import Agent
@@ -296,12 +296,10 @@ WATCHDOG_USEC = 1_000_000  # systemd would kill the agent after 1 s without a pi
 @pytest.fixture
 def notified(short_dir, listener, tmp_path):
     """The agent, configured and not yet started, with NOTIFY_SOCKET and WATCHDOG_USEC set."""
-    target = HttpTarget()
-    target.up()
-    path = tmp_path / "agent.yaml"
-    path.write_text(CONFIG.format(url=target.url, seen=tmp_path / "plugin-env"))
-    agent = AgentProcess(path, tmp_path, extra_env={
-        "NOTIFY_SOCKET": str(short_dir / "notify"), "WATCHDOG_USEC": str(WATCHDOG_USEC)})
+    [target] = http_targets("intranet").values()
+    agent = configured_agent(tmp_path, CONFIG, url=target.url, seen=tmp_path / "plugin-env",
+                             extra_env={"NOTIFY_SOCKET": str(short_dir / "notify"),
+                                        "WATCHDOG_USEC": str(WATCHDOG_USEC)})
     agent.env.pop("WATCHDOG_PID", None)
     yield agent
     agent.stop()

@@ -15,7 +15,6 @@ from agent.config.probes import read_headers
 from agent.config.tree import Context, Node
 from agent.config.values import (
     as_list,
-    as_mapping,
     boolean,
     choice,
     did_you_mean,
@@ -25,6 +24,7 @@ from agent.config.values import (
     non_empty,
     positive_duration,
     string,
+    typed_mapping,
     validated,
 )
 from agent.model import (
@@ -125,11 +125,8 @@ def read_notifiers(ctx: Context, node: Node | None) -> tuple[Notifier, ...]:
 
 
 def _notifier(ctx: Context, item: Node) -> Notifier | None:
-    mapping = as_mapping(ctx, item)
+    mapping = typed_mapping(ctx, item, NOTIFIER_TYPES)
     if mapping is None:
-        return None
-    if "type" not in mapping:
-        ctx.missing(item, "type", f" (one of {', '.join(NOTIFIER_TYPES)})")
         return None
     kind = choice(ctx, mapping["type"], NOTIFIER_TYPES)
     if kind is None:

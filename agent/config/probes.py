@@ -3,7 +3,6 @@ table, and turn a probe with its merged settings into the System that runs it.""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Callable
@@ -19,13 +18,14 @@ from agent.config.values import (
     boolean,
     choice,
     did_you_mean,
+    existing_file,
     expect,
     integer,
     known_fields,
     non_empty,
-    path,
     positive_duration,
     string,
+    typed_mapping,
     validated,
 )
 from agent.model import (
@@ -85,18 +85,6 @@ def _regex_error(text: str) -> str | None:
     except (re.error, OverflowError, RecursionError) as err:
         return f"not a valid regular expression: {err}"
     return None
-
-
-def _file(ctx: Context, node: Node) -> str | None:
-    """A path to an existing file; a relative one is against the config file's folder."""
-    text = path(ctx, node)
-    if text is None:
-        return None
-    absolute = os.path.abspath(ctx.config_dir / text)
-    if not os.path.isfile(absolute):
-        ctx.bad(node, f"no such file: {absolute}")
-        return None
-    return absolute
 
 
 def _ip_version(ctx: Context, node: Node) -> int | None:
@@ -177,9 +165,9 @@ _PROBE_TYPES: dict[str, _ProbeType] = {
             "body_contains": string,
             "body_regex": _regex,
             "tls_verify": boolean,
-            "ca_file": _file,
-            "client_cert": _file,
-            "client_key": _file,
+            "ca_file": existing_file,
+            "client_cert": existing_file,
+            "client_key": existing_file,
             "proxy": _url,
             "ip_version": _ip_version,
             "follow_redirects": boolean,
@@ -239,11 +227,8 @@ def read_probe(ctx: Context, node: Node) -> Probe | None:
 
 
 def _probe_type(ctx: Context, node: Node) -> _ProbeType | None:
-    mapping = as_mapping(ctx, node)
+    mapping = typed_mapping(ctx, node, _PROBE_TYPES)
     if mapping is None:
-        return None
-    if "type" not in mapping:
-        ctx.missing(node, "type", f" (one of {', '.join(_PROBE_TYPES)})")
         return None
     name = string(ctx, mapping["type"])
     if name is not None and name not in _PROBE_TYPES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -97,6 +98,18 @@ def expect(ctx: Context, node: Node, types: tuple[type, ...], what: str) -> Any:
 def as_mapping(ctx: Context, node: Node) -> dict[str, Node] | None:
     result: dict[str, Node] | None = expect(ctx, node, (dict,), "a mapping")
     return result
+
+
+def typed_mapping(ctx: Context, node: Node, types: Iterable[str]) -> dict[str, Node] | None:
+    """Given a node that must be a mapping with a `type` (one of `types`), return the
+    mapping; None after reporting if it is not one or has no `type`."""
+    mapping = as_mapping(ctx, node)
+    if mapping is None:
+        return None
+    if "type" not in mapping:
+        ctx.missing(node, "type", f" (one of {', '.join(types)})")
+        return None
+    return mapping
 
 
 def as_list(ctx: Context, node: Node) -> list[Node] | None:
@@ -249,3 +262,16 @@ def _nul_error(text: str) -> str | None:
 
 
 path = validated(non_empty, _nul_error)
+
+
+def existing_file(ctx: Context, node: Node) -> str | None:
+    """Given a path node, return the absolute path of the existing file it names (a relative
+    one is against `ctx`'s folder: the config file's own); None after reporting."""
+    text = path(ctx, node)
+    if text is None:
+        return None
+    absolute = os.path.abspath(ctx.config_dir / text)
+    if not os.path.isfile(absolute):
+        ctx.bad(node, f"no such file: {absolute}")
+        return None
+    return absolute

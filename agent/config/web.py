@@ -11,13 +11,12 @@ an unknown one is an error, so a setting copied from another exporter is never i
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 from pathlib import Path
 
 from agent.config.tree import Context, Node, read_tree
-from agent.config.values import Parser, as_mapping, choice, known_fields, path, string
+from agent.config.values import Parser, as_mapping, choice, existing_file, known_fields, string
 from agent.model import WebConfig, WebTls
 from agent.web.security import CLIENT_AUTH, TLS_VERSIONS, UNSUPPORTED_CLIENT_AUTH, server_context
 
@@ -30,7 +29,7 @@ _HASH_HINT = ("not a bcrypt hash; make one with: htpasswd -nBC 10 '' | tr -d ':\
 
 def read_web_config(ctx: Context, node: Node) -> WebConfig | None:
     """Given the web_config path node, return its TLS and users; None after reporting."""
-    name = _existing_file(ctx, node)
+    name = existing_file(ctx, node)
     if name is None:
         return None
     own = Context(file=name, env=ctx.env, config_dir=Path(name).parent, problems=ctx.problems)
@@ -43,18 +42,6 @@ def read_web_config(ctx: Context, node: Node) -> WebConfig | None:
     if len(ctx.problems) > before:
         return None
     return WebConfig(path=name, tls=tls, users=users)
-
-
-def _existing_file(ctx: Context, node: Node) -> str | None:
-    """A path to an existing file, relative to `ctx`'s folder; None after reporting."""
-    text = path(ctx, node)
-    if text is None:
-        return None
-    absolute = os.path.abspath(ctx.config_dir / text)
-    if not os.path.isfile(absolute):
-        ctx.bad(node, f"no such file: {absolute}")
-        return None
-    return absolute
 
 
 def _client_auth(ctx: Context, node: Node) -> str | None:
@@ -75,9 +62,9 @@ def _version(ctx: Context, node: Node) -> str | None:
 
 
 _TLS_FIELDS: dict[str, Parser] = {
-    "cert_file": _existing_file,
-    "key_file": _existing_file,
-    "client_ca_file": _existing_file,
+    "cert_file": existing_file,
+    "key_file": existing_file,
+    "client_ca_file": existing_file,
     "client_auth_type": _client_auth,
     "min_version": _version,
     "max_version": _version,

@@ -36,7 +36,7 @@ from agent.report.model import (
 )
 from agent.report.money import CostSpan, share_out
 from agent.report.period import local_days
-from agent.report.spans import Span, clip, merge, subtract, total
+from agent.spans import Span, clip, merge, subtract, total
 
 GROUP_LABELS = ("supplier", "owner", "tier")
 _TOUCHING = 1e-6  # seconds: windows this close are one spell (the engine closes one where

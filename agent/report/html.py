@@ -85,16 +85,7 @@ def _html(value: object) -> str:
 
 
 def _totals(report: Report) -> str:
-    c = report.currency
-    rows = [
-        ("Estimated cost", f"{money(report.cost, c)} (staff time {money(report.staff, c)}, "
-                           f"direct costs {money(report.direct, c)})"),
-        ("Downtime", f"{duration(report.downtime)} in "
-                     f"{words.plural(report.incidents, 'incident')}"),
-        ("Hourly cost of a full outage", words.full_outage(report.model)),
-        ("Cost of an hour of one person's time", words.hourly_derivation(report.model)),
-    ]
-    return "<h2>Organisation totals</h2>" + table(("", ""), rows)
+    return "<h2>Organisation totals</h2>" + table(("", ""), words.totals(report))
 
 
 def _verdict(s: SystemReport) -> _Raw:
@@ -105,53 +96,26 @@ def _verdict(s: SystemReport) -> _Raw:
 
 
 def _systems(report: Report) -> str:
-    c = report.currency
-    rows = [(s.name, s.incidents, words.downtime_text(s), words.percent(s.availability),
-             words.percent(s.business_availability), money(s.staff, c), money(s.direct, c),
-             money(s.cost, c), _verdict(s)) for s in report.systems]
-    header = ("System", "Incidents", "Downtime", "Availability 24x7", "Business hours",
-              "Staff time", "Direct", "Cost", "SLA")
-    return "<h2>Systems</h2>" + table(header, rows, numeric=(1, 2, 3, 4, 5, 6, 7))
+    rows = [[*words.system_cells(s, report.currency), _verdict(s)] for s in report.systems]
+    return "<h2>Systems</h2>" + table(words.SYSTEM_COLUMNS, rows, numeric=(1, 2, 3, 4, 5, 6, 7))
 
 
 def _group(report: Report, label: str) -> str:
-    groups = [g for g in report.groups if g.label == label]
+    groups = report.grouped(label)
     if not groups:
         return ""
-    by_name = {s.name: s for s in report.systems}
     parts = [f"<h2>By {escape(label)}</h2>"]
-    for group in groups:
-        rows = [(s.name, words.percent(s.sla) if s.sla is not None else "none",
-                 duration(s.allowed_downtime) if s.allowed_downtime is not None else "",
-                 words.downtime_text(s), words.percent(s.availability), _verdict(s),
-                 money(s.cost, report.currency))
-                for s in (by_name[name] for name in group.systems)]
-        header = ("System", "SLA", "Allowed downtime", "Actual downtime", "Availability",
-                  "Result", "Cost")
-        parts.append(f"<h3>{escape(label.capitalize())}: {escape(group.value)}</h3>"
-                     + table(header, rows, numeric=(1, 2, 3, 4, 6)))
+    for value, members in groups:
+        rows = [[*words.group_cells(s), _verdict(s), money(s.cost, report.currency)]
+                for s in members]
+        parts.append(f"<h3>{escape(label.capitalize())}: {escape(value)}</h3>"
+                     + table(words.GROUP_COLUMNS, rows, numeric=(1, 2, 3, 4, 6)))
     return "".join(parts)
 
 
 def _system(report: Report, s: SystemReport) -> str:
-    c = report.currency
-    labels = " · ".join(f"{name}: {value}" for name, value in
-                        (("Owner", s.owner), ("Supplier", s.supplier), ("Tier", s.tier)) if value)
-    facts = [
-        f"Downtime {words.incidents_text(s)}; availability "
-        f"{words.percent(s.availability)} 24x7, {words.percent(s.business_availability)} in "
-        "business hours",
-        f"Cost {money(s.cost, c)}: staff time {money(s.staff, c)}, direct costs "
-        f"{money(s.direct, c)}",
-        f"SLA: {words.sla_text(s)}",
-        f"Longest incident: {words.incident_text(s.longest, report)}",
-        f"Most expensive incident: {words.incident_text(s.most_expensive, report)}",
-    ]
-    if s.maintenance:
-        facts.append(f"Planned maintenance excluded: {duration(s.maintenance)}")
-    if s.unobserved:
-        facts.append(f"Not watched (before the agent first saw it, or while it was not "
-                     f"running; counted as up): {duration(s.unobserved)}")
+    labels = " · ".join(words.labels(s))
+    facts = words.facts(s, report)
     parts = [f"<section class=system><h3>{escape(s.name)}</h3>"]
     if s.description:
         parts.append(f"<p>{escape(s.description)}</p>")
@@ -165,32 +129,23 @@ def _system(report: Report, s: SystemReport) -> str:
 
 
 def _windows(report: Report, lines: Sequence[WindowLine]) -> str:
-    rows = [(w.id, words.when(w.start, report),
-             words.when(w.end, report) if w.end is not None else "open", w.state,
-             w.cause or "", *words.window_figures(w, report.currency),
-             words.notes_text(w))
-            for w in lines]
+    rows = [[*words.window_cells(w, report), words.notes_text(w)] for w in lines]
     classes = ["voided" if w.voided is not None else "" for w in lines]
-    header = ("#", "Start", "End", "State", "Cause", "Downtime", "Cost", "Notes")
-    return table(header, rows, numeric=(0, 5, 6), classes=classes)
+    return table(words.WINDOW_COLUMNS, rows, numeric=(0, 5, 6), classes=classes)
 
 
 def _maintenance(report: Report) -> str:
     if not report.maintenance:
         return ""
-    rows = [(p.system, words.when(p.start, report), words.when(p.end, report),
-             duration(p.end - p.start)) for p in report.maintenance]
-    return "<h2>Planned maintenance excluded</h2>" + table(("System", "From", "To", "Length"),
-                                                           rows, numeric=(3,))
+    return "<h2>Planned maintenance excluded</h2>" + table(
+        words.MAINTENANCE_COLUMNS, words.maintenance_rows(report), numeric=(3,))
 
 
 def _changes(report: Report) -> str:
     if not report.changes:
         return ""
-    rows = [(words.when(e.at, report), e.who, e.window_id, e.system, e.field,
-             words.change_text(e.before), words.change_text(e.after)) for e in report.changes]
-    header = ("When", "Who", "Window", "System", "Change", "Before", "After")
-    return "<h2>Corrections (audit trail)</h2>" + table(header, rows, numeric=(2,))
+    return "<h2>Corrections (audit trail)</h2>" + table(words.CHANGE_COLUMNS,
+                                                        words.change_rows(report), numeric=(2,))
 
 
 # --- charts ----------------------------------------------------------------------------------

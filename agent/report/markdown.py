@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from agent.report import words
 from agent.report.model import Report, SystemReport, WindowLine
-from agent.text import duration, money
+from agent.text import money
 
 
 def render(report: Report) -> str:
@@ -49,16 +49,14 @@ def _systems(report: Report) -> str:
 
 
 def _group(report: Report, label: str) -> str:
-    groups = [g for g in report.groups if g.label == label]
+    groups = report.grouped(label)
     if not groups:
         return ""
-    by_name = {s.name: s for s in report.systems}
     sections = [f"## By {label}"]
-    for group in groups:
-        members = [by_name[name] for name in group.systems]
+    for value, members in groups:
         rows = [[*words.group_cells(s), _verdict(s), money(s.cost, report.currency)]
                 for s in members]
-        sections.append(f"### {label.capitalize()}: {cell(group.value)}\n\n"
+        sections.append(f"### {label.capitalize()}: {cell(value)}\n\n"
                         + table(words.GROUP_COLUMNS, rows))
     return "\n\n".join(sections)
 

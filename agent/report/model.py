@@ -154,6 +154,12 @@ class Report:
     def incidents(self) -> int:
         return sum(s.incidents for s in self.systems)
 
+    def grouped(self, label: str) -> list[tuple[str, list[SystemReport]]]:
+        """Given owner, supplier or tier, return each of its values with the systems in it."""
+        by_name = {s.name: s for s in self.systems}
+        return [(g.value, [by_name[name] for name in g.systems])
+                for g in self.groups if g.label == label]
+
     @property
     def windows(self) -> tuple[WindowLine, ...]:
         return tuple(sorted((w for s in self.systems for w in s.windows),

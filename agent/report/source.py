@@ -8,7 +8,7 @@ from agent.ledger import Action, Ledger, LedgerError
 from agent.model import Config
 from agent.report.build import build_report
 from agent.report.model import Report
-from agent.report.spans import Span
+from agent.spans import Span
 
 
 def read_report(

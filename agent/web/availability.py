@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from agent.spans import merge
+
 EXCLUDED = ("maintenance", "unknown")
 Interval = tuple[float, float]
 MAX_DAYS = 366
@@ -68,17 +70,6 @@ def day_bounds(day: dt.date, tz: ZoneInfo) -> Interval:
     start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     return start.timestamp(), end.timestamp()
-
-
-def merge(intervals: Iterable[Interval]) -> list[Interval]:
-    """Given intervals, return their union as sorted, disjoint, non-empty intervals."""
-    merged: list[Interval] = []
-    for start, end in sorted(i for i in intervals if i[1] > i[0]):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval]:
