@@ -46,9 +46,10 @@ class Scrape:
 class Metrics:
     """The agent's registry: live histograms and counters plus the scrape-time collector."""
 
-    def __init__(self, currency: str, site: str, histograms: bool = True) -> None:
+    def __init__(self, currency: str, site: str, histograms: bool = True,
+                 shard: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.collector = StateCollector(currency, site)
+        self.collector = StateCollector(currency, site, shard)
         self.registry.register(self.collector)
         self.probe_duration = Histogram(
             "outage_probe_duration_seconds", "How long each probe took.",
@@ -112,9 +113,10 @@ def _gauge(name: str, doc: str, labels: Iterable[str] = ("system",)) -> GaugeMet
 class StateCollector(Collector):
     """Agent-wide figures from the latest `Scrape` (per-system ones: `render_systems`)."""
 
-    def __init__(self, currency: str, site: str) -> None:
+    def __init__(self, currency: str, site: str, shard: str = "") -> None:
         self.currency = currency
         self.site = site
+        self.shard = shard  # "2/4", or "" when the agent probes every system
         self.scrape = Scrape()
 
     def describe(self) -> Iterable[object]:
@@ -122,9 +124,9 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         scrape = self.scrape
-        info = _gauge("outage_agent_info", "The agent's version, currency and site.",
-                      ["version", "currency", "site"])
-        info.add_metric([__version__, self.currency, self.site], 1)
+        info = _gauge("outage_agent_info", "The agent's version, currency, site and shard.",
+                      ["version", "currency", "site", "shard"])
+        info.add_metric([__version__, self.currency, self.site, self.shard], 1)
         yield info
         users = _gauge("outage_concurrent_users", "Concurrent users now, by the schedule.", [])
         users.add_metric([], scrape.concurrent_users)

@@ -50,7 +50,7 @@ async def start_agent(
     web_config = config.agent.web_config
     scheme = "https" if web_config is not None and web_config.tls is not None else "http"
     log.info("listening on %s://%s/ (metrics at /metrics); %d systems, currency %s",
-             scheme, config.agent.listen, len(config.systems), config.cost.currency)
+             scheme, config.agent.listen, len(agent.config.systems), config.cost.currency)
     return agent, runner
 
 
@@ -153,7 +153,7 @@ async def reload(agent: Agent, path: str, runner: web.AppRunner | None = None) -
     await agent.reload(config)
     if runner is not None:
         _reload_tls(runner, config)
-    log.info("configuration reloaded from %s: %d systems", path, len(config.systems))
+    log.info("configuration reloaded from %s: %d systems", path, len(agent.config.systems))
     return True
 
 

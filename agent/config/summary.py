@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.model import Config, CostConfig
+from agent.shard import share
 
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
@@ -16,6 +17,9 @@ def summary(config: Config) -> str:
     systems = f"Systems: {len(config.systems)}"
     if canaries:
         systems += f" (and {canaries} {'canary' if canaries == 1 else 'canaries'})"
+    if config.agent.shard is not None:
+        k, n = config.agent.shard
+        systems += f"; shard {k}/{n} probes {len(share(config.systems, (k, n)))} of them"
     return "\n".join(
         [
             systems,

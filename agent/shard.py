@@ -1,0 +1,106 @@
+"""Share one site's systems among N agents: `agent.shard: "2/4"` (or `run --shard 2/4`).
+
+Rendezvous (highest-random-weight) hashing: each group of systems goes to the shard whose
+hash of (shard, group) is highest. The hash is SHA-256 (hashlib, not hash(), which changes
+with every Python process), so every agent reading the same file agrees on the owners
+without talking to each other; and going from N to N+1 agents moves only the groups the new
+shard wins, about 1/(N+1) of them. Nothing else moves.
+
+Dependency trees stay together. A system's verdict (down, or down because of a dependency)
+needs its dependencies' state in the same engine, so a group is a connected part of the
+`depends_on` graph, hashed under the first (in name order) of its roots, the members that
+depend on nothing. Adding or removing a dependant never moves its group; a new dependency
+link can join two groups, and then the joined group goes where its first root says. A hub
+that everything depends on (a core network) makes the whole estate one group on one shard:
+probe such a hub as a canary (`agent.canaries`, probed by every shard) instead of making it a
+dependency, if the estate is to be spread. Canaries are never sharded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Sequence
+
+from agent.model import Config, System
+
+Shard = tuple[int, int]  # (k, n): this agent is shard k of n, 1 <= k <= n
+_SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+
+
+def shard_error(text: str) -> str | None:
+    """Given the text of a shard ("2/4"), return why it is invalid, or None."""
+    match = _SHARD.fullmatch(text)
+    if match is None:
+        return "expected K/N, e.g. 2/4 for the second of four agents"
+    k, n = int(match[1]), int(match[2])
+    if not 1 <= k <= n:
+        return f"{k}/{n}: K must be between 1 and N"
+    return None
+
+
+def parse_shard(text: str) -> Shard:
+    """Given "K/N", return (K, N); raise ValueError saying why if it is not 1 <= K <= N."""
+    error = shard_error(text)
+    if error is not None:
+        raise ValueError(error)
+    match = _SHARD.fullmatch(text)
+    assert match is not None
+    return int(match[1]), int(match[2])
+
+
+def weight(shard: int, key: str) -> int:
+    """The rendezvous weight of `key` on shard number `shard`: stable across processes."""
+    digest = hashlib.sha256(f"{shard}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def owner(key: str, count: int) -> int:
+    """Given a key and the number of shards, return the shard (1..count) that owns it."""
+    return max(range(1, count + 1), key=lambda shard: weight(shard, key))
+
+
+def group_keys(systems: Sequence[System]) -> dict[str, str]:
+    """Given systems, return each one's group key: the first root of its dependency group."""
+    names = {system.name for system in systems}
+    parent = {name: name for name in names}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for system in systems:
+        for dependency in system.depends_on:
+            if dependency in names:
+                parent[find(system.name)] = find(dependency)
+    roots: dict[str, list[str]] = {}
+    for system in systems:
+        is_root = not any(dependency in names for dependency in system.depends_on)
+        members = roots.setdefault(find(system.name), [])
+        if is_root:
+            members.append(system.name)
+    key = {group: min(members) if members else group for group, members in roots.items()}
+    return {name: key[find(name)] for name in names}
+
+
+def share(systems: Sequence[System], shard: Shard) -> tuple[System, ...]:
+    """Given all systems and (k, n), return the systems shard k owns, in their order."""
+    k, n = shard
+    keys = group_keys(systems)
+    owners = {key: owner(key, n) for key in set(keys.values())}
+    return tuple(system for system in systems if owners[keys[system.name]] == k)
+
+
+def own_share(config: Config) -> Config:
+    """Given a config, return it with only this agent's share of systems (all if unsharded)."""
+    if config.agent.shard is None:
+        return config
+    return dataclasses.replace(config, systems=share(config.systems, config.agent.shard))
+
+
+def format_shard(shard: Shard | None) -> str:
+    """"2/4" for (2, 4); "" when the agent is not sharded (it owns every system)."""
+    return "" if shard is None else f"{shard[0]}/{shard[1]}"
