@@ -660,7 +660,8 @@ class Engine:
 
     def _view(self, live: Live, at: float, today: str, month: str, users: float) -> SystemView:
         day = live.days.get(today)
-        month_cost = sum((a.cost for d, a in live.days.items() if d[:7] == month), 0.0)
+        month_cost = sum((a.cost for d, a in live.days.items() if d[:7] == month), 0.0) if (
+            live.days) else 0.0  # most systems have no outage this month: no generator
         affected = 0.0
         if live.state is State.DEGRADED or (live.state is State.DOWN and live.cause is None):
             affected = users * live.system.users_share

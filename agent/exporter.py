@@ -12,7 +12,7 @@ from the views, the same text takes about a tenth of that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import prometheus_client
@@ -148,65 +148,63 @@ def _escape_doc(text: str) -> str:
 
 @dataclass(frozen=True)
 class Family:
-    """One per-system metric family: its exposed name, type, help and value of a view."""
+    """One per-system metric family: its exposed name, type and help."""
 
     name: str
     kind: str  # gauge | counter (the name then ends in _total, as prometheus_client does)
     doc: str
-    value: Callable[[SystemView], float | None]  # None: no series for this system
 
     def header(self) -> str:
         return f"# HELP {self.name} {_escape_doc(self.doc)}\n# TYPE {self.name} {self.kind}\n"
 
 
-def _incident_age(view: SystemView) -> float:
-    if view.incident_start is None or view.last_probe_at is None:
-        return 0.0
-    return max(0.0, view.as_of - view.incident_start)
-
-
-def _tls_not_after(view: SystemView) -> float | None:
-    result = view.last_result
-    return None if result is None else dict(result.facts).get("tls_not_after")
-
-
-FAMILIES = (
-    Family("outage_system_up", "gauge", "1 unless the system is confirmed down.",
-           lambda v: 0 if v.state is State.DOWN else 1),
-    Family("outage_probe_success", "gauge", "1 if the latest probe succeeded (up or degraded).",
-           lambda v: None if v.last_result is None else (1 if v.last_result.ok else 0)),
+FAMILIES = (  # in the order of `_values`
+    Family("outage_system_up", "gauge", "1 unless the system is confirmed down."),
+    Family("outage_probe_success", "gauge", "1 if the latest probe succeeded (up or degraded)."),
     Family("outage_downtime_seconds_total", "counter", "Confirmed down time, including down "
-           "behind a dependency; not maintenance, not degraded.", lambda v: v.totals.downtime),
-    Family("outage_degraded_seconds_total", "counter", "Confirmed degraded time.",
-           lambda v: v.totals.degraded),
+           "behind a dependency; not maintenance, not degraded."),
+    Family("outage_degraded_seconds_total", "counter", "Confirmed degraded time."),
     Family("outage_cost_total", "counter", "Accrued cost of outages in the currency (staff "
-           "time plus direct costs).", lambda v: v.totals.cost),
-    Family("outage_direct_cost_total", "counter", "The direct-cost part of outage_cost_total.",
-           lambda v: v.totals.direct),
-    Family("outage_cost_per_hour", "gauge", "Current burn rate in the currency per hour.",
-           lambda v: v.cost_per_hour),
+           "time plus direct costs)."),
+    Family("outage_direct_cost_total", "counter", "The direct-cost part of outage_cost_total."),
+    Family("outage_cost_per_hour", "gauge", "Current burn rate in the currency per hour."),
     Family("outage_affected_users", "gauge", "Concurrent users affected now (counted at the "
-           "root cause).", lambda v: v.affected_users),
-    Family("outage_incidents_total", "counter", "Outages confirmed (transitions into down).",
-           lambda v: v.incidents),
-    Family("outage_open_incident_cost", "gauge", "Cost accrued by the open incident, 0 if none.",
-           lambda v: v.incident_cost if v.incident_start is not None else 0.0),
+           "root cause)."),
+    Family("outage_incidents_total", "counter", "Outages confirmed (transitions into down)."),
+    Family("outage_open_incident_cost", "gauge", "Cost accrued by the open incident, 0 if none."),
     Family("outage_open_incident_duration_seconds", "gauge", "Age of the open incident, 0 if "
-           "none.", _incident_age),
+           "none."),
     Family("outage_cost_current_day", "gauge", "Cost in the current calendar day of the cost "
-           "timezone.", lambda v: v.cost_day),
+           "timezone."),
     Family("outage_cost_current_month", "gauge", "Cost in the current calendar month of the "
-           "cost timezone.", lambda v: v.cost_month),
-    Family("outage_probe_last_timestamp_seconds", "gauge", "When the latest probe finished.",
-           lambda v: v.last_probe_at),
+           "cost timezone."),
+    Family("outage_probe_last_timestamp_seconds", "gauge", "When the latest probe finished."),
     Family("outage_tls_cert_not_after_timestamp_seconds", "gauge", "When the certificate seen "
-           "by the latest HTTPS probe expires; absent without one.", _tls_not_after),
+           "by the latest HTTPS probe expires; absent without one."),
 )
-STATE_HEADER = Family("outage_system_state", "gauge", "1 for the current state of each system.",
-                      lambda v: None).header()
+STATE_HEADER = Family("outage_system_state", "gauge",
+                      "1 for the current state of each system.").header()
 CAUSE_HEADER = Family("outage_system_cause", "gauge", "1 while the system is down behind a "
-                      "dependency; cause names the root cause. Absent otherwise.",
-                      lambda v: None).header()
+                      "dependency; cause names the root cause. Absent otherwise.").header()
+
+
+def _values(view: SystemView) -> tuple[float | None, ...]:
+    """One system's value for each of FAMILIES; None: no series for it."""
+    result, totals = view.last_result, view.totals
+    incident_age = 0.0
+    if view.incident_start is not None and view.last_probe_at is not None:
+        incident_age = max(0.0, view.as_of - view.incident_start)
+    return (
+        0 if view.state is State.DOWN else 1,
+        None if result is None else (1 if result.ok else 0),
+        totals.downtime, totals.degraded, totals.cost, totals.direct,
+        view.cost_per_hour, view.affected_users, view.incidents,
+        view.incident_cost if view.incident_start is not None else 0.0, incident_age,
+        view.cost_day, view.cost_month, view.last_probe_at,
+        None if result is None or not result.facts else dict(result.facts).get("tls_not_after"),
+    )
+
+
 _COMMON = {0: "0.0", 1: "1.0"}  # most values: formatted once, not per series
 
 
@@ -227,14 +225,13 @@ def render_systems(views: list[SystemView]) -> str:
     """Every per-system family in the Prometheus text format, one family after another,
     labels in the order prometheus_client writes them (sorted by name)."""
     labels = [f'{{system="{_label(view.name)}"}} ' for view in views]
+    rows = [_values(view) for view in views]
     out: list[str] = []
-    for family in FAMILIES:
+    for index, family in enumerate(FAMILIES):
         out.append(family.header())
-        name, value = family.name, family.value
-        for view, label in zip(views, labels, strict=True):
-            number = value(view)
-            if number is not None:
-                out.append(f"{name}{label}{_number(number)}\n")
+        name = family.name
+        out.extend([f"{name}{label}{_number(number)}\n" for label, row in
+                    zip(labels, rows, strict=True) if (number := row[index]) is not None])
     out.append(STATE_HEADER)
     for view in views:
         system, current = _label(view.name), view.state.value

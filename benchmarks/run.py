@@ -74,9 +74,10 @@ class Settings:
     retry_interval: float = 5.0
     failure_threshold: int = 3
     histograms: bool = False
-    addresses: int = 8
+    addresses: int = 32  # fresh connections spread over many 4-tuples (TIME_WAIT)
     scrape_every: float = 15.0
     outage_mode: str = "hang"
+    outage_tail: float = 10.0  # the outage phase lasts the detection bound and this
     phases: tuple[str, ...] = PHASES
 
     @property
@@ -128,10 +129,11 @@ class Farm:
     """benchmarks.farm as a subprocess, with its control port."""
 
     def __init__(self, settings: Settings, workdir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.farm", "--addresses", str(settings.addresses),
-             "--interval", str(settings.interval)],
-            stdout=subprocess.PIPE, stderr=open(workdir / "farm.log", "ab"))
+        with open(workdir / "farm.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.farm", "--addresses",
+                 str(settings.addresses), "--interval", str(settings.interval)],
+                stdout=subprocess.PIPE, stderr=log)
         assert self.proc.stdout is not None
         ready = json.loads(self.proc.stdout.readline() or b"{}")
         if "control" not in ready:
@@ -333,12 +335,12 @@ def outage(settings: Settings, farm: Farm, agent: Agent) -> dict[str, Any]:
     offset = agent.log.stat().st_size
     switched = farm.call(f"/mode?set={settings.outage_mode}")["at"]
     bound = settings.detection_bound()
-    end = switched + bound + 10
+    end = switched + bound + settings.outage_tail
     detected: dict[str, float] = {}
     while time.time() < end and len(detected) < settings.systems:
-        time.sleep(1.0)
+        time.sleep(min(1.0, settings.outage_tail))
         offset = read_down_lines(agent.log, offset, detected)
-    time.sleep(max(0.0, switched + bound + 10 - time.time()))  # lag under a full outage
+    time.sleep(max(0.0, end - time.time()))  # schedule lag while everything stays down
     read_down_lines(agent.log, offset, detected)
     after, cpu_after, took = agent.scrape(), procstat.cpu_seconds(pid), time.time() - switched
     latencies = sorted(at - switched for at in detected.values())
@@ -370,8 +372,9 @@ def read_down_lines(log: Path, offset: int, detected: dict[str, float]) -> int:
         if match := DOWN_LINE.match(line):
             name = match.group(2).decode()
             if name not in detected:
-                stamp = dt.datetime.strptime(match.group(1).decode(), "%Y-%m-%d %H:%M:%S,%f")
-                detected[name] = stamp.replace(tzinfo=dt.UTC).timestamp()
+                stamp = dt.datetime.strptime(match.group(1).decode() + " +0000",
+                                             "%Y-%m-%d %H:%M:%S,%f %z")  # the agent ran in UTC
+                detected[name] = stamp.timestamp()
     return offset + len(complete) + (1 if complete else 0)
 
 
@@ -383,7 +386,7 @@ def paced_client(settings: Settings, farm: Farm, workdir: Path, via: str | None,
     lines = [farm.url(i).removeprefix("http://") if via else farm.url(i)
              for i in range(settings.systems)]
     targets.write_text("\n".join(lines) + "\n")
-    warm = 5.0
+    warm = min(5.0, settings.interval)  # every target requested once before measuring
     argv = [sys.executable, "-m", "benchmarks.driver", "--targets", str(targets),
             "--interval", str(settings.interval), "--timeout", str(settings.timeout),
             "--duration", str(settings.duration + warm + 1)]
@@ -568,9 +571,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failure-threshold", type=int, default=3)
     parser.add_argument("--per-system-histograms", action="store_true",
                         help="keep a probe-duration histogram per system (off at this scale)")
-    parser.add_argument("--addresses", type=int, default=8)
+    parser.add_argument("--addresses", type=int, default=32,
+                        help="farm addresses, 127.0.0.2 and up")
     parser.add_argument("--scrape-every", type=seconds, default=15.0)
     parser.add_argument("--outage-mode", choices=("hang", "503"), default="hang")
+    parser.add_argument("--outage-tail", type=seconds, default=10.0,
+                        help="how long the outage phase goes on after the detection bound")
     parser.add_argument("--phases", default=",".join(PHASES),
                         help=f"comma-separated, of {', '.join(PHASES)}")
     parser.add_argument("--json", type=Path, default=Path("benchmark-results.json"))
@@ -584,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout, retry_interval=args.retry_interval,
         failure_threshold=args.failure_threshold, histograms=args.per_system_histograms,
         addresses=args.addresses, scrape_every=args.scrape_every,
-        outage_mode=args.outage_mode, phases=phases,
+        outage_mode=args.outage_mode, outage_tail=args.outage_tail, phases=phases,
     )
     with tempfile.TemporaryDirectory(prefix="outage-bench-") as scratch:
         workdir = args.workdir or Path(scratch)
