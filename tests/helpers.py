@@ -58,3 +58,19 @@ def config(
 UP = ProbeResult(Status.UP, 0.01)
 DOWN = ProbeResult(Status.DOWN, 0.5, "connection refused")
 SLOW = ProbeResult(Status.DEGRADED, 2.5, "slow")
+
+
+def series_nobody_makes(rules: list[dict]) -> list[tuple[str, str]]:
+    """(rule, series) for each outage series a rule reads that the agent does not export and
+    no rule records: a renamed metric would otherwise leave an alert with nothing to read."""
+    import re
+
+    from agent.exporter import Metrics
+
+    exported = set(re.findall(r"^# TYPE (\S+)", Metrics("GBP", "site").render().decode(),
+                              re.MULTILINE))
+    known = exported | {rule["record"] for rule in rules if "record" in rule}
+    return [(rule.get("alert") or rule["record"], name) for rule in rules
+            for name in re.findall(r"\b(outage[_:][a-z0-9_:]*)",
+                                   rule["expr"] + " ".join(rule.get("annotations", {}).values()))
+            if name not in known]
