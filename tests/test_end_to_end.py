@@ -76,7 +76,7 @@ def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
     [closed] = get_json(agent.base + "/api/v1/outages?system=intranet")
     assert closed["end"] is not None
     assert closed["cost"] == pytest.approx(
-        2000 * 0.5 * 25000 / 1924 * closed["downtime_seconds"] / 3600, abs=0.006)
+        2000 * 0.5 * 25000 / 1924 * closed["downtime_seconds"] / 3600, abs=0.01)  # pence, ms
     final = agent.metrics()
     assert final[series("outage_cost_total", "intranet")] == pytest.approx(closed["cost"],
                                                                            abs=0.01)

@@ -227,7 +227,7 @@ def error_reason(exc: Exception) -> str:
             return "bad response body"
         case aiohttp.ClientResponseError():
             return "bad response"
-        case aiohttp.InvalidURL():
+        case aiohttp.InvalidURL() | aiohttp.NonHttpUrlClientError():  # also in a redirect
             return "invalid URL"
         case aiohttp.ClientOSError():
             return connect_reason(exc)

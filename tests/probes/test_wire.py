@@ -118,3 +118,6 @@ async def test_wire_redirect_elsewhere_than_http_is_an_invalid_url(scripted: Scr
     scripted.answer = b"HTTP/1.1 302 Found\r\nLocation: mailto:ops@example.org\r\n\r\n"
     result = await run(HttpProbe(url=scripted.url()))
     assert (result.status, result.reason) == (Status.DOWN, "invalid URL")
+    async with Prober() as prober:
+        reference = await probe_aiohttp(HttpProbe(url=scripted.url()), 2.0, prober.resources)
+    assert reference.reason == "invalid URL"
