@@ -74,3 +74,11 @@ def series_nobody_makes(rules: list[dict]) -> list[tuple[str, str]]:
             for name in re.findall(r"\b(outage[_:][a-z0-9_:]*)",
                                    rule["expr"] + " ".join(rule.get("annotations", {}).values()))
             if name not in known]
+
+
+def load_rules(path: Path) -> list[dict]:
+    """Every rule (recording and alerting) of a Prometheus rule file, across its groups."""
+    import yaml
+
+    return [rule for group in yaml.safe_load(path.read_text())["groups"]
+            for rule in group["rules"]]

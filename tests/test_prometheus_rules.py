@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import series_nobody_makes
+from helpers import load_rules, series_nobody_makes
 from realparts import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,8 +29,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def rules() -> list[dict[str, Any]]:
-    return [rule for group in yaml.safe_load(RULES.read_text())["groups"]
-            for rule in group["rules"]]
+    return load_rules(RULES)
 
 
 def alerts() -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import series_nobody_makes
+from helpers import load_rules, series_nobody_makes
 from realparts import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,8 +25,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def rules() -> list[dict[str, Any]]:
-    return [rule for group in yaml.safe_load(QUORUM.read_text())["groups"]
-            for rule in group["rules"]]
+    return load_rules(QUORUM)
 
 
 def test_quorum_rules_pass_promtool_check_rules():
