@@ -224,12 +224,14 @@ class Engine:
         self._refresh_from(live, at, min(edge, at), batch)
 
     def next_delay(self, name: str) -> float:
-        """Seconds until `name` should be probed again: sooner while a change is in doubt."""
+        """Seconds until `name` should be probed again: `retry_interval` while a change is in
+        doubt, `down_interval` while failing with the outage confirmed, else `interval`."""
         live = self.lives[name]
-        doubtful = live.tracker.run_start is not None or (
-            live.last_result is not None and not live.last_result.ok
-        )
-        return live.system.retry_interval if doubtful else live.system.interval
+        if live.tracker.run_start is not None:
+            return live.system.retry_interval
+        if live.last_result is not None and not live.last_result.ok:
+            return live.system.down_interval or live.system.interval
+        return live.system.interval
 
     def restore(
         self, windows: list[WindowRecord], totals: dict[str, tuple[Amounts, int]],

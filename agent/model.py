@@ -158,7 +158,10 @@ class System:
     name: str
     check: Check
     interval: float = 30.0
-    retry_interval: float = 5.0
+    retry_interval: float = 5.0  # while a change is in doubt
+    # While an outage is confirmed (Nagios's hard state): the next probe only has to notice
+    # the recovery, and thousands of systems down at once must not multiply the probe rate.
+    down_interval: float | None = None  # None: the same as interval
     failure_threshold: int = 3
     success_threshold: int = 2
     # After flap_threshold recoveries within flap_window (0: never), a recovery must hold for

@@ -215,6 +215,8 @@ def test_example_other_probe_types(example: Config) -> None:
         command=("/usr/lib/nagios/plugins/check_disk", "-w", "10%", "-c", "5%", "-p", "/backup")
     )
     assert (backup.interval, backup.retry_interval, backup.check.timeout) == (300, 60, 20)
+    assert backup.down_interval == 120
+    assert example.system("network-core").down_interval is None  # the same as its interval
 
 
 def test_example_maintenance_times_are_aware_utc(example: Config) -> None:

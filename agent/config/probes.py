@@ -247,6 +247,7 @@ def make_system(name: str, probe: Probe, merged: dict[str, Setting], **extra: An
         check=check,
         interval=value["interval"],
         retry_interval=value["retry_interval"],
+        down_interval=value.get("down_interval"),
         failure_threshold=int(value["failure_threshold"]),
         success_threshold=int(value["success_threshold"]),
         flap_threshold=int(value.get("flap_threshold", 5)),

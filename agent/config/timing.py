@@ -37,6 +37,7 @@ _fraction = ranged(lambda n: 0 <= n <= 1, "must be between 0 and 1")
 SETTINGS: dict[str, Parser] = {
     "interval": positive_duration,
     "retry_interval": positive_duration,
+    "down_interval": positive_duration,
     "timeout": positive_duration,
     "failure_threshold": _threshold,
     "success_threshold": _threshold,
