@@ -62,10 +62,22 @@ def with_overrides(config: Config, listen: str | None, ledger: str | None,
     if listen:
         agent = dataclasses.replace(agent, listen=listen)
     if ledger:
-        agent = dataclasses.replace(agent, ledger=Path(ledger).resolve())
+        from agent.config.agent import resolve_ledger
+
+        agent = dataclasses.replace(agent, ledger=resolve_ledger(ledger, Path.cwd(), None))
     if shard:
         agent = dataclasses.replace(agent, shard=shard)
     return dataclasses.replace(config, agent=agent)
+
+
+def ledger_argument(text: str) -> str:
+    """argparse type for --ledger: a location the ledger cannot use is a usage error."""
+    from agent.config.agent import ledger_error
+
+    error = ledger_error(text)
+    if error is not None:
+        raise argparse.ArgumentTypeError(error)
+    return text
 
 
 def shard_argument(text: str) -> tuple[int, int]:
@@ -168,7 +180,7 @@ def _record_action(args: argparse.Namespace, kind: str, until: float | None) -> 
         return 2
     from agent.ledger import Action, Ledger, LedgerError
 
-    ledger = Ledger(config.agent.ledger, config.agent.site)
+    ledger = Ledger.of(config.agent)
     who = f"{getpass.getuser()}@{socket.gethostname()}"
     now = time.time()
     try:
@@ -212,12 +224,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 2
     from agent.ledger import Ledger, LedgerError
 
+    ledger = Ledger.of(config.agent)
     try:
-        Ledger(config.agent.ledger, config.agent.site).backup(Path(args.destination))
+        ledger.backup(Path(args.destination))
     except LedgerError as exc:
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
-    print(f"ledger {config.agent.ledger} copied to {args.destination}")
+    print(f"ledger {ledger.name} copied to {args.destination}")
     return 0
 
 
@@ -233,7 +246,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from agent.ledger import Ledger, LedgerError
 
     try:
-        text = export(Ledger(config.agent.ledger, config.agent.site), args.what, args.format,
+        text = export(Ledger.of(config.agent), args.what, args.format,
                       time.time())
     except LedgerError as exc:
         print(f"cannot read the ledger: {exc}", file=sys.stderr)
@@ -283,7 +296,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from agent.ledger import LedgerError
     from agent.report import RENDERERS
     from agent.report.period import parse_moment
-    from agent.report.source import read_report
+    from agent.report.source import ALL_SITES, NoSuchSite, read_report
 
     zone = ZoneInfo(config.cost.timezone)
     try:
@@ -296,10 +309,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("--to must be after --from (--to is exclusive)", file=sys.stderr)
         return 2
     try:
-        report = read_report(config, start, end, time.time(), args.system)
+        report = read_report(config, start, end, time.time(), args.system,
+                             ALL_SITES if args.all_sites else args.site)
     except LedgerError as exc:
         print(f"cannot read the ledger: {exc}", file=sys.stderr)
         return 1
+    except NoSuchSite as exc:
+        print(f"--site: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"--system: {exc}", file=sys.stderr)
         return 2
@@ -348,11 +365,11 @@ def _correct(args: argparse.Namespace, changes: dict[str, str | None]) -> int:
         return 2
     from agent.ledger import Ledger, LedgerError
 
-    ledger = Ledger(config.agent.ledger, config.agent.site)
+    ledger = Ledger.of(config.agent)
     try:
         ledger.prepare()
         if ledger.window(args.window_id) is None:
-            print(f"no window with id {args.window_id} in {ledger.path}", file=sys.stderr)
+            print(f"no window with id {args.window_id} in {ledger.name}", file=sys.stderr)
             return 2
         entries = ledger.annotate(args.window_id, changes, _who(), time.time())
     except LedgerError as exc:
@@ -417,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the agent (the daemon)")
     run.add_argument("-c", "--config", required=True, help="YAML configuration file")
     run.add_argument("--listen", help="override agent.listen (host:port)")
-    run.add_argument("--ledger", help="override agent.ledger (SQLite file)")
+    run.add_argument("--ledger", type=ledger_argument,
+                     help="override agent.ledger (a SQLite file or a PostgreSQL URL)")
     run.add_argument("--shard", type=shard_argument, metavar="K/N",
                      help="override agent.shard: probe the K-th of N shares of the systems")
     run.set_defaults(func=cmd_run)
@@ -484,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", required=True, metavar="DATE",
                         help="end of the range, exclusive (2026-12-01 for all of November)")
     report.add_argument("--system", help="report on one system only")
+    sites = report.add_mutually_exclusive_group()
+    sites.add_argument("--site", metavar="NAME", help="report on another site sharing the "
+                       "ledger (default: agent.site)")
+    sites.add_argument("--all-sites", action="store_true", help="the organisation: a system "
+                       "is down while most of the sites watching it see it down (quorum)")
     report.add_argument("--format", choices=REPORT_FORMATS, default="md",
                         help="md (default), html, csv (one row per window) or json")
     report.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")

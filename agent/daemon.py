@@ -42,7 +42,7 @@ from agent.model import Config, System
 from agent.notify.dispatch import Dispatcher
 from agent.probes import Prober
 from agent.records import Batch, NotificationRecord
-from agent.shard import format_shard, own_share
+from agent.shard import format_shard, keeps_window, own_share
 from agent.text import redact
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ class Agent:
         histograms: bool | None = None, watchdog: float | None = None,
         notify: Callable[[str], bool] = systemd.notify,
     ) -> None:
+        self.configured = {system.name for system in config.systems}  # every shard's
         config = own_share(config)  # with agent.shard, only this agent's systems
         self.config = config
         self.steady = SteadyClock()
@@ -157,7 +158,7 @@ class Agent:
         self._completed_at_ping = 0
         self._last_progress = self.clock()
         self.engine = Engine(config, self.clock())
-        self.ledger = Ledger(config.agent.ledger, config.agent.site)
+        self.ledger = Ledger.of(config.agent)
         if histograms is None:  # a registry's labels are fixed: a reload cannot change it
             histograms = config.agent.per_system_histograms
         self.metrics = Metrics(config.cost.currency, config.agent.site, histograms,
@@ -260,10 +261,13 @@ class Agent:
 
         def read() -> tuple[Any, Any, Any]:
             self.ledger.start_run(__version__, now)
+            self.ledger.watch(self._watched(), now)
             return self.ledger.open_windows(), self.ledger.totals(), self.ledger.days_since(
                 first_day)
 
         windows, totals, days = await loop.run_in_executor(None, read)
+        windows = [w for w in windows if keeps_window(
+            w.record.system, self.engine.lives, self.configured, self.config.agent.shard)]
         batch = self.engine.restore(
             [w.record for w in windows],
             {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
@@ -271,7 +275,7 @@ class Agent:
         resumed = sum(1 for w in windows if self.engine.lives.get(w.record.system) and
                       self.engine.lives[w.record.system].window is not None)
         log.info("ledger %s open: %d open window(s) resumed, %d closed after a gap",
-                 self.config.agent.ledger, resumed, len(windows) - resumed)
+                 self.ledger.name, resumed, len(windows) - resumed)
         await self.ledger.commit(batch)
 
     async def stop(self) -> None:
@@ -290,9 +294,14 @@ class Agent:
         await loop.run_in_executor(None, self.dispatcher.stop)
         await loop.run_in_executor(None, self.ledger.close)
         await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
+        self.ledger.dispose()
+
+    def _watched(self) -> list[str]:
+        return [name for name, live in self.engine.lives.items() if not live.canary]
 
     async def reload(self, config: Config) -> None:
         """Apply a validated configuration without losing the state of unchanged systems."""
+        self.configured = {system.name for system in config.systems}
         config = own_share(config)
         async with self._lock:
             now = self.clock()
@@ -319,6 +328,11 @@ class Agent:
                 if old.lives.get(name) is not live:
                     self._add_job(live.system)
         await self._commit(batch)
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.ledger.watch, self._watched(), self.clock())
+        except LedgerError as exc:  # only reports need it; the next start records it
+            log.warning("cannot record the systems watched: %s", exc)
         self._last_progress = self.clock()  # new systems get their first slot to probe in
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())

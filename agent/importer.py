@@ -453,7 +453,7 @@ def import_file(config: Config, path: Path, who: str, now: float,
     spans = {name: (min(r.start for r in rows if r.system == name),
                     max(r.end for r in rows if r.system == name))
              for name in {r.system for r in rows}}
-    ledger = Ledger(config.agent.ledger, config.agent.site)
+    ledger = Ledger.of(config.agent)
     ledger.prepare()
     ledger.import_windows(spans, planner, who, now, dry_run=dry_run)
     return planner.result

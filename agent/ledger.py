@@ -1,10 +1,12 @@
-"""The ledger: the only code that opens or commits transactions. SQLite in WAL mode.
+"""The ledger: the only code that opens or commits transactions, through SQLAlchemy Core.
 
-Writes go through one writer thread, in order, batched into one transaction per wake-up, so
-the event loop never blocks on the disk and a burst of transitions costs one commit. A batch
-that fails to commit is kept and retried (with backoff) ahead of anything newer, so nothing
-is lost or reordered while the disk is unwell. Reads open their own short-lived connection:
-WAL lets a CLI command or the API read while the daemon writes.
+One code path for two stores: a SQLite file in WAL mode (one agent, the default) or a
+PostgreSQL database many agents share, each writing its own site's rows. Writes go through one
+writer thread, in order, batched into one transaction per wake-up, so the event loop never
+blocks on the database and a burst of transitions costs one commit. A batch that fails to
+commit (a full disk, a lost connection) is kept and retried with backoff ahead of anything
+newer, so nothing is lost or reordered while the store is unwell. Reads take their own short
+connection: WAL (or PostgreSQL) lets a CLI command or the API read while the daemon writes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager, suppress
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import NullPool
+
+from agent.model import AgentConfig
 from agent.records import (
     AlertState,
     Amounts,
@@ -33,34 +42,36 @@ from agent.records import (
     ImportChanges,
     WindowRecord,
 )
+from agent.shard import format_shard
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+TIMEOUT_SECONDS = 5.0  # waiting for a lock, or for a connection
+SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE windows (
-        id INTEGER PRIMARY KEY,
+        id {serial},
         site TEXT NOT NULL DEFAULT '',
         system TEXT NOT NULL,
         state TEXT NOT NULL,
         cause TEXT,
-        start_ts REAL NOT NULL,
-        end_ts REAL,
-        before_start REAL,
-        before_end REAL,
-        last_observed REAL,
-        accounted_until REAL NOT NULL,
-        downtime_seconds REAL NOT NULL DEFAULT 0,
-        degraded_seconds REAL NOT NULL DEFAULT 0,
-        cost REAL NOT NULL DEFAULT 0,
-        staff_cost REAL NOT NULL DEFAULT 0,
-        direct_cost REAL NOT NULL DEFAULT 0,
-        hourly_cost_per_user REAL NOT NULL,
-        users_share REAL NOT NULL,
-        impact REAL NOT NULL,
-        direct_cost_per_hour REAL NOT NULL,
-        users_at_start REAL NOT NULL,
+        start_ts {real} NOT NULL,
+        end_ts {real},
+        before_start {real},
+        before_end {real},
+        last_observed {real},
+        accounted_until {real} NOT NULL,
+        downtime_seconds {real} NOT NULL DEFAULT 0,
+        degraded_seconds {real} NOT NULL DEFAULT 0,
+        cost {real} NOT NULL DEFAULT 0,
+        staff_cost {real} NOT NULL DEFAULT 0,
+        direct_cost {real} NOT NULL DEFAULT 0,
+        hourly_cost_per_user {real} NOT NULL,
+        users_share {real} NOT NULL,
+        impact {real} NOT NULL,
+        direct_cost_per_hour {real} NOT NULL,
+        users_at_start {real} NOT NULL,
         new_incident INTEGER NOT NULL DEFAULT 0,
         reason TEXT NOT NULL DEFAULT '',
         source TEXT NOT NULL DEFAULT 'live',
@@ -72,15 +83,15 @@ MIGRATIONS: dict[int, str] = {
         site TEXT NOT NULL DEFAULT '',
         system TEXT NOT NULL,
         day TEXT NOT NULL,
-        cost REAL NOT NULL, staff_cost REAL NOT NULL, direct_cost REAL NOT NULL,
-        downtime_seconds REAL NOT NULL, degraded_seconds REAL NOT NULL,
+        cost {real} NOT NULL, staff_cost {real} NOT NULL, direct_cost {real} NOT NULL,
+        downtime_seconds {real} NOT NULL, degraded_seconds {real} NOT NULL,
         PRIMARY KEY (site, system, day)
     );
     CREATE TABLE transitions (
-        id INTEGER PRIMARY KEY,
+        id {serial},
         site TEXT NOT NULL DEFAULT '',
         system TEXT NOT NULL,
-        at REAL NOT NULL,
+        at {real} NOT NULL,
         old_state TEXT NOT NULL,
         new_state TEXT NOT NULL,
         cause TEXT,
@@ -88,12 +99,12 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX transitions_at ON transitions (at);
     CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
+        id {serial},
         site TEXT NOT NULL DEFAULT '',
         version TEXT NOT NULL,
-        started REAL NOT NULL,
-        heartbeat REAL NOT NULL,
-        stopped REAL
+        started {real} NOT NULL,
+        heartbeat {real} NOT NULL,
+        stopped {real}
     );
     """,
     2: """
@@ -102,28 +113,28 @@ MIGRATIONS: dict[int, str] = {
         rule TEXT NOT NULL,
         key TEXT NOT NULL,
         system TEXT,
-        since REAL NOT NULL,
-        fired_at REAL,
-        last_sent REAL,
+        since {real} NOT NULL,
+        fired_at {real},
+        last_sent {real},
         acked INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (site, rule, key)
     );
     CREATE TABLE notifications (
-        id INTEGER PRIMARY KEY,
+        id {serial},
         site TEXT NOT NULL DEFAULT '',
-        at REAL NOT NULL,
+        at {real} NOT NULL,
         rule TEXT NOT NULL,
         status TEXT NOT NULL,
         title TEXT NOT NULL,
         notifiers TEXT NOT NULL
     );
     CREATE TABLE actions (
-        id INTEGER PRIMARY KEY,
+        id {serial},
         site TEXT NOT NULL DEFAULT '',
         kind TEXT NOT NULL,
         system TEXT NOT NULL,
-        at REAL NOT NULL,
-        until REAL,
+        at {real} NOT NULL,
+        until {real},
         who TEXT NOT NULL,
         note TEXT NOT NULL DEFAULT ''
     );
@@ -136,10 +147,10 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE windows ADD COLUMN voided_reason TEXT;
     ALTER TABLE windows ADD COLUMN annotated_cause TEXT;
     CREATE TABLE audit (
-        id INTEGER PRIMARY KEY,
+        id {serial},
         site TEXT NOT NULL DEFAULT '',
         window_id INTEGER NOT NULL,
-        at REAL NOT NULL,
+        at {real} NOT NULL,
         who TEXT NOT NULL,
         field TEXT NOT NULL,
         before TEXT,
@@ -148,7 +159,19 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX audit_window ON audit (site, window_id);
     CREATE INDEX windows_system ON windows (site, system, start_ts);
     """,
+    # Many agents on one database: each run says which shard of its site it was, and each
+    # agent records the systems it watches, so a report knows which sites could see each one.
+    4: """
+    ALTER TABLE runs ADD COLUMN shard TEXT NOT NULL DEFAULT '';
+    CREATE TABLE watched (
+        site TEXT NOT NULL,
+        system TEXT NOT NULL,
+        since {real} NOT NULL,
+        PRIMARY KEY (site, system)
+    );
+    """,
 }
+
 
 WINDOW_COLUMNS = (
     "system, state, cause, start_ts, end_ts, before_start, before_end, last_observed, "
@@ -156,9 +179,11 @@ WINDOW_COLUMNS = (
     "hourly_cost_per_user, users_share, impact, direct_cost_per_hour, users_at_start, "
     "new_incident, reason, source"
 )
-UPSERT_WINDOW = f"""
+_WINDOW_NAMES = WINDOW_COLUMNS.split(", ")
+_WINDOW_VALUES = ", ".join(f":{name}" for name in _WINDOW_NAMES)
+UPSERT_WINDOW = sa.text(f"""
 INSERT INTO windows (site, {WINDOW_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (:site, {_WINDOW_VALUES})
 ON CONFLICT (site, system, start_ts) DO UPDATE SET
     state = excluded.state, cause = excluded.cause, end_ts = excluded.end_ts,
     before_end = excluded.before_end, last_observed = excluded.last_observed,
@@ -166,19 +191,65 @@ ON CONFLICT (site, system, start_ts) DO UPDATE SET
     degraded_seconds = excluded.degraded_seconds, cost = excluded.cost,
     staff_cost = excluded.staff_cost, direct_cost = excluded.direct_cost,
     reason = excluded.reason
-"""
-UPSERT_DAY = """
+""")
+UPSERT_DAY = sa.text("""
 INSERT INTO days (site, system, day, cost, staff_cost, direct_cost, downtime_seconds,
                   degraded_seconds)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (:site, :system, :day, :cost, :staff, :direct, :downtime, :degraded)
 ON CONFLICT (site, system, day) DO UPDATE SET
     cost = excluded.cost, staff_cost = excluded.staff_cost, direct_cost = excluded.direct_cost,
     downtime_seconds = excluded.downtime_seconds, degraded_seconds = excluded.degraded_seconds
-"""
+""")
 # What people add to a window (migration 3), by the name the audit trail gives each field.
 ANNOTATION_FIELDS = {"note": "note", "ticket": "ticket", "voided": "voided_reason",
                      "cause": "annotated_cause"}
 ANNOTATION_COLUMNS = ", ".join(ANNOTATION_FIELDS.values())
+_SELECT_WINDOWS = f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS} FROM windows"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the two stores: a few words of DDL and how writers serialise."""
+
+    serial: str  # an auto-numbered primary key
+    real: str  # a 64-bit float: PostgreSQL's REAL is 32 bits, too coarse for a timestamp
+    # Taken at the start of a migration or a CLI write: one at a time across every agent.
+    # SQLite needs none (BEGIN IMMEDIATE already takes the database's one write lock).
+    write_lock: str | None
+
+
+DIALECTS = {
+    "sqlite": Dialect(serial="INTEGER PRIMARY KEY", real="REAL", write_lock=None),
+    "postgresql": Dialect(serial="BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+                          real="DOUBLE PRECISION",
+                          write_lock="SELECT pg_advisory_xact_lock(7300432761)"),
+}
+
+
+def migration_sql(number: int, dialect: str) -> list[str]:
+    """The statements of migration `number` in the words of `dialect`."""
+    words = DIALECTS[dialect]
+    script = MIGRATIONS[number].format(serial=words.serial, real=words.real)
+    return [part for part in script.split(";") if part.strip()]
+
+
+def ledger_url(location: str | Path) -> sa.URL:
+    """Given a path (a SQLite file) or a database URL, return its SQLAlchemy URL; raise
+    LedgerError for a store the ledger cannot use."""
+    text = str(location)
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=text)
+    try:
+        url = sa.make_url(text)
+    except sa_exc.ArgumentError as exc:
+        raise LedgerError(f"not a database URL: {exc}") from exc
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")  # psycopg 3, whatever was written
+    if backend != "sqlite":
+        raise LedgerError(f"unsupported ledger store {backend!r}: give a file path, "
+                          "sqlite:///path or postgresql+psycopg://user@host/database")
+    return url
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -198,8 +269,10 @@ def refuse_foreign_file(path: Path) -> None:
                           "aside, with any -wal and -shm files, to start a new ledger)")
 
 
-def diagnose(path: Path) -> str:
+def diagnose(path: Path | None) -> str:
     """Say why a ledger file's folder cannot take writes, when the filesystem can tell us."""
+    if path is None:
+        return ""
     try:
         stats = os.statvfs(path.parent)
     except OSError as exc:
@@ -213,15 +286,15 @@ def diagnose(path: Path) -> str:
     return ""
 
 
-def _close(conn: sqlite3.Connection | None) -> None:
-    """Close a connection that may be broken; a fresh one is opened for the next try."""
-    if conn is not None:
-        with suppress(sqlite3.Error):
-            conn.close()
+def reason(exc: BaseException) -> str:
+    """The database's own words for an error, without SQLAlchemy's statement and links."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        return str(exc.orig).strip()
+    return str(exc)
 
 
 class LedgerError(Exception):
-    """The ledger cannot be opened or used (not a database, wrong schema, unwritable)."""
+    """The ledger cannot be opened or used (not a database, wrong schema, unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -253,50 +326,57 @@ class SystemTotals:
     incidents: int
 
 
-def connect(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    return conn
+def make_engine(url: sa.URL) -> sa.Engine:
+    """An engine for the ledger's store. SQLite: a connection per use (nothing held open
+    between reads, as the old file-per-call code did), transactions begun by us, so a writer
+    takes the write lock at BEGIN rather than failing half-way; PostgreSQL: a small pool,
+    checked before use, so a restarted server costs one failed try, not a wedged agent."""
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, poolclass=NullPool,
+                                  connect_args={"timeout": TIMEOUT_SECONDS})
+        event.listen(engine, "connect", _sqlite_connected)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
+                            connect_args={"connect_timeout": int(TIMEOUT_SECONDS)})
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Apply the numbered migrations this file has not yet seen; refuse a newer schema."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise LedgerError(f"ledger schema {version} is newer than this agent ({SCHEMA_VERSION})")
-    for number in range(version + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in _statements(MIGRATIONS[number]):
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN: _sqlite_begin says which
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(TIMEOUT_SECONDS * 1000)}")
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints
 
 
-def _statements(script: str) -> Iterator[str]:
-    for part in script.split(";"):
-        if part.strip():
-            yield part
+def _sqlite_begin(conn: sa.Connection) -> None:
+    reading = conn.get_execution_options().get("ledger_read", False)
+    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def _window_row(site: str, r: WindowRecord) -> tuple[object, ...]:
+def _window_row(site: str, r: WindowRecord) -> dict[str, object]:
     a, b = r.amounts, r.basis
-    return (
-        site, r.system, r.state, r.cause, r.start, r.end, r.before_start, r.before_end,
-        r.last_observed, r.accounted_until, a.downtime, a.degraded, a.cost, a.staff, a.direct,
-        b.hourly_cost_per_user, b.users_share, b.impact, b.direct_cost_per_hour,
-        b.users_at_start, int(r.new_incident), r.reason, r.source,
-    )
+    return {
+        "site": site, "system": r.system, "state": r.state, "cause": r.cause,
+        "start_ts": r.start, "end_ts": r.end, "before_start": r.before_start,
+        "before_end": r.before_end, "last_observed": r.last_observed,
+        "accounted_until": r.accounted_until, "downtime_seconds": a.downtime,
+        "degraded_seconds": a.degraded, "cost": a.cost, "staff_cost": a.staff,
+        "direct_cost": a.direct, "hourly_cost_per_user": b.hourly_cost_per_user,
+        "users_share": b.users_share, "impact": b.impact,
+        "direct_cost_per_hour": b.direct_cost_per_hour, "users_at_start": b.users_at_start,
+        "new_incident": int(r.new_incident), "reason": r.reason, "source": r.source,
+    }
 
 
-def _day_row(site: str, r: DayRecord) -> tuple[object, ...]:
+def _day_row(site: str, r: DayRecord) -> dict[str, object]:
     a = r.amounts
-    return (site, r.system, r.day, a.cost, a.staff, a.direct, a.downtime, a.degraded)
+    return {"site": site, "system": r.system, "day": r.day, "cost": a.cost, "staff": a.staff,
+            "direct": a.direct, "downtime": a.downtime, "degraded": a.degraded}
 
 
-def window_from_row(row: tuple[Any, ...]) -> StoredWindow:
+def window_from_row(row: Iterable[Any]) -> StoredWindow:
     (wid, system, state, cause, start, end, before_start, before_end, last_observed,
      accounted_until, downtime, degraded, cost, staff, direct, hourly, share, impact,
-     direct_rate, users, new_incident, reason, source) = row
+     direct_rate, users, new_incident, reason_, source) = row
     record = WindowRecord(
         system=system, state=state, cause=cause, start=start, end=end,
         before_start=before_start, before_end=before_end, last_observed=last_observed,
@@ -305,12 +385,12 @@ def window_from_row(row: tuple[Any, ...]) -> StoredWindow:
                         degraded=degraded),
         basis=Basis(hourly_cost_per_user=hourly, users_share=share, impact=impact,
                     direct_cost_per_hour=direct_rate, users_at_start=users),
-        new_incident=bool(new_incident), reason=reason, source=source,
+        new_incident=bool(new_incident), reason=reason_, source=source,
     )
     return StoredWindow(id=wid, record=record)
 
 
-def annotated_window_from_row(row: tuple[Any, ...]) -> StoredWindow:
+def annotated_window_from_row(row: Sequence[Any]) -> StoredWindow:
     """Given id, WINDOW_COLUMNS and ANNOTATION_COLUMNS, return the window with its notes."""
     stored = window_from_row(row[:-4])
     note, ticket, voided, cause = row[-4:]
@@ -318,12 +398,51 @@ def annotated_window_from_row(row: tuple[Any, ...]) -> StoredWindow:
     return StoredWindow(id=stored.id, record=stored.record, annotations=notes)
 
 
-class Ledger:
-    """One SQLite ledger file for one site."""
+def schema_version(conn: sa.Connection) -> int:
+    """The schema's version: the ledger_schema table's, or (a SQLite file from before that
+    table) the file's user_version."""
+    if sa.inspect(conn).has_table("ledger_schema"):
+        return int(conn.execute(sa.text("SELECT MAX(version) FROM ledger_schema")).scalar() or 0)
+    if conn.dialect.name == "sqlite":
+        return int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+    return 0
 
-    def __init__(self, path: Path, site: str = "") -> None:
-        self.path = path
+
+def migrate(conn: sa.Connection, at: float) -> None:
+    """In the transaction `conn` is in, apply the numbered migrations the store has not yet
+    seen; raise LedgerError for a newer schema. Agents starting together take turns."""
+    dialect = conn.dialect.name
+    if DIALECTS[dialect].write_lock:
+        conn.exec_driver_sql(DIALECTS[dialect].write_lock or "")
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise LedgerError(f"ledger schema {version} is newer than this agent ({SCHEMA_VERSION})")
+    if version == SCHEMA_VERSION:
+        return
+    conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS ledger_schema ("
+                         f"version INTEGER PRIMARY KEY, applied {DIALECTS[dialect].real})")
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in migration_sql(number, dialect):
+            conn.exec_driver_sql(statement)
+        conn.execute(sa.text("INSERT INTO ledger_schema (version, applied) VALUES (:v, :at)"),
+                     {"v": number, "at": at})
+    if dialect == "sqlite":  # agents from before ledger_schema read this, and refuse newer
+        conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+class Ledger:
+    """The ledger of one site (and, sharded, one agent of it) in a SQLite file or a shared
+    PostgreSQL database."""
+
+    def __init__(self, location: str | Path, site: str = "", shard: str = "") -> None:
+        self.url = ledger_url(location)
         self.site = site
+        self.shard = shard
+        sqlite = self.url.get_backend_name() == "sqlite"
+        self.path = Path(self.url.database or "") if sqlite else None  # SQLite's file
+        # What the logs and messages call it: never with the password.
+        self.name = str(self.path) if self.path else self.url.render_as_string(True)
+        self._engine: sa.Engine | None = None
         self._queue: queue.Queue[tuple[Batch | None, concurrent.futures.Future[None]]] = (
             queue.Queue()
         )
@@ -334,29 +453,56 @@ class Ledger:
         self.last_error = ""
         self.run_id: int | None = None
 
+    @classmethod
+    def of(cls, agent: AgentConfig) -> Ledger:
+        """The ledger an agent's configuration names, as that agent (site and shard)."""
+        return cls(agent.ledger, agent.site, format_shard(agent.shard))
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def exists(self) -> bool:
+        """False for a SQLite file never created (a database server is asked, not assumed)."""
+        return self.path is None or self.path.exists()
+
     # --- lifecycle ------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Create or migrate the file; raise LedgerError if it is unusable.
+        """Create or migrate the store; raise LedgerError if it is unusable.
 
         A file that is not a SQLite database, or fails SQLite's quick check, is refused
         before SQLite touches it (or its -wal and -shm files): history is never overwritten.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        refuse_foreign_file(self.path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            refuse_foreign_file(self.path)
         try:
-            with closing(connect(self.path)) as conn:
-                check = conn.execute("PRAGMA quick_check").fetchone()[0]
-                if check != "ok":
-                    raise LedgerError(f"{self.path}: damaged ({check}); restore it from a "
-                                      "backup or move it aside, with its -wal and -shm files")
-                conn.execute("PRAGMA journal_mode = WAL")
-                migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            if self.path is not None:
+                self._check_sqlite_file()
+            with self.engine.begin() as conn:
+                migrate(conn, time.time())
+        except sa_exc.SQLAlchemyError as exc:
+            raise LedgerError(f"{self.name}: {reason(exc)}") from exc
+
+    def _check_sqlite_file(self) -> None:
+        raw = self.engine.raw_connection()  # no transaction: WAL cannot be set inside one
+        try:
+            cursor = raw.cursor()
+            check = cursor.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise LedgerError(f"{self.name}: damaged ({check}); restore it from a "
+                                  "backup or move it aside, with its -wal and -shm files")
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.name}: {exc}") from exc
+        finally:
+            raw.close()
 
     def open(self) -> None:
-        """Prepare the file and start the writer; raise LedgerError if it is unusable."""
+        """Prepare the store and start the writer; raise LedgerError if it is unusable."""
         self.prepare()
         self._thread = threading.Thread(target=self._writer, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -370,6 +516,11 @@ class Ledger:
         self._thread.join(timeout=30)
         self._thread = None
 
+    def dispose(self) -> None:
+        """Close pooled connections (PostgreSQL): the end of a CLI command or of the agent."""
+        if self._engine is not None:
+            self._engine.dispose()
+
     # --- writing ----------------------------------------------------------------------------
 
     def submit(self, batch: Batch) -> concurrent.futures.Future[None]:
@@ -379,14 +530,14 @@ class Ledger:
         return future
 
     async def commit(self, batch: Batch) -> None:
-        """Queue a batch and wait until it is on disk."""
+        """Queue a batch and wait until it is stored."""
         await asyncio.wrap_future(self.submit(batch))
 
     def _writer(self) -> None:
         """Commit queued batches in order. A failed commit keeps its records (compacted) and
         retries with backoff, absorbing what arrives meanwhile; nothing is dropped unless the
         agent is stopping and the ledger still cannot be written after a few tries."""
-        conn: sqlite3.Connection | None = None
+        conn: sa.Connection | None = None
         pending, waiting = Batch(), list[concurrent.futures.Future[None]]()
         failures, delay, stop = 0, 0.1, False
         while True:
@@ -396,9 +547,10 @@ class Ledger:
             waiting.extend(future for _, future in taken)
             self.pending = pending.size()
             try:
-                conn = conn or self._connect()
-                self._write(conn, [pending])
-            except sqlite3.Error as exc:
+                conn = conn or self.engine.connect()
+                with conn.begin():
+                    self._write_batch(conn, pending)
+            except sa_exc.SQLAlchemyError as exc:
                 failures += 1
                 self._note_failure(exc, failures)
                 _close(conn)
@@ -407,11 +559,11 @@ class Ledger:
                     self._backoff.wait(delay)
                     delay = min(delay * 2, 5.0)
                     continue
-                log.error("ledger %s: stopping with %d records never written", self.path,
+                log.error("ledger %s: stopping with %d records never written", self.name,
                           pending.size())
             else:
                 if failures:
-                    log.warning("ledger %s: writable again; %d records written", self.path,
+                    log.warning("ledger %s: writable again; %d records written", self.name,
                                 pending.size())
                 self.healthy, self.last_error, failures, delay = True, "", 0, 0.1
             for future in waiting:
@@ -431,84 +583,76 @@ class Ledger:
                 break
         return items
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = connect(self.path)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
-
     def _note_failure(self, exc: Exception, failures: int) -> None:
         """Log the first failure and every change of error (full, then read-only...)."""
-        error = f"{exc}{diagnose(self.path)}"
+        error = f"{reason(exc)}{diagnose(self.path)}"
         if failures == 1 or error != self.last_error:
-            log.error("ledger %s: commit failed, holding %d records to retry: %s", self.path,
+            log.error("ledger %s: commit failed, holding %d records to retry: %s", self.name,
                       self.pending, error)
         self.healthy, self.last_error = False, error
 
-    def _write(self, conn: sqlite3.Connection, batches: list[Batch]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for batch in batches:
-                self._write_batch(conn, batch)
-            conn.execute("COMMIT")
-        except BaseException:
-            with suppress(sqlite3.Error):  # SQLite may have rolled back already (disk full)
-                conn.execute("ROLLBACK")
-            raise
-
-    def _write_batch(self, conn: sqlite3.Connection, batch: Batch) -> None:
+    def _write_batch(self, conn: sa.Connection, batch: Batch) -> None:
         site = self.site
         latest = {(w.system, w.start): w for w in batch.windows}  # a batch may repeat a window
-        conn.executemany(UPSERT_WINDOW, [_window_row(site, w) for w in latest.values()])
-        conn.executemany(UPSERT_DAY, [_day_row(site, d) for d in batch.days])
-        conn.executemany(
+        _execute_many(conn, UPSERT_WINDOW, [_window_row(site, w) for w in latest.values()])
+        _execute_many(conn, UPSERT_DAY, [_day_row(site, d) for d in batch.days])
+        _execute_many(conn, sa.text(
             "INSERT INTO transitions (site, system, at, old_state, new_state, cause, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(site, t.system, t.at, t.old_state, t.new_state, t.cause, t.reason)
-             for t in batch.transitions],
-        )
-        conn.executemany(
+            "VALUES (:site, :system, :at, :old_state, :new_state, :cause, :reason)"),
+            [{"site": site, "system": t.system, "at": t.at, "old_state": t.old_state,
+              "new_state": t.new_state, "cause": t.cause, "reason": t.reason}
+             for t in batch.transitions])
+        _execute_many(conn, sa.text(
             "INSERT INTO alert_state (site, rule, key, system, since, fired_at, last_sent, acked)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, rule, key) DO UPDATE SET "
+            " VALUES (:site, :rule, :key, :system, :since, :fired_at, :last_sent, :acked) "
+            "ON CONFLICT (site, rule, key) DO UPDATE SET "
             "fired_at = excluded.fired_at, last_sent = excluded.last_sent, "
-            "acked = excluded.acked",
-            [(site, a.rule, a.key, a.system, a.since, a.fired_at, a.last_sent, int(a.acked))
-             for a in batch.alerts],
-        )
-        conn.executemany("DELETE FROM alert_state WHERE site = ? AND rule = ? AND key = ?",
-                         [(site, rule, key) for rule, key in batch.alerts_cleared])
-        conn.executemany(
+            "acked = excluded.acked"),
+            [{"site": site, "rule": a.rule, "key": a.key, "system": a.system, "since": a.since,
+              "fired_at": a.fired_at, "last_sent": a.last_sent, "acked": int(a.acked)}
+             for a in batch.alerts])
+        _execute_many(conn, sa.text(
+            "DELETE FROM alert_state WHERE site = :site AND rule = :rule AND key = :key"),
+            [{"site": site, "rule": rule, "key": key} for rule, key in batch.alerts_cleared])
+        _execute_many(conn, sa.text(
             "INSERT INTO notifications (site, at, rule, status, title, notifiers) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(site, n.at, n.rule, n.status, n.title, ",".join(n.notifiers))
-             for n in batch.notifications],
-        )
+            "VALUES (:site, :at, :rule, :status, :title, :notifiers)"),
+            [{"site": site, "at": n.at, "rule": n.rule, "status": n.status, "title": n.title,
+              "notifiers": ",".join(n.notifiers)} for n in batch.notifications])
         if batch.prune_before is not None:  # retention: raw history only, never windows
             for table, column in (("transitions", "at"), ("notifications", "at")):
-                conn.execute(f"DELETE FROM {table} WHERE site = ? AND {column} < ?",
-                             (site, batch.prune_before))
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE site = :site AND "
+                                     f"{column} < :before"),
+                             {"site": site, "before": batch.prune_before})
         if batch.heartbeat is not None and self.run_id is not None:
-            conn.execute(
-                "UPDATE runs SET heartbeat = MAX(heartbeat, ?) WHERE id = ?",
-                (batch.heartbeat, self.run_id),
-            )
+            conn.execute(sa.text(f"UPDATE runs SET heartbeat = {_LATER} WHERE id = :id"),
+                         {"at": batch.heartbeat, "id": self.run_id})
 
     # --- reading ----------------------------------------------------------------------------
 
     @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
+    def _reader(self) -> Iterator[sa.Connection]:
         try:
-            with closing(connect(self.path)) as conn:
-                yield conn
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            with self.engine.connect() as conn:
+                yield conn.execution_options(ledger_read=True)
+        except sa_exc.SQLAlchemyError as exc:
+            raise LedgerError(f"{self.name}: {reason(exc)}") from exc
+
+    def _read(self, sql: str, **params: object) -> list[tuple[Any, ...]]:
+        """The rows of one query, on a short-lived reading connection."""
+        statement = sa.text(sql)
+        expanding = [name for name, value in params.items() if isinstance(value, tuple)]
+        if expanding:
+            statement = statement.bindparams(*(sa.bindparam(name, expanding=True)
+                                               for name in expanding))
+        with self._reader() as conn:
+            return [tuple(row) for row in conn.execute(statement, params)]
 
     def open_windows(self) -> list[StoredWindow]:
-        with self._reader() as conn:
-            rows = conn.execute(
-                f"SELECT id, {WINDOW_COLUMNS} FROM windows "
-                "WHERE site = ? AND end_ts IS NULL AND source = 'live' ORDER BY start_ts",
-                (self.site,),
-            ).fetchall()
+        """The site's windows still open (every shard's: the caller keeps its own)."""
+        rows = self._read(f"SELECT id, {WINDOW_COLUMNS} FROM windows WHERE site = :site "
+                          "AND end_ts IS NULL AND source = 'live' ORDER BY start_ts",
+                          site=self.site)
         return [window_from_row(row) for row in rows]
 
     def windows(
@@ -517,38 +661,31 @@ class Ledger:
     ) -> list[StoredWindow]:
         """Windows overlapping [start, end), oldest first, with what people added to them
         (a voided window is included: see `StoredWindow.annotations`)."""
-        marks = ",".join("?" * len(states))
-        sql = (
-            f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS} FROM windows WHERE site = ? "
-            f"AND state IN ({marks}) AND start_ts < ? AND (end_ts IS NULL OR end_ts > ?)"
-        )
-        params: list[object] = [self.site, *states, end, start]
+        sql = (f"{_SELECT_WINDOWS} WHERE site = :site AND state IN :states "
+               "AND start_ts < :end AND (end_ts IS NULL OR end_ts > :start)")
         if system is not None:
-            sql += " AND system = ?"
-            params.append(system)
-        with self._reader() as conn:
-            rows = conn.execute(sql + " ORDER BY start_ts, id", params).fetchall()
+            sql += " AND system = :system"
+        rows = self._read(sql + " ORDER BY start_ts, id", site=self.site, states=states,
+                          start=start, end=end, system=system)
         return [annotated_window_from_row(row) for row in rows]
 
     def first_seen(self) -> dict[str, float]:
-        """When each system was first watched: its earliest transition or window."""
-        with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT system, MIN(t) FROM (SELECT system, at AS t FROM transitions "
-                "WHERE site = ? UNION ALL SELECT system, start_ts FROM windows WHERE site = ?) "
-                "GROUP BY system", (self.site, self.site),
-            ).fetchall()
+        """When each system was first watched: its earliest transition or window, or when
+        an agent of this site first said it watches it."""
+        rows = self._read(
+            "SELECT system, MIN(t) FROM (SELECT system, at AS t FROM transitions "
+            "WHERE site = :site UNION ALL SELECT system, start_ts FROM windows "
+            "WHERE site = :site UNION ALL SELECT system, since FROM watched "
+            "WHERE site = :site) AS seen GROUP BY system", site=self.site)
         return {system: float(first) for system, first in rows}
 
     def totals(self) -> dict[str, SystemTotals]:
         """Per-system sums of live-recorded windows: where counters resume after a restart."""
-        with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT system, SUM(cost), SUM(staff_cost), SUM(direct_cost), "
-                "SUM(downtime_seconds), SUM(degraded_seconds), SUM(new_incident) "
-                "FROM windows WHERE site = ? AND source = 'live' GROUP BY system",
-                (self.site,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT system, SUM(cost), SUM(staff_cost), SUM(direct_cost), "
+            "SUM(downtime_seconds), SUM(degraded_seconds), SUM(new_incident) "
+            "FROM windows WHERE site = :site AND source = 'live' GROUP BY system",
+            site=self.site)
         return {
             system: SystemTotals(
                 Amounts(cost=c, staff=s, direct=d, downtime=dn, degraded=dg), int(n)
@@ -557,42 +694,51 @@ class Ledger:
         }
 
     def days_since(self, first_day: str) -> list[DayRecord]:
-        with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT system, day, cost, staff_cost, direct_cost, downtime_seconds, "
-                "degraded_seconds FROM days WHERE site = ? AND day >= ? ORDER BY day",
-                (self.site, first_day),
-            ).fetchall()
+        rows = self._read(
+            "SELECT system, day, cost, staff_cost, direct_cost, downtime_seconds, "
+            "degraded_seconds FROM days WHERE site = :site AND day >= :day ORDER BY day",
+            site=self.site, day=first_day)
         return [
             DayRecord(system, day, Amounts(cost=c, staff=s, direct=d, downtime=dn, degraded=dg))
             for system, day, c, s, d, dn, dg in rows
         ]
 
     def alert_states(self) -> list[AlertState]:
-        with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT rule, key, system, since, fired_at, last_sent, acked FROM alert_state "
-                "WHERE site = ?", (self.site,)).fetchall()
+        rows = self._read(
+            "SELECT rule, key, system, since, fired_at, last_sent, acked FROM alert_state "
+            "WHERE site = :site", site=self.site)
         return [AlertState(r, k, s, since, f, last, bool(a)) for r, k, s, since, f, last, a
                 in rows]
+
+    def sites(self) -> list[str]:
+        """Every site with something in the store, in name order."""
+        rows = self._read("SELECT site FROM watched UNION SELECT site FROM windows "
+                          "ORDER BY site")
+        return [site for (site,) in rows]
+
+    def watchers(self) -> dict[str, dict[str, float]]:
+        """For each system, the sites that watch it and since when (for quorum)."""
+        found: dict[str, dict[str, float]] = {}
+        for site, system, since in self._read("SELECT site, system, since FROM watched"):
+            found.setdefault(system, {})[site] = float(since)
+        return found
 
     # --- actions: acknowledgements and ad-hoc maintenance, from the CLI ----------------------
 
     def add_action(self, action: Action) -> int:
         """Record an action now (from any process); the running daemon picks it up."""
-        with closing(connect(self.path)) as conn:
-            cursor = conn.execute(
+        with self._transaction() as conn:
+            return int(conn.execute(sa.text(
                 "INSERT INTO actions (site, kind, system, at, until, who, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.site, action.kind, action.system, action.at, action.until, action.who,
-                 action.note))
-            return int(cursor.lastrowid or 0)
+                "VALUES (:site, :kind, :system, :at, :until, :who, :note) RETURNING id"),
+                {"site": self.site, "kind": action.kind, "system": action.system,
+                 "at": action.at, "until": action.until, "who": action.who,
+                 "note": action.note}).scalar_one())
 
     def actions_since(self, after_id: int) -> list[Action]:
-        with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT id, kind, system, at, until, who, note FROM actions "
-                "WHERE site = ? AND id > ? ORDER BY id", (self.site, after_id)).fetchall()
+        rows = self._read(
+            "SELECT id, kind, system, at, until, who, note FROM actions "
+            "WHERE site = :site AND id > :after ORDER BY id", site=self.site, after=after_id)
         return [Action(kind, system, at, until, who, note, id=i)
                 for i, kind, system, at, until, who, note in rows]
 
@@ -603,30 +749,25 @@ class Ledger:
     ) -> list[StoredWindow]:
         """Every window overlapping [start, end), in any state and from any source, voided
         ones included, with what people added to it; oldest first."""
-        sql = (f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS} FROM windows WHERE site = ? "
-               "AND start_ts < ? AND (end_ts IS NULL OR end_ts > ?)")
-        params: list[object] = [self.site, end, start]
+        sql = (f"{_SELECT_WINDOWS} WHERE site = :site "
+               "AND start_ts < :end AND (end_ts IS NULL OR end_ts > :start)")
         if system is not None:
-            sql += " AND system = ?"
-            params.append(system)
-        with self._reader() as conn:
-            rows = conn.execute(sql + " ORDER BY start_ts, id", params).fetchall()
+            sql += " AND system = :system"
+        rows = self._read(sql + " ORDER BY start_ts, id", site=self.site, start=start,
+                          end=end, system=system)
         return [annotated_window_from_row(row) for row in rows]
 
     def window(self, window_id: int) -> StoredWindow | None:
-        with self._reader() as conn:
-            row = conn.execute(
-                f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS} FROM windows "
-                "WHERE site = ? AND id = ?", (self.site, window_id)).fetchone()
-        return annotated_window_from_row(row) if row else None
+        rows = self._read(f"{_SELECT_WINDOWS} WHERE site = :site AND id = :id",
+                          site=self.site, id=window_id)
+        return annotated_window_from_row(rows[0]) if rows else None
 
     def audit_trail(self, window_ids: Iterable[int] | None = None) -> list[AuditEntry]:
         """The audit trail, oldest first: of the given windows, or of every window."""
-        sql = ("SELECT a.window_id, a.at, a.who, a.field, a.before, a.after, "
-               "COALESCE(w.system, '') FROM audit a LEFT JOIN windows w ON w.id = a.window_id "
-               "WHERE a.site = ?")
-        with self._reader() as conn:
-            rows = conn.execute(sql + " ORDER BY a.at, a.id", (self.site,)).fetchall()
+        rows = self._read(
+            "SELECT a.window_id, a.at, a.who, a.field, a.before, a.after, "
+            "COALESCE(w.system, '') FROM audit a LEFT JOIN windows w ON w.id = a.window_id "
+            "WHERE a.site = :site ORDER BY a.at, a.id", site=self.site)
         wanted = None if window_ids is None else set(window_ids)
         return [AuditEntry(*row) for row in rows if wanted is None or row[0] in wanted]
 
@@ -640,16 +781,18 @@ class Ledger:
         if unknown:
             raise ValueError(f"not an annotation: {', '.join(sorted(unknown))}")
         with self._transaction() as conn:
-            row = conn.execute(f"SELECT {ANNOTATION_COLUMNS} FROM windows WHERE site = ? AND "
-                               "id = ?", (self.site, window_id)).fetchone()
+            row = conn.execute(sa.text(f"SELECT {ANNOTATION_COLUMNS} FROM windows "
+                                       "WHERE site = :site AND id = :id"),
+                               {"site": self.site, "id": window_id}).first()
             if row is None:
-                raise LedgerError(f"no window with id {window_id} in {self.path}")
+                raise LedgerError(f"no window with id {window_id} in {self.name}")
             current = dict(zip(ANNOTATION_FIELDS, row, strict=True))
             entries = [AuditEntry(window_id, at, who, name, current[name], value)
                        for name, value in changes.items() if current[name] != value]
             for entry in entries:
-                conn.execute(f"UPDATE windows SET {ANNOTATION_FIELDS[entry.field]} = ? "
-                             "WHERE id = ?", (entry.after, window_id))
+                conn.execute(sa.text(f"UPDATE windows SET {ANNOTATION_FIELDS[entry.field]} = "
+                                     ":value WHERE id = :id"),
+                             {"value": entry.after, "id": window_id})
             self._add_audit(conn, entries)
         return entries
 
@@ -664,11 +807,11 @@ class Ledger:
         the transaction is rolled back. Return the changes."""
         with self._transaction(commit=not dry_run) as conn:
             existing = {
-                name: [annotated_window_from_row(row) for row in conn.execute(
-                    f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS} FROM windows "
-                    "WHERE site = ? AND system = ? AND start_ts <= ? "
-                    "AND (end_ts IS NULL OR end_ts >= ?) ORDER BY start_ts, id",
-                    (self.site, name, end, start)).fetchall()]
+                name: [annotated_window_from_row(row) for row in conn.execute(sa.text(
+                    f"{_SELECT_WINDOWS} WHERE site = :site AND system = :system "
+                    "AND start_ts <= :end AND (end_ts IS NULL OR end_ts >= :start) "
+                    "ORDER BY start_ts, id"),
+                    {"site": self.site, "system": name, "start": start, "end": end})]
                 for name, (start, end) in spans.items()
             }
             changes = plan(existing)
@@ -676,84 +819,111 @@ class Ledger:
         return changes
 
     def _write_import(
-        self, conn: sqlite3.Connection, changes: ImportChanges, who: str, at: float
+        self, conn: sa.Connection, changes: ImportChanges, who: str, at: float
     ) -> None:
         # Deletes first: a window extended in place may take the start of one merged away.
-        conn.executemany("DELETE FROM windows WHERE site = ? AND id = ? AND source = 'imported'",
-                         [(self.site, wid) for wid in changes.delete])
-        settable = [*WINDOW_COLUMNS.split(", "), *ANNOTATION_FIELDS.values()]
+        _execute_many(conn, sa.text(
+            "DELETE FROM windows WHERE site = :site AND id = :id AND source = 'imported'"),
+            [{"site": self.site, "id": wid} for wid in changes.delete])
+        settable = [*_WINDOW_NAMES, *ANNOTATION_FIELDS.values()]
+        insert = sa.text(f"INSERT INTO windows (site, {', '.join(settable)}) VALUES (:site, "
+                         f"{', '.join(':' + name for name in settable)}) RETURNING id")
+        update = sa.text(f"UPDATE windows SET {', '.join(f'{c} = :{c}' for c in settable)} "
+                         "WHERE site = :site AND id = :id AND source = 'imported'")
         for item in changes.windows:
             notes = item.annotations
-            values = (*_window_row(self.site, item.record)[1:], notes.note, notes.ticket,
-                      notes.voided_reason, notes.cause)
+            values = {**_window_row(self.site, item.record), "note": notes.note,
+                      "ticket": notes.ticket, "voided_reason": notes.voided_reason,
+                      "annotated_cause": notes.cause}
             if item.id is None:
-                cursor = conn.execute(
-                    f"INSERT INTO windows (site, {', '.join(settable)}) "
-                    f"VALUES ({', '.join('?' * (len(settable) + 1))})", (self.site, *values))
-                wid = int(cursor.lastrowid or 0)
+                wid = int(conn.execute(insert, values).scalar_one())
             else:
                 wid = item.id
-                assignments = ", ".join(f"{column} = ?" for column in settable)
-                conn.execute(f"UPDATE windows SET {assignments} WHERE site = ? AND id = ? "
-                             "AND source = 'imported'", (*values, self.site, wid))
+                conn.execute(update, {**values, "id": wid})
             self._add_audit(conn, [AuditEntry(wid, at, who, name, before, after)
                                    for name, before, after in item.audit])
 
-    def _add_audit(self, conn: sqlite3.Connection, entries: list[AuditEntry]) -> None:
-        conn.executemany(
+    def _add_audit(self, conn: sa.Connection, entries: list[AuditEntry]) -> None:
+        _execute_many(conn, sa.text(
             "INSERT INTO audit (site, window_id, at, who, field, before, after) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(self.site, e.window_id, e.at, e.who, e.field, e.before, e.after)
-             for e in entries])
+            "VALUES (:site, :window_id, :at, :who, :field, :before, :after)"),
+            [{"site": self.site, "window_id": e.window_id, "at": e.at, "who": e.who,
+              "field": e.field, "before": e.before, "after": e.after} for e in entries])
 
     @contextmanager
-    def _transaction(self, commit: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction from the CLI process, beside the daemon's writer thread."""
+    def _transaction(self, commit: bool = True) -> Iterator[sa.Connection]:
+        """One write transaction from a CLI process, beside the daemons' writer threads:
+        CLI writers take turns (the write lock), the daemons' upserts go on."""
         try:
-            with closing(connect(self.path)) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT" if commit else "ROLLBACK")
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                lock = DIALECTS[conn.dialect.name].write_lock
+                if lock:
+                    conn.exec_driver_sql(lock)
+                yield conn
+                if not commit:
+                    transaction.rollback()
+        except sa_exc.SQLAlchemyError as exc:
+            raise LedgerError(f"{self.name}: {reason(exc)}") from exc
 
-    # --- runs (when the agent was watching) --------------------------------------------------
+    # --- runs (when each agent was watching, and what) -----------------------------------------
 
-    def start_run(self, version: str, now: float) -> float | None:
-        """Record a new run; return the last heartbeat of the previous one, if any."""
-        with closing(connect(self.path)) as conn:
-            row = conn.execute(
-                "SELECT MAX(heartbeat) FROM runs WHERE site = ?", (self.site,)
-            ).fetchone()
-            cursor = conn.execute(
-                "INSERT INTO runs (site, version, started, heartbeat) VALUES (?, ?, ?, ?)",
-                (self.site, version, now, now),
-            )
-            self.run_id = cursor.lastrowid
-        return row[0] if row else None
+    def start_run(self, version: str, now: float) -> None:
+        """Record a new run of this agent (its site and shard)."""
+        with self._transaction() as conn:
+            self.run_id = int(conn.execute(sa.text(
+                "INSERT INTO runs (site, shard, version, started, heartbeat) "
+                "VALUES (:site, :shard, :version, :now, :now) RETURNING id"),
+                {"site": self.site, "shard": self.shard, "version": version,
+                 "now": now}).scalar_one())
+
+    def watch(self, systems: Iterable[str], now: float) -> None:
+        """Record that this site watches `systems`, from `now` if it did not already: a
+        report across sites counts a system's votes among the sites watching it."""
+        with self._transaction() as conn:
+            _execute_many(conn, sa.text(
+                "INSERT INTO watched (site, system, since) VALUES (:site, :system, :now) "
+                "ON CONFLICT (site, system) DO NOTHING"),
+                [{"site": self.site, "system": name, "now": now} for name in systems])
+
+    def stop_run(self, now: float) -> None:
+        """Mark the run as stopped cleanly (after the writer has drained)."""
+        with self._transaction() as conn:
+            conn.execute(sa.text(f"UPDATE runs SET heartbeat = {_LATER}, stopped = :at "
+                                 "WHERE id = :id"), {"at": now, "id": self.run_id})
 
     def backup(self, destination: Path) -> None:
-        """A consistent copy of the ledger, taken online with SQLite's backup API (the
-        daemon keeps writing meanwhile)."""
+        """A consistent copy of a SQLite ledger, taken online with SQLite's backup API (the
+        daemon keeps writing meanwhile). A PostgreSQL ledger is backed up with pg_dump."""
+        if self.path is None:
+            raise LedgerError(f"{self.name}: back up a PostgreSQL ledger with pg_dump")
         if destination.exists():
             raise LedgerError(f"{destination}: already exists; not overwriting it")
         try:
-            with self._reader() as source, closing(sqlite3.connect(destination)) as target:
-                source.backup(target, pages=1024)
-                check = target.execute("PRAGMA quick_check").fetchone()[0]
+            with self._reader() as conn:
+                source = cast(sqlite3.Connection, conn.connection.driver_connection)
+                with sqlite3.connect(destination) as target:
+                    source.backup(target, pages=1024)
+                    check = target.execute("PRAGMA quick_check").fetchone()[0]
+                target.close()
         except sqlite3.Error as exc:
             raise LedgerError(f"backup to {destination}: {exc}") from exc
         if check != "ok":
             raise LedgerError(f"backup to {destination}: the copy failed its check ({check})")
 
-    def stop_run(self, now: float) -> None:
-        """Mark the run as stopped cleanly (after the writer has drained)."""
-        with closing(connect(self.path)) as conn:
-            conn.execute(
-                "UPDATE runs SET heartbeat = MAX(heartbeat, ?), stopped = ? WHERE id = ?",
-                (now, now, self.run_id),
-            )
+
+_LATER = "CASE WHEN heartbeat > :at THEN heartbeat ELSE :at END"  # SQLite's MAX(a, b)
+
+
+def _execute_many(conn: sa.Connection, statement: sa.TextClause,
+                  rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run `statement` once per row, in one round of the driver (none for no rows)."""
+    if rows:
+        conn.execute(statement, rows)
+
+
+def _close(conn: sa.Connection | None) -> None:
+    """Drop a connection that may be broken; a fresh one is opened for the next try."""
+    if conn is not None:
+        with suppress(sa_exc.SQLAlchemyError):
+            conn.invalidate()
+            conn.close()

@@ -269,7 +269,8 @@ class WebConfig:
 @dataclass(frozen=True)
 class AgentConfig:
     listen: str = "127.0.0.1:9321"
-    ledger: Path = Path("outage-ledger.db")  # already resolved to an absolute path
+    # A SQLite file's absolute path (already resolved), or a PostgreSQL URL.
+    ledger: str = "outage-ledger.db"
     site: str = ""
     # (k, n): this agent owns shard k of n of `systems` (agent.shard); None: all of them
     shard: tuple[int, int] | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from agent.model import Config, System
 
@@ -99,6 +99,19 @@ def own_share(config: Config) -> Config:
     if config.agent.shard is None:
         return config
     return dataclasses.replace(config, systems=share(config.systems, config.agent.shard))
+
+
+def keeps_window(system: str, owned: Container[str], configured: Container[str],
+                 shard: Shard | None) -> bool:
+    """Whether an agent takes up a window its site's ledger holds open for `system`.
+
+    Shards of one site share its windows in one database: each resumes its own systems'
+    windows. A system no longer configured has its window closed by the one shard its name
+    hashes to, so nobody closes another shard's window and exactly one closes an orphan's.
+    """
+    if shard is None or system in owned:
+        return True
+    return system not in configured and owner(system, shard[1]) == shard[0]
 
 
 def format_shard(shard: Shard | None) -> str:

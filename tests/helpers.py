@@ -43,12 +43,12 @@ def config(
     users: float | UsersSchedule = 2000,
     timezone: str = "UTC",
     canaries: tuple[System, ...] = (),
-    ledger: Path = Path("/nonexistent/ledger.db"),
+    ledger: Path | str = "/nonexistent/ledger.db",
     hourly: float = HOURLY,
 ) -> Config:
     schedule = users if isinstance(users, UsersSchedule) else UsersSchedule(default=users)
     return Config(
-        agent=AgentConfig(ledger=ledger, canaries=canaries),
+        agent=AgentConfig(ledger=str(ledger), canaries=canaries),
         cost=CostConfig(currency="GBP", timezone=timezone, hourly_cost_per_user=hourly,
                         users=schedule),
         systems=tuple(systems),

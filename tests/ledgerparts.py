@@ -11,7 +11,9 @@ import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from helpers import HOURLY
+from sqlalchemy.pool import NullPool
 
 from agent.ledger import Ledger, StoredWindow
 from agent.records import Amounts, Basis, Batch, WindowRecord
@@ -52,12 +54,26 @@ def store(ledger: Ledger, *records: WindowRecord) -> list[StoredWindow]:
     return ledger.report_windows(0.0, 4e9)
 
 
+def untouched(location: str) -> bool:
+    """True if nothing was ever written at a ledger location: no SQLite file, or a PostgreSQL
+    database without the ledger's tables."""
+    if "://" not in location:
+        return not Path(location).exists()
+    engine = sa.create_engine(location, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return not sa.inspect(conn).has_table("ledger_schema")
+    finally:
+        engine.dispose()
+
+
 def write_config(tmp_path: Path, systems: str, *, timezone: str = "UTC",
-                 users: str = "2000") -> Path:
-    """A config file whose ledger is tmp_path/ledger.db; `systems` is the YAML list's items."""
+                 users: str = "2000", ledger: str = "ledger.db") -> Path:
+    """A config file whose ledger is `ledger` (default tmp_path/ledger.db); `systems` is the
+    YAML list's items."""
     path = tmp_path / "config.yaml"
     path.write_text(
-        "agent:\n  ledger: ledger.db\n  site: shire-hall\n"
+        f"agent:\n  ledger: '{ledger}'\n  site: shire-hall\n"
         f"cost:\n  currency: GBP\n  timezone: {timezone}\n  annual_cost_per_user: 25000\n"
         f"  concurrent_users: {users}\n"
         "systems:\n" + textwrap.indent(textwrap.dedent(systems), "  ")

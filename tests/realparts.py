@@ -128,12 +128,13 @@ def http_targets(*names: str) -> dict[str, HttpTarget]:
     return targets
 
 
-def fast_config(systems: str, site: str = "", timezone: str = "") -> str:
+def fast_config(systems: str, site: str = "", timezone: str = "",
+                ledger: str = "ledger.db") -> str:
     """Given a template of the `systems:` list, return the template of a whole config: an
     agent probing every second that confirms a change in two probes, costed at £25,000 a
-    year per user with 2,000 users."""
+    year per user with 2,000 users, its ledger at `ledger` (a path, a URL, or a {field})."""
     return "".join([
-        "agent:\n  ledger: ledger.db\n",
+        f"agent:\n  ledger: '{ledger}'\n",
         f"  site: {site}\n" if site else "",
         "cost:\n  currency: GBP\n",
         f"  timezone: {timezone}\n" if timezone else "",

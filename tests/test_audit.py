@@ -16,7 +16,7 @@ from ledgerparts import at, store, window, write_config
 from agent.cli import main
 from agent.config import load_config
 from agent.engine import Engine
-from agent.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger
+from agent.ledger import SCHEMA_VERSION, Ledger, migration_sql
 from agent.report import RENDERERS, build_report
 
 H = HOURLY
@@ -31,8 +31,8 @@ AFTER = at("2027-01-01 00:00")
 
 
 @pytest.fixture
-def cfg(tmp_path: Path):
-    return load_config(write_config(tmp_path, SYSTEMS))
+def cfg(tmp_path: Path, ledger_location: str):
+    return load_config(write_config(tmp_path, SYSTEMS, ledger=ledger_location))
 
 
 @pytest.fixture
@@ -120,7 +120,8 @@ def test_a_ledger_of_schema_2_is_migrated_with_its_windows(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     for number in (1, 2):
-        conn.executescript(MIGRATIONS[number])
+        for statement in migration_sql(number, "sqlite"):
+            conn.execute(statement)
     conn.execute("PRAGMA user_version = 2")
     conn.execute("INSERT INTO windows (system, state, start_ts, end_ts, accounted_until, "
                  "hourly_cost_per_user, users_share, impact, direct_cost_per_hour, "
@@ -132,7 +133,9 @@ def test_a_ledger_of_schema_2_is_migrated_with_its_windows(tmp_path):
     [stored] = ledger.report_windows(0, 100)
     assert stored.annotations.voided_reason is None
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        applied = check.execute("SELECT version FROM ledger_schema ORDER BY version").fetchall()
+    assert applied == [(3,), (4,)]  # the numbered migrations this file had not yet seen
 
 
 # --- the commands -------------------------------------------------------------------------------

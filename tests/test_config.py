@@ -143,21 +143,45 @@ def test_example_users_schedule_has_windows_and_holidays(example: Config) -> Non
 def test_example_ledger_resolves_next_to_the_config_without_state_directory(
     example: Config,
 ) -> None:
-    assert example.agent.ledger == EXAMPLE.parent.resolve() / "outage-ledger.db"
-    assert example.agent.ledger.is_absolute()
+    assert example.agent.ledger == str(EXAMPLE.parent.resolve() / "outage-ledger.db")
 
 
 def test_example_ledger_resolves_under_state_directory_when_set(tmp_path: Path) -> None:
     config = load_config(EXAMPLE, env={**EXAMPLE_ENV,
                                        "STATE_DIRECTORY": f"{tmp_path}:/var/lib/other"})
-    assert config.agent.ledger == tmp_path / "outage-ledger.db"
+    assert config.agent.ledger == str(tmp_path / "outage-ledger.db")
     explicit = load_config(EXAMPLE, env=EXAMPLE_ENV, state_directory="/var/lib/outage-agent")
-    assert explicit.agent.ledger == Path("/var/lib/outage-agent/outage-ledger.db")
+    assert explicit.agent.ledger == "/var/lib/outage-agent/outage-ledger.db"
 
 
 def test_absolute_ledger_path_is_kept(tmp_path: Path) -> None:
     config = load(tmp_path, f"agent: {{ledger: /srv/ledger.db}}\n{MINIMAL}")
-    assert config.agent.ledger == Path("/srv/ledger.db")
+    assert config.agent.ledger == "/srv/ledger.db"
+
+
+@pytest.mark.parametrize(("written", "resolved"), [
+    ("sqlite:///ledgers/site.db", "{here}/ledgers/site.db"),  # relative, like a plain path
+    ("sqlite:////srv/ledger.db", "/srv/ledger.db"),
+    ("postgresql+psycopg://agent:${PGPASS}@db.example.internal:5432/outages",
+     "postgresql+psycopg://agent:pw@db.example.internal:5432/outages"),
+])
+def test_ledger_accepts_sqlite_and_postgresql_urls(tmp_path: Path, written: str,
+                                                    resolved: str) -> None:
+    config = load(tmp_path, f'agent: {{ledger: "{written}"}}\n{MINIMAL}', env={"PGPASS": "pw"})
+    assert config.agent.ledger == resolved.replace("{here}", str(tmp_path))
+    if "${PGPASS}" in written:
+        assert "pw" in config.secrets  # the password is scrubbed from logs and answers
+
+
+@pytest.mark.parametrize(("written", "message"), [
+    ("mysql://agent@db.example.internal/outages", "unsupported ledger store 'mysql'"),
+    ("sqlite://", "a SQLite ledger needs a file"),
+    ("postgresql+psycopg://agent@/outages", "a PostgreSQL ledger needs a host and a database"),
+])
+def test_ledger_url_errors_name_the_key(tmp_path: Path, written: str, message: str) -> None:
+    [problem] = problems(tmp_path, f'agent: {{ledger: "{written}"}}\n{MINIMAL}')
+    assert problem.startswith("config.yaml:1: agent.ledger: ")
+    assert message in problem
 
 
 def test_example_agent_section(example: Config) -> None:
@@ -347,7 +371,7 @@ def test_env_defaults_to_the_process_environment(
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     config = load_config(write(tmp_path, with_system("    owner: ${CORE_TEAM}\n")))
     assert config.systems[0].owner == "Infrastructure"
-    assert config.agent.ledger == tmp_path / "state" / "outage-ledger.db"
+    assert config.agent.ledger == str(tmp_path / "state" / "outage-ledger.db")
 
 
 # --- values accepted in their several forms ------------------------------------------------------

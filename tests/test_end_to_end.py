@@ -1,4 +1,5 @@
-"""`outage-agent run` as a subprocess against real loopback targets, killed mid-outage."""
+"""`outage-agent run` as a subprocess against real loopback targets, killed mid-outage; the
+first tests on both ledger stores (a SQLite file and a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import textwrap
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from realparts import (
+    AgentProcess,
     HttpTarget,
     configured_agent,
     fast_config,
@@ -28,25 +32,37 @@ CONFIG = fast_config("""\
     depends_on: [intranet]
     probe: {{type: tcp, target: "127.0.0.1:{finance_port}"}}
     users_share: 0.2
-""")
+""", ledger="{ledger}")
 
 
-@pytest.fixture
-def estate(tmp_path):
+def run_estate(tmp_path: Path, ledger: str) -> Iterator[tuple[AgentProcess, HttpTarget,
+                                                               HttpTarget]]:
     intranet, finance = http_targets("intranet", "finance").values()
-    agent = configured_agent(tmp_path, CONFIG, intranet=intranet.url, finance_port=finance.port)
+    agent = configured_agent(tmp_path, CONFIG, intranet=intranet.url, finance_port=finance.port,
+                             ledger=ledger)
     yield agent, intranet, finance
     agent.stop()
     intranet.down()
     finance.down()
 
 
+@pytest.fixture
+def estate(tmp_path):
+    yield from run_estate(tmp_path, "ledger.db")
+
+
+@pytest.fixture
+def any_estate(tmp_path, ledger_location):
+    """The estate with its ledger in each store in turn."""
+    yield from run_estate(tmp_path, ledger_location)
+
+
 def series(name: str, system: str) -> str:
     return f'{name}{{system="{system}"}}'
 
 
-def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
-    agent, intranet, _ = estate
+def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(any_estate):
+    agent, intranet, _ = any_estate
     agent.start_all_up()
 
     intranet.down()
@@ -83,8 +99,8 @@ def test_outage_is_costed_live_survives_sigkill_and_closes_on_recovery(estate):
     assert final[series("outage_cost_per_hour", "intranet")] == 0
 
 
-def test_dependant_down_behind_its_dependency_costs_nothing_of_its_own(estate):
-    agent, intranet, finance = estate
+def test_dependant_down_behind_its_dependency_costs_nothing_of_its_own(any_estate):
+    agent, intranet, finance = any_estate
     agent.start_all_up()
     intranet.down()
     finance.down()

@@ -22,9 +22,9 @@ def export(config, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_export_writes_windows_and_the_audit_trail(tmp_path):
-    config = write_config(tmp_path, SYSTEMS)
-    ledger = Ledger(tmp_path / "ledger.db", "shire-hall")
+def test_export_writes_windows_and_the_audit_trail(tmp_path, ledger_location):
+    config = write_config(tmp_path, SYSTEMS, ledger=ledger_location)
+    ledger = Ledger(ledger_location, "shire-hall")
     ledger.open()
     start = at("2026-11-03 09:00")
     [stored] = store(ledger, window("email", start, start + HOUR, cost=25987.53,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import HOURLY
-from ledgerparts import LONDON, at, store, window, write_config
+from ledgerparts import LONDON, at, store, untouched, window, write_config
 
 from agent.cli import main
 from agent.config import load_config
@@ -36,8 +36,8 @@ WHO = "alice@desk"
 
 
 @pytest.fixture
-def cfg(tmp_path: Path):
-    return load_config(write_config(tmp_path, SYSTEMS, timezone=LONDON))
+def cfg(tmp_path: Path, ledger_location: str):
+    return load_config(write_config(tmp_path, SYSTEMS, ledger=ledger_location, timezone=LONDON))
 
 
 def csv_file(tmp_path: Path, text: str, name: str = "windows.csv") -> Path:
@@ -241,7 +241,7 @@ def test_a_bad_file_is_refused_whole_naming_line_and_column(cfg, tmp_path):
         "windows.csv:7: expected 4 fields (system,start,end,impact), got 2",
         "windows.csv:8: end (column 3): is in the future: only past windows can be imported",
     ]
-    assert not cfg.agent.ledger.exists()  # nothing written, not even an empty ledger
+    assert untouched(cfg.agent.ledger)  # nothing written, not even an empty ledger
 
 
 def test_a_bad_header_is_refused(cfg, tmp_path):

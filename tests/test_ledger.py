@@ -1,14 +1,16 @@
-"""The ledger on a real SQLite file, and the engine resuming from it after a restart."""
+"""The ledger on both real stores (a SQLite file, a PostgreSQL database: `ledger_location`),
+and the engine resuming from it after a restart; then what only SQLite files have."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from helpers import DOWN, HOURLY, UP, config, system
+from sqlalchemy.pool import NullPool
 
 from agent.engine import Engine
 from agent.ledger import Ledger, LedgerError
@@ -19,7 +21,7 @@ T0 = dt.datetime(2026, 11, 3, 10, 0, tzinfo=dt.UTC).timestamp()
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):
+def sqlite_ledger(tmp_path: Path):
     book = Ledger(tmp_path / "ledger.db", site="shire-hall")
     book.open()
     yield book
@@ -120,12 +122,11 @@ def test_writing_the_same_batch_twice_stores_it_once(ledger):
 def test_another_process_can_read_while_the_daemon_writes(ledger):
     engine = Engine(config(system("email")), T0)
     run_outage(engine, ledger, T0 + 65)
-    reader = sqlite3.connect(ledger.path)
-    reader.execute("BEGIN")
-    assert reader.execute("SELECT COUNT(*) FROM windows").fetchone()[0] == 1
-    commit(ledger, engine.account(T0 + 70))  # WAL: the writer is not blocked by a reader
-    reader.rollback()
-    reader.close()
+    reader = sa.create_engine(ledger.url, poolclass=NullPool)
+    with reader.connect() as conn:  # a read transaction held open...
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM windows")).scalar_one() == 1
+        commit(ledger, engine.account(T0 + 70))  # ...does not block the writer (WAL, MVCC)
+    reader.dispose()
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path):
@@ -140,17 +141,37 @@ def test_retention_prunes_old_transitions_but_never_windows(ledger):
     engine = Engine(config(system("email")), T0)
     run_outage(engine, ledger, T0 + 65)
     commit(ledger, Batch(prune_before=T0 + 1))  # the first one (up, at T0) goes
-    with sqlite3.connect(ledger.path) as conn:
-        kept = [at for (at,) in conn.execute("SELECT at FROM transitions")]
+    with ledger.engine.connect() as conn:
+        kept = [at for (at,) in conn.execute(sa.text("SELECT at FROM transitions"))]
     assert kept == [T0 + 5]
     assert len(ledger.windows(T0, T0 + 100)) == 1
 
 
-def test_backup_is_a_consistent_copy_and_never_overwrites(ledger, tmp_path):
+# --- SQLite files only ----------------------------------------------------------------------
+
+
+def test_backup_is_a_consistent_copy_and_never_overwrites(sqlite_ledger, tmp_path):
     engine = Engine(config(system("email")), T0)
-    run_outage(engine, ledger, T0 + 65)
+    run_outage(engine, sqlite_ledger, T0 + 65)
     copy = tmp_path / "copy.db"
-    ledger.backup(copy)
+    sqlite_ledger.backup(copy)
     assert [w.record.start for w in Ledger(copy, "shire-hall").open_windows()] == [T0 + 5]
     with pytest.raises(LedgerError, match="already exists"):
-        ledger.backup(copy)
+        sqlite_ledger.backup(copy)
+
+
+def test_a_postgresql_ledger_is_backed_up_with_pg_dump(tmp_path):
+    with pytest.raises(LedgerError, match="pg_dump"):
+        Ledger("postgresql+psycopg://agent@db.example.internal/outages").backup(tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_ledger_location_is_a_path_or_a_sqlite_or_postgresql_url(tmp_path):
+    assert Ledger(tmp_path / "a.db").path == tmp_path / "a.db"
+    assert Ledger(f"sqlite:///{tmp_path}/b.db").path == tmp_path / "b.db"
+    book = Ledger("postgresql://agent:s3cret@db.example.internal/outages")
+    assert book.path is None
+    assert book.url.drivername == "postgresql+psycopg"  # psycopg 3, whatever was written
+    assert "s3cret" not in book.name  # what logs and messages show
+    with pytest.raises(LedgerError, match="unsupported ledger store 'mysql'"):
+        Ledger("mysql://agent@db.example.internal/outages")

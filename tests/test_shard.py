@@ -15,7 +15,7 @@ from agent.cli import build_parser, with_overrides
 from agent.config import ConfigError, load_config, summary
 from agent.daemon import Agent
 from agent.service import reload
-from agent.shard import group_keys, owner, parse_shard, share
+from agent.shard import group_keys, keeps_window, owner, parse_shard, share
 
 NAMES = [f"system-{i:04d}" for i in range(1000)]
 
@@ -76,6 +76,18 @@ def test_adding_a_dependant_does_not_move_its_group():
     tree = [system("core"), system("email", depends_on=("core",))]
     grown = [*tree, system("aaa-first-by-name", depends_on=("email",))]
     assert set(group_keys(grown).values()) == {"core"}
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_each_open_window_of_a_shared_site_is_taken_up_by_exactly_one_shard(count):
+    every = systems([f"sys-{i}" for i in range(60)])
+    configured = {s.name for s in every}
+    orphans = [f"removed-{i}" for i in range(20)]  # windows of systems nobody watches now
+    for name in [*configured, *orphans]:
+        takers = [k for k in range(1, count + 1) if keeps_window(
+            name, {s.name for s in share(every, (k, count))}, configured, (k, count))]
+        assert len(takers) == 1, name
+    assert keeps_window("anything", set(), configured, None)  # unsharded: all its site's
 
 
 @pytest.mark.parametrize("text", ["1/1", "2/4", " 3 / 3 "])

@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from helpers import config, system
+from ledgerparts import store
 
 from agent.daemon import Agent
+from agent.ledger import Ledger
 from agent.records import Amounts, Basis, Batch, TransitionRecord, WindowRecord
+from agent.text import iso
 from agent.web.server import AGENT_KEY, CSP, make_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,6 +114,36 @@ async def test_summary_gives_the_estate_at_a_glance(client):
     assert body["concurrent_users"] == 2000.0
     assert {"cost_per_hour", "cost_today", "cost_month", "affected_users", "open_incidents",
             "site", "ledger_ok"} <= set(body)
+
+
+async def test_outages_of_another_site_or_of_every_site_at_quorum(client, tmp_path):
+    """This agent (site "") sees db down for an hour, south from half-way through it until
+    an hour later, east sees it up: down at quorum (2 of 3) only while both see it down."""
+    agent = client.app[AGENT_KEY]
+    start = NOW + H  # every site watches db from NOW
+    await agent.ledger.commit(Batch(windows=[window("down", start, start + H)]))
+    for site, windows in (("south", [window("down", start + H / 2, start + 2 * H)]),
+                          ("east", [])):
+        book = Ledger(tmp_path / "ledger.db", site=site)
+        book.open()
+        book.watch(["db"], NOW)
+        store(book, *windows)
+        book.close()
+    span = f"from={start - H}&to={start + 3 * H}"
+    [org] = await (await client.get(f"/api/v1/outages?site=all&{span}")).json()
+    assert (org["source"], org["state"]) == ("quorum", "down")
+    assert (org["start"], org["end"]) == (iso(start + H / 2), iso(start + H))
+    assert org["cost"] == 13_000.0  # half an hour x 2,000 users x £13 an hour, once
+    assert await (await client.get(f"/api/v1/outages?site=all&system=db&{span}")).json()
+    [south] = await (await client.get(f"/api/v1/outages?site=south&{span}")).json()
+    assert (south["start"], south["duration_seconds"]) == (iso(start + H / 2), 1.5 * H)
+    # Another site may watch a system this agent does not.
+    assert await (await client.get(f"/api/v1/outages?site=south&system=hr&{span}")).json() == []
+    [own] = await (await client.get(f"/api/v1/outages?{span}")).json()
+    assert (own["start"], own["source"]) == (iso(start), "live")
+    response = await client.get("/api/v1/outages?site=west")
+    assert response.status == 400
+    assert "site: no site named 'west' in the ledger" in (await response.json())["error"]
 
 
 async def test_systems_json_keeps_its_public_fields(client):

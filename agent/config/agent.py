@@ -22,6 +22,7 @@ from agent.config.values import (
     validated,
 )
 from agent.config.web import read_web_config
+from agent.ledger import LedgerError, ledger_url
 from agent.model import AgentConfig, System
 from agent.shard import parse_shard, shard_error
 
@@ -38,7 +39,7 @@ def read_agent(
 ) -> AgentConfig:
     fields = (known_fields(ctx, node, (), _AGENT_KEYS) if node else None) or {}
     listen = _listen(ctx, fields["listen"]) if "listen" in fields else None
-    ledger = path(ctx, fields["ledger"]) if "ledger" in fields else None
+    ledger = _ledger(ctx, fields["ledger"]) if "ledger" in fields else None
     site = string(ctx, fields["site"]) if "site" in fields else None
     shard = _shard(ctx, fields["shard"]) if "shard" in fields else None
     gap_node = fields.get("max_unobserved_gap")
@@ -54,7 +55,7 @@ def read_agent(
         "per_system_histograms" in fields) else None
     return AgentConfig(
         listen=listen or "127.0.0.1:9321",
-        ledger=_ledger_path(ledger or "outage-ledger.db", ctx.config_dir, state_directory),
+        ledger=resolve_ledger(ledger or "outage-ledger.db", ctx.config_dir, state_directory),
         site=site or "",
         shard=parse_shard(shard) if shard else None,
         canaries=canaries,
@@ -77,10 +78,36 @@ def _listen_error(text: str) -> str | None:
 _listen = validated(string, _listen_error)
 
 
-def _ledger_path(text: str, config_dir: Path, state_directory: str | None) -> Path:
-    """Resolve a relative path against $STATE_DIRECTORY (its first entry) or the config's folder."""
+def ledger_error(text: str) -> str | None:
+    """Why a ledger location is unusable: a file path is always fine; a URL must name SQLite
+    (with a file) or PostgreSQL."""
+    if "://" not in text:
+        return None
+    try:
+        url = ledger_url(text)
+    except LedgerError as exc:
+        return str(exc)
+    if url.get_backend_name() == "sqlite" and not url.database:
+        return "a SQLite ledger needs a file: sqlite:///relative/path or sqlite:////absolute"
+    if url.get_backend_name() == "postgresql" and not (url.host and url.database):
+        return "a PostgreSQL ledger needs a host and a database: postgresql+psycopg://user@host/db"
+    return None
+
+
+_ledger = validated(path, ledger_error)
+
+
+def resolve_ledger(text: str, config_dir: Path, state_directory: str | None) -> str:
+    """Given agent.ledger, return a SQLite file's absolute path, or the database URL as given.
+    A relative path is resolved against $STATE_DIRECTORY (its first entry) or the config's
+    folder."""
+    if "://" in text:
+        url = ledger_url(text)
+        if url.get_backend_name() != "sqlite":
+            return text
+        text = url.database or ""
     base = Path(state_directory.split(":")[0]) if state_directory else config_dir
-    return Path(os.path.abspath(base / text))
+    return os.path.abspath(base / text)
 
 
 def _canaries(ctx: Context, node: Node, defaults: dict[str, Setting]) -> tuple[System, ...]:

@@ -39,7 +39,7 @@ async def run_demo(listen: str, ledger: str | None, duration: float | None) -> i
     env = {**os.environ, "DEMO_HTTP": estate.http_address, "DEMO_TCP": estate.tcp_address}
     config = load_config(demo_config_path(), env=env)
     with tempfile.TemporaryDirectory(prefix="outage-demo-") as scratch:
-        path = Path(ledger).resolve() if ledger else Path(scratch) / "demo-ledger.db"
+        path = str(Path(ledger).resolve() if ledger else Path(scratch) / "demo-ledger.db")
         agent_config = dataclasses.replace(config.agent, listen=listen, ledger=path)
         started = await start_agent(dataclasses.replace(config, agent=agent_config))
         if started is None:

@@ -114,7 +114,7 @@ def _maintenance(
 ) -> list[Span]:
     """The merged planned periods of one system inside [start, stop)."""
     configured = MaintenanceCalendar(system.maintenance, timezone).periods(start, stop)
-    recorded = [_span(w, stop) for w in windows if w.record.system == system.name
+    recorded = [window_span(w, stop) for w in windows if w.record.system == system.name
                 and w.record.state == "maintenance" and w.annotations.voided_reason is None]
     clipped = [c for s in [*configured, *planned, *recorded] if (c := clip(s, start, stop))]
     return merge(clipped)
@@ -132,7 +132,7 @@ def effective_cause(stored: StoredWindow) -> str | None:
     return None if corrected == stored.record.system else corrected
 
 
-def _span(stored: StoredWindow, stop: float) -> Span:
+def window_span(stored: StoredWindow, stop: float) -> Span:
     """The window's span. An open window runs to the last time the agent saw it (a running
     daemon checkpoints every few seconds; one that was stopped does not add time it never
     saw), and no further than `stop`."""
@@ -149,7 +149,7 @@ def _counted_spans(
     record = stored.record
     if stored.annotations.voided_reason is not None or record.state not in ("down", "degraded"):
         return []
-    whole = clip(_span(stored, stop), start, stop)
+    whole = clip(window_span(stored, stop), start, stop)
     return subtract(whole, maintenance) if whole else []
 
 
@@ -205,7 +205,7 @@ def _days(costed: Sequence[_Costed], start: float, end: float, zone: ZoneInfo
 def _line(c: _Costed, start: float, stop: float) -> WindowLine:
     record, notes = c.stored.record, c.stored.annotations
     shown_start = min(max(record.start, start), stop)
-    shown_end = max(shown_start, min(_span(c.stored, stop)[1], stop))
+    shown_end = max(shown_start, min(window_span(c.stored, stop)[1], stop))
     counts = notes.voided_reason is None and record.state == "down"
     uncertainty = 0.0
     if counts and record.before_start is not None and start <= record.start < stop:
@@ -271,7 +271,7 @@ def _system_report(
     unobserved = total([
         *(s for c in costed if c.stored.record.state == "unknown"
           and c.stored.annotations.voided_reason is None
-          and (s := clip(_span(c.stored, stop), start, stop))),
+          and (s := clip(window_span(c.stored, stop), start, stop))),
         *([(start, min(first_seen, stop))] if first_seen > start else []),  # before it started
     ])
     incidents = _incidents(costed)

@@ -1,33 +1,139 @@
-"""Read what a report needs from the ledger: windows, their audit trail, ad-hoc maintenance."""
+"""Read what a report needs from the ledger: windows, their audit trail, ad-hoc maintenance;
+of one site, or of every site sharing the ledger for the organisation's quorum."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-from agent.ledger import Action, Ledger, LedgerError
+from agent.ledger import Action, Ledger, LedgerError, StoredWindow
 from agent.model import Config
+from agent.quorum import quorum_windows
+from agent.records import Amounts, AuditEntry
 from agent.report.build import build_report
-from agent.report.model import Report
+from agent.report.model import Report, WindowLine
 from agent.spans import Span
+
+ALL_SITES = "all"  # `sites` for the organisation: quorum across every site of the ledger
+
+
+class NoSuchSite(ValueError):
+    """A site the ledger has nothing of."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """What a report reads from the ledger, for one site or for the organisation."""
+
+    site: str  # what the report calls it
+    windows: list[StoredWindow]
+    systems: set[str]  # the systems the ledger has windows of in the range
+    audit: list[AuditEntry]
+    planned: dict[str, list[Span]]
+    first_seen: dict[str, float]
 
 
 def read_report(
-    config: Config, start: float, end: float, as_of: float, system: str | None = None
+    config: Config, start: float, end: float, as_of: float, system: str | None = None,
+    sites: str | None = None,
 ) -> Report:
-    """Given a range, return the report from the configured ledger; raise LedgerError if it
-    cannot be read, ValueError if `system` is neither configured nor in the ledger."""
-    ledger = Ledger(config.agent.ledger, config.agent.site)
-    if not ledger.path.exists():
-        raise LedgerError(f"no ledger at {ledger.path}: has the agent run with this config?")
+    """Given a range, return the report from the configured ledger: of the configured site
+    (`sites` None), of another site sharing the ledger (its name), or of the organisation
+    (ALL_SITES). Raise LedgerError if it cannot be read, NoSuchSite for a site it has nothing
+    of, ValueError if `system` is neither configured nor in the ledger."""
+    ledger = Ledger.of(config.agent)
+    if not ledger.exists():
+        raise LedgerError(f"no ledger at {ledger.name}: has the agent run with this config?")
     ledger.prepare()  # brings an older ledger's schema up to date
-    windows = ledger.report_windows(start, end)
-    known = {s.name for s in config.systems} | {w.record.system for w in windows}
+    source = read_source(ledger, start, end, sites)
+    known = {s.name for s in config.systems} | source.systems
     if system is not None and system not in known:
         raise ValueError(f"no system named {system!r} in the configuration or the ledger")
-    audit = ledger.audit_trail(w.id for w in windows)
-    planned = adhoc_maintenance(ledger.actions_since(0))
-    return build_report(windows, config, start, end, as_of, system=system, audit=audit,
-                        planned=planned, first_seen=ledger.first_seen())
+    report = build_report(source.windows, config, start, end, as_of, system=system,
+                          audit=source.audit, planned=source.planned,
+                          first_seen=source.first_seen)
+    return dataclasses.replace(report, site=source.site)
+
+
+def read_source(ledger: Ledger, start: float, end: float, sites: str | None) -> Source:
+    """What a report of `sites` (as `read_report` takes it) needs over [start, end)."""
+    if sites is None:
+        return _site_source(ledger, start, end)
+    if sites == ALL_SITES:
+        return _organisation(ledger, start, end)
+    check_site(ledger, sites)
+    with as_site(ledger, sites) as book:
+        return _site_source(book, start, end)
+
+
+def check_site(ledger: Ledger, site: str) -> None:
+    """Raise NoSuchSite if the ledger has nothing of `site`."""
+    names = ledger.sites()
+    if site not in names:
+        raise NoSuchSite(f"no site named {site!r} in the ledger (it has "
+                         f"{', '.join(names) or 'none yet'}; {ALL_SITES!r} for all of them)")
+
+
+@contextmanager
+def as_site(ledger: Ledger, site: str) -> Iterator[Ledger]:
+    """The same store, read as another site."""
+    book = Ledger(ledger.url.render_as_string(hide_password=False), site)
+    try:
+        yield book
+    finally:
+        book.dispose()  # a PostgreSQL pool
+
+
+def _site_source(ledger: Ledger, start: float, end: float) -> Source:
+    windows = ledger.report_windows(start, end)
+    return Source(site=ledger.site, windows=windows,
+                  systems={w.record.system for w in windows},
+                  audit=ledger.audit_trail(w.id for w in windows),
+                  planned=adhoc_maintenance(ledger.actions_since(0)),
+                  first_seen=ledger.first_seen())
+
+
+def _organisation(ledger: Ledger, start: float, end: float) -> Source:
+    """Quorum across every site (agent.quorum), preferring the configured site's cost basis.
+    Maintenance is of a system, wherever it was declared: every site's ad-hoc maintenance
+    counts. A system was first watched when any site first watched it."""
+    names = ledger.sites()
+    each: list[Source] = []
+    for name in names:
+        with as_site(ledger, name) as book:
+            each.append(_site_source(book, start, end))
+    planned: dict[str, list[Span]] = {}
+    first_seen: dict[str, float] = {}
+    for one in each:
+        for system, spans in one.planned.items():
+            planned.setdefault(system, []).extend(spans)
+        for system, first in one.first_seen.items():
+            first_seen[system] = min(first, first_seen.get(system, first))
+    windows = quorum_windows({one.site: one.windows for one in each}, ledger.watchers(),
+                             start, end, prefer=ledger.site)
+    return Source(site=f"all sites (quorum of {', '.join(names)})", windows=windows,
+                  systems={system for one in each for system in one.systems}, audit=[],
+                  planned=planned, first_seen=first_seen)
+
+
+def organisation_windows(
+    config: Config, ledger: Ledger, start: float, end: float, as_of: float
+) -> list[StoredWindow]:
+    """The organisation's windows overlapping [start, end) (quorum across every site), each
+    with the amounts `report --all-sites` gives it inside the range: it has no recorded ones."""
+    source = _organisation(ledger, start, end)
+    report = build_report(source.windows, config, start, end, as_of, planned=source.planned,
+                          first_seen=source.first_seen)
+    lines = {line.id: line for line in report.windows}
+    return [_costed(w, lines[w.id]) for w in source.windows]
+
+
+def _costed(stored: StoredWindow, line: WindowLine) -> StoredWindow:
+    amounts = Amounts(cost=line.cost, staff=line.staff, direct=line.direct,
+                      downtime=line.downtime)
+    return dataclasses.replace(stored, record=dataclasses.replace(stored.record,
+                                                                  amounts=amounts))
 
 
 def adhoc_maintenance(actions: Iterable[Action]) -> dict[str, list[Span]]:

@@ -23,8 +23,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from agent.daemon import Agent
 from agent.engine import SystemView
 from agent.export import window_json
-from agent.ledger import Ledger, LedgerError
+from agent.ledger import Ledger, LedgerError, StoredWindow
 from agent.model import State, WebConfig
+from agent.report.source import ALL_SITES, NoSuchSite, as_site, check_site, organisation_windows
 from agent.text import iso
 from agent.web import availability as avail
 from agent.web.security import BasicAuthGuard, configure_tls, server_context
@@ -37,6 +38,7 @@ TLS_KEY: web.AppKey[ssl.SSLContext] = web.AppKey("tls", ssl.SSLContext)
 LIMITS = {"max_line_size": 4096, "max_field_size": 8190, "max_headers": 64}
 DEFAULT_LOOKBACK = 90 * 86400.0
 DEFAULT_DAYS = 90
+OUTAGE_STATES = ("down", "degraded", "maintenance")  # what /api/v1/outages lists
 
 # Only what the page itself ships: no inline script or style, no third-party origin.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -122,34 +124,59 @@ async def systems(request: web.Request) -> web.Response:
     return json_response([system_json(view, agent) for view in scrape.views])
 
 
-def outage_query(request: web.Request, agent: Agent, now: float) -> tuple[float, float,
-                                                                             str | None]:
+def outage_query(request: web.Request, agent: Agent, now: float) -> tuple[
+        float, float, str | None, str | None]:
+    """from, to, system and site (None: the agent's own; a site of a shared ledger; "all")."""
     query = request.rel_url.query
-    unknown = set(query) - {"from", "to", "system"}
+    unknown = set(query) - {"from", "to", "system", "site"}
     if unknown:
         raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
     end = parse_time(query["to"], "to") if "to" in query else now
     start = parse_time(query["from"], "from") if "from" in query else end - DEFAULT_LOOKBACK
     if start >= end:
         raise BadRequest("from must be before to")
+    site = query.get("site")
+    if site == agent.config.agent.site:
+        site = None
     system = query.get("system")
-    if system is not None and system not in agent.engine.lives:
+    # another site may watch systems this agent does not
+    if site is None and system is not None and system not in agent.engine.lives:
         raise BadRequest(f"system: no system named {system!r}")
-    return start, end, system
+    return start, end, system, site
+
+
+def read_outages(agent: Agent, start: float, end: float, system: str | None,
+                 site: str | None, now: float) -> list[StoredWindow]:
+    """The windows /api/v1/outages lists: the agent's own site's, another site's of a shared
+    ledger, or the organisation's (site=all: quorum windows, costed as `report --all-sites`
+    costs them); raise BadRequest for a site the ledger has nothing of."""
+    if site is None:
+        return agent.ledger.windows(start, end, system, OUTAGE_STATES)
+    if site == ALL_SITES:
+        found = organisation_windows(agent.config, agent.ledger, start, end, now)
+        return [w for w in found if system in (None, w.record.system)]
+    try:
+        check_site(agent.ledger, site)
+    except NoSuchSite as exc:
+        raise BadRequest(f"site: {exc}") from exc
+    with as_site(agent.ledger, site) as other:
+        return other.windows(start, end, system, OUTAGE_STATES)
 
 
 async def outages(request: web.Request) -> web.Response:
     agent = request.app[AGENT_KEY]
     now = time.time()
     try:
-        start, end, system = outage_query(request, agent, now)
+        start, end, system, site = outage_query(request, agent, now)
     except BadRequest as exc:
         return error(400, str(exc))
     await agent.snapshot()  # open windows' figures committed up to now
     loop = asyncio.get_running_loop()
-    found = await loop.run_in_executor(
-        None, lambda: agent.ledger.windows(start, end, system,
-                                           ("down", "degraded", "maintenance")))
+    try:
+        found = await loop.run_in_executor(None, read_outages, agent, start, end, system, site,
+                                           now)
+    except BadRequest as exc:
+        return error(400, str(exc))
     return json_response([window_json(w, now) for w in found])
 
 

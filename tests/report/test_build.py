@@ -6,14 +6,12 @@ H is the council's hourly cost per user: £25,000 / 1,924 h = £12.99376... an h
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from helpers import DOWN, HOURLY, UP, config, system
 from ledgerparts import HOUR, LONDON, at, store, window
 
 from agent.engine import Engine
-from agent.ledger import Ledger
 from agent.model import Maintenance, UsersSchedule, UsersWindow
 from agent.report import build_report
 from agent.report.money import CostSpan, share_out
@@ -26,14 +24,6 @@ OFFICE = UsersSchedule(  # Mon-Fri 08:00-18:00 2,000 users, else 100; English ba
     windows=(UsersWindow(frozenset(range(5)), dt.time(8), dt.time(18), 2000.0),),
     holidays="GB-ENG",
 )
-
-
-@pytest.fixture
-def ledger(tmp_path: Path):
-    book = Ledger(tmp_path / "ledger.db", site="shire-hall")
-    book.open()
-    yield book
-    book.close()
 
 
 def by_name(report):
