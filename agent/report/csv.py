@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 
-from agent.report.model import Report, WindowLine
-from agent.text import iso
+from agent.report.json import window
+from agent.report.model import Report
 
-COLUMNS = (
+COLUMNS = (  # the JSON report's window fields, in this order
     "id", "system", "state", "cause", "start", "end", "downtime_seconds", "staff_cost",
     "direct_cost", "cost", "recorded_cost", "uncertainty_seconds", "source", "voided_reason",
     "ticket", "note", "reason",
 )
+
+
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting so
 
 
@@ -21,18 +23,16 @@ def render(report: Report) -> str:
     figures for the part inside the report's range)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    rows = [window(w) for w in report.windows]
     writer.writerow(COLUMNS)
-    writer.writerows(row(w) for w in report.windows)
+    writer.writerows([cell(fields[name]) for name in COLUMNS] for fields in rows)
     return out.getvalue()
 
 
-def row(w: WindowLine) -> tuple[object, ...]:
-    return (
-        w.id, w.system, w.state, text(w.cause), iso(w.start), iso(w.end) or "",
-        round(w.downtime, 3), round(w.staff, 2), round(w.direct, 2), round(w.cost, 2),
-        round(w.recorded_cost, 2), round(w.uncertainty, 3), w.source, text(w.voided),
-        text(w.ticket), text(w.note), text(w.reason),
-    )
+def cell(value: object) -> object:
+    """A field as a cell: nothing for null, free text as a spreadsheet shows it rather than
+    evaluates it."""
+    return text(value) if isinstance(value, str) or value is None else value
 
 
 def text(value: str | None) -> str:

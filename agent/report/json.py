@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.report.model import Report, SystemReport
+from agent.report.model import Report, SystemReport, WindowLine
 from agent.text import iso
 
 
 def render(report: Report) -> str:
-    """Given a report, return {"from", "to", "currency", "total_cost", "total_downtime_seconds",
-    "systems": [...]}; money rounded to 2 places, availability a fraction (null when no time
-    was counted), sla_met null for a system without an SLA."""
+    """Given a report, return {"site", "from", "to", "currency", "total_cost",
+    "total_downtime_seconds", "systems": [...]}, each system with its "windows"; money rounded
+    to 2 places, availability a fraction (null when no time was counted), sla_met null for a
+    system without an SLA."""
     document = {
-        "from": iso(report.start), "to": iso(report.end), "currency": report.currency,
+        "site": report.site, "from": iso(report.start), "to": iso(report.end),
+        "currency": report.currency,
         "total_cost": round(report.cost, 2),
         "total_downtime_seconds": round(report.downtime, 3),
         "systems": [system(s) for s in report.systems],
@@ -28,4 +30,18 @@ def system(s: SystemReport) -> dict[str, Any]:
         "availability": None if s.availability is None else round(s.availability, 6),
         "cost": round(s.cost, 2), "staff_cost": round(s.staff, 2),
         "direct_cost": round(s.direct, 2), "sla_met": s.sla_met,
+        "windows": [window(w) for w in s.windows],
+    }
+
+
+def window(w: WindowLine) -> dict[str, Any]:
+    """One window as the report counts it: start and end as recorded (end null while open),
+    the figures for the part inside the range, and the ledger's own for the whole window."""
+    return {
+        "id": w.id, "system": w.system, "state": w.state, "cause": w.cause,
+        "start": iso(w.start), "end": iso(w.end), "downtime_seconds": round(w.downtime, 3),
+        "staff_cost": round(w.staff, 2), "direct_cost": round(w.direct, 2),
+        "cost": round(w.cost, 2), "recorded_cost": round(w.recorded_cost, 2),
+        "uncertainty_seconds": round(w.uncertainty, 3), "source": w.source,
+        "voided_reason": w.voided, "ticket": w.ticket, "note": w.note, "reason": w.reason,
     }

@@ -67,7 +67,19 @@ def test_renderers_are_the_formats_the_cli_offers():
 
 
 def test_json_has_exactly_the_documented_fields(report):
-    assert json.loads(RENDERERS["json"](report)) == {
+    document = json.loads(RENDERERS["json"](report))
+    windows = {s["system"]: s.pop("windows") for s in document["systems"]}
+    assert {name: [w["id"] for w in found] for name, found in windows.items()} == {
+        "email": [1, 3, 4], "finance": [2]}
+    assert windows["email"][0] == {  # the CSV's first row, with numbers and nulls
+        "id": 1, "system": "email", "state": "down", "cause": None,
+        "start": "2026-11-03T09:00:00.000Z", "end": "2026-11-03T10:30:00.000Z",
+        "downtime_seconds": 5400.0, "staff_cost": 19490.64, "direct_cost": 0.0,
+        "cost": 19490.64, "recorded_cost": 19490.64, "uncertainty_seconds": 45.0,
+        "source": "live", "voided_reason": None, "ticket": "INC-42", "note": None, "reason": "",
+    }
+    assert document == {
+        "site": "shire-hall",
         "from": "2026-11-01T00:00:00.000Z", "to": "2026-12-01T00:00:00.000Z",
         "currency": "GBP", "total_cost": 31635.03, "total_downtime_seconds": 10800.0,
         "systems": [
