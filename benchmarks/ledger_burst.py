@@ -52,10 +52,11 @@ async def _ticker(stop: asyncio.Event, worst: list[float]) -> None:
         worst[0] = max(worst[0], loop.time() - before - 0.001)
 
 
-async def measure(systems: int = 10_000) -> dict[str, float]:
-    """Commit a burst of `systems` transitions; return seconds to commit and worst loop stall."""
+async def measure(systems: int = 10_000, location: str | None = None) -> dict[str, float]:
+    """Commit a burst of `systems` transitions to the ledger at `location` (an empty database;
+    default a new SQLite file); return seconds to commit and the worst loop stall."""
     with tempfile.TemporaryDirectory(prefix="ledger-burst-") as folder:
-        ledger = Ledger(Path(folder) / "ledger.db")
+        ledger = Ledger(location or Path(folder) / "ledger.db")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ledger.open)
         batches = burst(systems, time.time())
@@ -74,6 +75,7 @@ async def measure(systems: int = 10_000) -> dict[str, float]:
         stop.set()
         await ticker
         await loop.run_in_executor(None, ledger.close)
+        ledger.dispose()
     return {"transitions": systems, "submit_seconds": submitted,
             "commit_seconds": committed, "worst_loop_stall_seconds": worst[0]}
 

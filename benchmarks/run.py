@@ -79,6 +79,7 @@ class Settings:
     outage_mode: str = "hang"
     outage_tail: float = 10.0  # the outage phase lasts the detection bound and this
     phases: tuple[str, ...] = PHASES
+    ledger_url: str | None = None  # the ledger phase's store: a new SQLite file if None
 
     @property
     def rate(self) -> float:
@@ -551,7 +552,8 @@ def run(settings: Settings, workdir: Path) -> dict[str, Any]:
         if "aiohttp" in settings.phases:
             results["aiohttp"] = paced_client(settings, farm, workdir, None, "aiohttp")
         if "ledger" in settings.phases:
-            results["ledger"] = asyncio.run(ledger_burst.measure(settings.systems))
+            results["ledger"] = asyncio.run(ledger_burst.measure(settings.systems,
+                                                                 settings.ledger_url))
     finally:
         if agent is not None:
             agent.process.stop()
@@ -581,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, of {', '.join(PHASES)}")
     parser.add_argument("--json", type=Path, default=Path("benchmark-results.json"))
     parser.add_argument("--workdir", type=Path, help="keep logs and the ledger here")
+    parser.add_argument("--ledger-url",
+                        help="an empty PostgreSQL database for the ledger phase "
+                             "(postgresql+psycopg://...); default: a new SQLite file")
     args = parser.parse_args(argv)
     phases = tuple(p for p in args.phases.split(",") if p)
     if unknown := set(phases) - set(PHASES):
@@ -591,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         failure_threshold=args.failure_threshold, histograms=args.per_system_histograms,
         addresses=args.addresses, scrape_every=args.scrape_every,
         outage_mode=args.outage_mode, outage_tail=args.outage_tail, phases=phases,
+        ledger_url=args.ledger_url,
     )
     with tempfile.TemporaryDirectory(prefix="outage-bench-") as scratch:
         workdir = args.workdir or Path(scratch)
