@@ -293,7 +293,10 @@ class Agent:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.dispatcher.stop)
         await loop.run_in_executor(None, self.ledger.close)
-        await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
+        try:
+            await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
+        except LedgerError as exc:  # the next start sees a run that never said it stopped
+            log.warning("cannot mark the run as stopped: %s", exc)
         self.ledger.dispose()
 
     def _watched(self) -> list[str]:

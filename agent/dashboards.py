@@ -9,6 +9,10 @@ Every query filters on `site=~"$site"` (Prometheus target labels carry the site,
 deploy/prometheus/prometheus.yml) and reaches Prometheus through the `$datasource` variable, so
 no datasource UID is written down. Calendar figures come from the agent's ledger-backed
 `outage_cost_current_day/month` gauges, not from `increase()` over a rolling range.
+
+The organisation dashboard is the exception: it reads only the quorum recording rules of
+deploy/prometheus/quorum.yml (series without a `site` label), never the agents' own series,
+so three sites that see one outage never bill it three times.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ GRAFANA_CURRENCIES = frozenset({
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 OVERVIEW_UID = "outage-cost-overview"
 DETAIL_UID = "outage-system-detail"
+ORGANISATION_UID = "outage-cost-organisation"
 TAGS = ["outage-cost"]
 # State timeline codes: a higher code is worse, so `max` across sites shows the worst state.
 STATE_CODES = {"unknown": 0, "up": 1, "maintenance": 2, "degraded": 3, "down": 4}
 STATE_COLOURS = {"unknown": "text", "up": "green", "maintenance": "blue",
                  "degraded": "orange", "down": "red"}
 TIME_UNIT = "dtdurations"
+# outage:system_down:quorum is 0 or 1: the organisation's verdict on a system.
+QUORUM_CODES = {"up": 0, "down": 1}
 
 
 def money_unit(currency: str) -> str:
@@ -157,14 +164,16 @@ def bargauge(title: str, description: str, expr: str, unit: str, *, decimals: in
                  ])
 
 
-def state_mappings() -> list[Json]:
+def state_mappings(codes: dict[str, int] | None = None) -> list[Json]:
+    """Value mappings from a state's code to its name and colour (STATE_CODES by default)."""
     return [{"type": "value", "options": {
         str(code): {"text": name, "color": STATE_COLOURS[name], "index": code}
-        for name, code in STATE_CODES.items()}}]
+        for name, code in (codes or STATE_CODES).items()}}]
 
 
-def state_timeline(title: str, description: str, expr: str) -> Json:
-    defaults = {"color": {"mode": "thresholds"}, "mappings": state_mappings(),
+def state_timeline(title: str, description: str, expr: str,
+                   mappings: list[Json] | None = None) -> Json:
+    defaults = {"color": {"mode": "thresholds"}, "mappings": mappings or state_mappings(),
                 "thresholds": thresholds((None, "text")),
                 "custom": {"fillOpacity": 80, "lineWidth": 0}}
     options = {"mergeValues": True, "showValue": "never", "alignValue": "left", "rowHeight": 0.8,
@@ -183,11 +192,15 @@ def column(name: str, unit: str, decimals: int = 0, hidden: bool = False) -> lis
 
 
 def table(title: str, description: str, columns: list[tuple[str, str, str, str]],
-          links: list[Json]) -> Json:
-    """Given (refId, expr, column name, unit) per column, one row per system (instant)."""
+          links: list[Json], mappings: dict[str, list[Json]] | None = None) -> Json:
+    """Given (refId, expr, column name, unit) per column, one row per system (instant);
+    `mappings` gives value mappings for some columns, by refId."""
     targets = [target(expr, ref, instant=True, fmt="table") for ref, expr, _, _ in columns]
     overrides = [{"matcher": {"id": "byName", "options": f"Value #{ref}"},
-                  "properties": column(name, unit)} for ref, _, name, unit in columns if name]
+                  "properties": column(name, unit) + (
+                      [{"id": "mappings", "value": mappings[ref]}]
+                      if mappings and ref in mappings else [])}
+                 for ref, _, name, unit in columns if name]
     overrides.append({"matcher": {"id": "byName", "options": "system"},
                       "properties": [{"id": "displayName", "value": "System"},
                                      {"id": "links", "value": links}]})
@@ -253,7 +266,7 @@ def variables(multi_system: bool) -> list[Json]:
 
 
 def dashboard(uid: str, title: str, description: str, panels: list[Json],
-              multi_system: bool) -> Json:
+              multi_system: bool, templating: list[Json] | None = None) -> Json:
     return {
         "uid": uid, "title": title, "description": description, "tags": TAGS,
         "editable": True, "graphTooltip": 1, "refresh": "1m", "schemaVersion": 39,
@@ -262,7 +275,7 @@ def dashboard(uid: str, title: str, description: str, panels: list[Json],
         "links": [{"type": "dashboards", "title": "Outage cost", "tags": TAGS, "asDropdown": False,
                    "includeVars": True, "keepTime": True, "icon": "external link",
                    "targetBlank": False, "tooltip": "", "url": ""}],
-        "templating": {"list": variables(multi_system)},
+        "templating": {"list": templating or variables(multi_system)},
         "panels": panels,
     }
 
@@ -435,9 +448,99 @@ def system_detail(currency: str) -> Json:
                      grid(rows), multi_system=False)
 
 
+def organisation(currency: str) -> Json:
+    """Given a currency code, return the organisation dashboard: systems down at a quorum of
+    the sites that probe them, and their cost counted once.
+
+    It reads only the recording rules of deploy/prometheus/quorum.yml, which the Prometheus
+    that sees every site loads: never an agent's own series, which would add up across sites.
+    Those series carry no `site` label, so there is no Site variable.
+    """
+    money, code = money_unit(currency), currency.strip().upper()
+    sel = 'system=~"$system"'
+    cost_rate = f"outage:cost_per_hour:quorum{{{sel}}}"
+    # Cost in range: the quorum cost rate (per hour) sampled every minute over the range, a
+    # minute's worth each. Exact to the minute at each change, and a minute with no series
+    # (no agent scraped) adds nothing. The rate of outage_cost_total would lag a new outage.
+    in_range = f"sum_over_time({cost_rate}[$__range:1m])"
+    votes = f"max by (system) (outage:system_down:sites{{{sel}}})"
+    probing = f"max by (system) (outage:system_probing:sites{{{sel}}})"
+    quorum = f"max by (system) (outage:system_down:quorum{{{sel}}})"
+    hot = thresholds((None, "green"), (0.01, "red"))
+    verdict = state_mappings(QUORUM_CODES)
+    link = [{"title": "Open the system's detail dashboard, every site side by side", "url":
+             f"/d/{DETAIL_UID}/{DETAIL_UID}?${{datasource:queryparam}}&var-site=$__all"
+             "&var-system=${__value.raw}&${__url_time_range}"}]
+    table_columns = [
+        ("A", quorum, "Down at quorum", "none"),
+        ("B", votes, "Sites seeing it down", "none"),
+        ("C", probing, "Sites probing it", "none"),
+        ("D", f"sum by (system) ({cost_rate})", f"Burn rate ({code} per hour)", money),
+        ("E", f"sum by (system) ({in_range}) / 60", "Cost in range", money),
+    ]
+    rows: list[tuple[int, list[tuple[int, Json]]]] = [
+        (4, [
+            (6, stat("Systems down at quorum now", "Systems that most of the sites probing "
+                     "them see down: outages of the organisation, not of one site's network.",
+                     f"sum(outage:system_down:quorum{{{sel}}})", "none",
+                     colour=thresholds((None, "green"), (1, "red")))),
+            (6, stat("Systems seen down by any site now", "Systems at least one site sees "
+                     "down, at quorum or not: more than the count at quorum means a site's own "
+                     "network or uplink is failing.",
+                     f"count(outage:system_down:sites{{{sel}}} > 0) or vector(0)", "none",
+                     colour=thresholds((None, "green"), (1, "orange")))),
+            (6, stat(f"Organisation burn rate now ({code} per hour)", "What outages cost the "
+                     "organisation per hour now: each system down at quorum counted once, at "
+                     "the rate its sites report, never once per site.", f"sum({cost_rate})",
+                     money, colour=hot)),
+            (6, stat("Organisation cost in range", "What outages at quorum cost over the time "
+                     "range, counted once: the burn rate at quorum taken minute by minute "
+                     "(to within a minute at each change).", f"sum({in_range}) / 60", money,
+                     colour=hot)),
+        ]),
+        (8, [
+            (16, table("Systems: votes and cost at quorum", "Every system the sites probe: "
+                       "whether it is down at quorum, how many sites see it down of how many "
+                       "probe it, its burn rate at quorum and what it cost over the range. "
+                       "Click a system for its detail, every site side by side.",
+                       table_columns, link, mappings={"A": verdict})),
+            (8, bargauge("Share of probing sites that see it down", "Sites seeing the system "
+                         "down over sites probing it, now. Above half is a quorum: two of "
+                         "three, both of two.", f"{votes} / {probing}", "percentunit",
+                         decimals=0, bounds=(0, 1),
+                         colour=thresholds((None, "green"), (0.01, "orange"), (0.501, "red")))),
+        ]),
+        (7, [(24, state_timeline("Down at quorum, by system", "When each system was down for "
+                                 "the organisation (at a majority of the sites probing it) "
+                                 "over the range.", quorum, mappings=verdict))]),
+        (9, [
+            (12, timeseries("Sites seeing each system down", "How many sites saw each system "
+                            "down, over the range: one site alone is its own network, most of "
+                            "them is the system.", [target(votes, legend="{{system}}")],
+                            "none", steps=True, decimals=0)),
+            (12, timeseries(f"Burn rate at quorum by system ({code} per hour)", "What each "
+                            "system's outage cost the organisation per hour over time, counted "
+                            "once, stacked.",
+                            [target(f"sum by (system) ({cost_rate})", legend="{{system}}")],
+                            money, stack=True, decimals=0)),
+        ]),
+    ]
+    templating = [
+        variables(multi_system=True)[0],
+        query_variable("system", "System", "label_values(outage:system_probing:sites, system)",
+                       True),
+    ]
+    return dashboard(ORGANISATION_UID, "Outage cost: organisation (quorum across sites)",
+                     "Outages of the organisation: systems down at most of the sites that "
+                     "probe them, costed once, from the quorum recording rules "
+                     f"(deploy/prometheus/quorum.yml). Money in {code}.", grid(rows),
+                     multi_system=True, templating=templating)
+
+
 DASHBOARDS: dict[str, Callable[[str], Json]] = {
     "outage-cost-overview.json": overview,
     "outage-system-detail.json": system_detail,
+    "outage-cost-organisation.json": organisation,
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import logging
 import os
 import queue
@@ -245,6 +246,9 @@ def ledger_url(location: str | Path) -> sa.URL:
         raise LedgerError(f"not a database URL: {exc}") from exc
     backend = url.get_backend_name()
     if backend == "postgresql":
+        if importlib.util.find_spec("psycopg") is None:
+            raise LedgerError("a PostgreSQL ledger needs psycopg 3: "
+                              "pip install 'outage-cost-agent[postgresql]'")
         return url.set(drivername="postgresql+psycopg")  # psycopg 3, whatever was written
     if backend != "sqlite":
         raise LedgerError(f"unsupported ledger store {backend!r}: give a file path, "

@@ -16,9 +16,12 @@ from agent.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 GRAFANA = REPO / "grafana"
+QUORUM = REPO / "deploy/prometheus/quorum.yml"
+ORGANISATION = "outage-cost-organisation.json"  # reads the quorum series: no site label
 MONEY_METRICS = ("outage_cost_total", "outage_cost_per_hour", "outage_open_incident_cost",
                  "outage_cost_current_day", "outage_cost_current_month",
-                 "outage_direct_cost_total")
+                 "outage_direct_cost_total", "outage:cost_per_hour:quorum",
+                 "outage:cost:quorum_rate5m")
 TIME_METRICS = ("outage_open_incident_duration_seconds", "outage_probe_duration_seconds",
                 "outage_downtime_seconds_total")
 TIME_UNITS = {"s", "ms", "dtdurations", "dtdurationms", "dthms"}
@@ -53,8 +56,9 @@ def unit_of(panel: dict[str, Any], ref: str) -> str | None:
 
 
 def kind_of(expr: str) -> str | None:
-    """money, time or None from the metrics a query reads (a ratio of them is neither)."""
-    if "/" in expr:
+    """money, time or None from the metrics a query reads (a ratio of them is neither; a
+    division by a number, such as minutes into hours, keeps the kind)."""
+    if re.search(r"/(?!\s*[\d.]+\b)", expr):
         return None
     if any(m in expr for m in MONEY_METRICS):
         return "money"
@@ -120,7 +124,10 @@ def test_every_panel_has_a_title_queries_and_the_datasource_variable(name, panel
     for t in panel["targets"]:
         assert t["datasource"] == panel["datasource"]
         assert t["expr"].strip() and t["refId"]
-        assert 'site=~"$site"' in t["expr"], "every query filters on the site variable"
+        if name == ORGANISATION:  # the quorum series have no site, every query a system
+            assert not re.search(r"\bsite\b", t["expr"]) and 'system=~"$system"' in t["expr"]
+        else:
+            assert 'site=~"$site"' in t["expr"], "every query filters on the site variable"
 
 
 @pytest.mark.parametrize(("name", "panel"), every_panel(),
@@ -136,7 +143,7 @@ def test_money_and_time_queries_carry_a_unit(name, panel):
 
 
 def test_every_money_metric_panel_is_checked_for_a_unit():
-    """Guard for the test above: it sees money panels in both dashboards."""
+    """Guard for the test above: it sees money panels in every dashboard."""
     money = [(n, p["title"]) for n, p in every_panel()
              if any(kind_of(t["expr"]) == "money" for t in p["targets"])]
     assert {n for n, _ in money} == set(dashboards.DASHBOARDS)
@@ -162,8 +169,13 @@ def test_no_datasource_uid_is_hard_coded(name):
     board = committed()[name]
     assert set(uids({k: v for k, v in board.items() if k != "uid"})) == {"${datasource}"}
     variables = {v["name"]: v for v in board["templating"]["list"]}
-    assert set(variables) == {"datasource", "site", "system"}
     assert variables["datasource"]["type"] == "datasource"
+    if name == ORGANISATION:
+        assert set(variables) == {"datasource", "system"}
+        assert variables["system"]["query"] == (
+            "label_values(outage:system_probing:sites, system)")
+        return
+    assert set(variables) == {"datasource", "site", "system"}
     assert variables["site"]["query"] == "label_values(outage_agent_info, site)"
 
 
@@ -173,11 +185,30 @@ def test_detail_dashboard_is_for_one_system_and_the_overview_for_many():
               for n, b in boards.items()}
     assert system["outage-cost-overview.json"]["multi"] is True
     assert system["outage-system-detail.json"]["multi"] is False
+    assert system[ORGANISATION]["multi"] is True
     detail_exprs = [t["expr"] for p in panels_of(boards["outage-system-detail.json"])
                     for t in p["targets"]]
     assert all('system="$system"' in e for e in detail_exprs)
     assert any("outage_system_cause" in e for e in detail_exprs)
     assert any("histogram_quantile" in e for e in detail_exprs)
+
+
+def test_organisation_dashboard_reads_only_the_quorum_recording_rules():
+    """Never an agent's own series (outage_...), which would add up across sites: only the
+    series quorum.yml records, and every one of its votes and money series is shown."""
+    recorded = {rule["record"] for group in yaml.safe_load(QUORUM.read_text())["groups"]
+                for rule in group["rules"] if "record" in rule}
+    board = committed()[ORGANISATION]
+    assert board["uid"] == dashboards.ORGANISATION_UID
+    exprs = [t["expr"] for p in panels_of(board) for t in p["targets"]]
+    read = {name for e in exprs for name in re.findall(r"\boutage[:_][a-z0-9_:]*", e)}
+    assert read and read <= recorded, read - recorded
+    assert {"outage:system_down:quorum", "outage:system_down:sites",
+            "outage:system_probing:sites", "outage:cost_per_hour:quorum"} <= read
+    for e in exprs:
+        assert not re.search(r"\b(sum|count|avg)\b[^(]*\(\s*outage_", e), e
+    titles = [p["title"] for p in panels_of(board)]
+    assert {"table", "state-timeline"} <= {p["type"] for p in panels_of(board)}, titles
 
 
 def test_provisioning_points_at_the_dashboards_and_the_alerts_at_the_datasource():

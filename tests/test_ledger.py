@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,11 @@ def test_a_ledger_location_is_a_path_or_a_sqlite_or_postgresql_url(tmp_path):
     assert "s3cret" not in book.name  # what logs and messages show
     with pytest.raises(LedgerError, match="unsupported ledger store 'mysql'"):
         Ledger("mysql://agent@db.example.internal/outages")
+
+
+def test_a_postgresql_ledger_without_psycopg_says_what_to_install(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "psycopg" else real(name, *a))
+    with pytest.raises(LedgerError, match=r"pip install 'outage-cost-agent\[postgresql\]'"):
+        Ledger("postgresql+psycopg://agent@db.example.internal/outages")
