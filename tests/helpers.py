@@ -82,3 +82,11 @@ def load_rules(path: Path) -> list[dict]:
 
     return [rule for group in yaml.safe_load(path.read_text())["groups"]
             for rule in group["rules"]]
+
+
+def substitute(expr: str, values: dict[str, str]) -> str:
+    """Replace Grafana's variables ($name and ${name}), longest names first."""
+    for name in sorted(values, key=len, reverse=True):
+        expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
+    assert "$" not in expr, f"unsubstituted variable in {expr}"
+    return expr

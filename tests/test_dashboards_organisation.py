@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import substitute
 from realparts import require_tool
 
 from agent import dashboards
@@ -168,14 +169,6 @@ def input_series() -> list[dict[str, str]]:
                 {"series": f"outage_cost_total{labels}", "values": " ".join(accrued)},
             ]
     return series
-
-
-def substitute(expr: str, values: dict[str, str]) -> str:
-    """Replace Grafana's variables ($name and ${name}), longest names first."""
-    for name in sorted(values, key=len, reverse=True):
-        expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
-    assert "$" not in expr, f"unsubstituted variable in {expr}"
-    return expr
 
 
 def grafana_values(minute: int, system: str) -> dict[str, str]:

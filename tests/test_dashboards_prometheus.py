@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import substitute
 from realparts import (
     AgentProcess,
     HttpTarget,
@@ -146,14 +147,6 @@ def scrape_after(prometheus: PrometheusProcess, moment: float) -> Callable[[], f
         return stamp if stamp > moment else None
 
     return check
-
-
-def substitute(expr: str, values: dict[str, str]) -> str:
-    """Replace Grafana's variables ($name and ${name}), longest names first."""
-    for name in sorted(values, key=len, reverse=True):
-        expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
-    assert "$" not in expr, f"unsubstituted variable in {expr}"
-    return expr
 
 
 def resolve_variable(prometheus: PrometheusProcess, query: str, values: dict[str, str],
