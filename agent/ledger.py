@@ -234,9 +234,11 @@ def migration_sql(number: int, dialect: str) -> list[str]:
     return [part for part in script.split(";") if part.strip()]
 
 
-def ledger_url(location: str | Path) -> sa.URL:
+def ledger_url(location: str | Path | sa.URL) -> sa.URL:
     """Given a path (a SQLite file) or a database URL, return its SQLAlchemy URL; raise
     LedgerError for a store the ledger cannot use."""
+    if isinstance(location, sa.URL):
+        return location
     text = str(location)
     if "://" not in text:
         return sa.URL.create("sqlite", database=text)
@@ -438,7 +440,7 @@ class Ledger:
     """The ledger of one site (and, sharded, one agent of it) in a SQLite file or a shared
     PostgreSQL database."""
 
-    def __init__(self, location: str | Path, site: str = "", shard: str = "") -> None:
+    def __init__(self, location: str | Path | sa.URL, site: str = "", shard: str = "") -> None:
         self.url = ledger_url(location)
         self.site = site
         self.shard = shard
@@ -461,6 +463,13 @@ class Ledger:
     def of(cls, agent: AgentConfig) -> Ledger:
         """The ledger an agent's configuration names, as that agent (site and shard)."""
         return cls(agent.ledger, agent.site, format_shard(agent.shard))
+
+    def for_site(self, site: str) -> Ledger:
+        """The same store read as another site (a report across sites), on this one's
+        connections."""
+        other = Ledger(self.url, site)
+        other._engine = self.engine
+        return other
 
     @property
     def engine(self) -> sa.Engine:

@@ -4,8 +4,7 @@ of one site, or of every site sharing the ledger for the organisation's quorum."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 from agent.ledger import Action, Ledger, LedgerError, StoredWindow
 from agent.model import Config
@@ -63,8 +62,7 @@ def read_source(ledger: Ledger, start: float, end: float, sites: str | None) -> 
     if sites == ALL_SITES:
         return _organisation(ledger, start, end)
     check_site(ledger, sites)
-    with as_site(ledger, sites) as book:
-        return _site_source(book, start, end)
+    return _site_source(ledger.for_site(sites), start, end)
 
 
 def check_site(ledger: Ledger, site: str) -> None:
@@ -73,16 +71,6 @@ def check_site(ledger: Ledger, site: str) -> None:
     if site not in names:
         raise NoSuchSite(f"no site named {site!r} in the ledger (it has "
                          f"{', '.join(names) or 'none yet'}; {ALL_SITES!r} for all of them)")
-
-
-@contextmanager
-def as_site(ledger: Ledger, site: str) -> Iterator[Ledger]:
-    """The same store, read as another site."""
-    book = Ledger(ledger.url.render_as_string(hide_password=False), site)
-    try:
-        yield book
-    finally:
-        book.dispose()  # a PostgreSQL pool
 
 
 def _site_source(ledger: Ledger, start: float, end: float) -> Source:
@@ -99,22 +87,20 @@ def _organisation(ledger: Ledger, start: float, end: float) -> Source:
     Maintenance is of a system, wherever it was declared: every site's ad-hoc maintenance
     counts. A system was first watched when any site first watched it."""
     names = ledger.sites()
-    each: list[Source] = []
-    for name in names:
-        with as_site(ledger, name) as book:
-            each.append(_site_source(book, start, end))
+    windows: dict[str, list[StoredWindow]] = {}
     planned: dict[str, list[Span]] = {}
     first_seen: dict[str, float] = {}
-    for one in each:
-        for system, spans in one.planned.items():
+    for name in names:
+        book = ledger.for_site(name)
+        windows[name] = book.report_windows(start, end)
+        for system, spans in adhoc_maintenance(book.actions_since(0)).items():
             planned.setdefault(system, []).extend(spans)
-        for system, first in one.first_seen.items():
+        for system, first in book.first_seen().items():
             first_seen[system] = min(first, first_seen.get(system, first))
-    windows = quorum_windows({one.site: one.windows for one in each}, ledger.watchers(),
-                             start, end, prefer=ledger.site)
-    return Source(site=f"all sites (quorum of {', '.join(names)})", windows=windows,
-                  systems={system for one in each for system in one.systems}, audit=[],
-                  planned=planned, first_seen=first_seen)
+    quorum = quorum_windows(windows, ledger.watchers(), start, end, prefer=ledger.site)
+    return Source(site=f"all sites (quorum of {', '.join(names)})", windows=quorum,
+                  systems={w.record.system for found in windows.values() for w in found},
+                  audit=[], planned=planned, first_seen=first_seen)
 
 
 def organisation_windows(

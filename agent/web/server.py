@@ -25,7 +25,7 @@ from agent.engine import SystemView
 from agent.export import window_json
 from agent.ledger import Ledger, LedgerError, StoredWindow
 from agent.model import State, WebConfig
-from agent.report.source import ALL_SITES, NoSuchSite, as_site, check_site, organisation_windows
+from agent.report.source import ALL_SITES, NoSuchSite, check_site, organisation_windows
 from agent.text import iso
 from agent.web import availability as avail
 from agent.web.security import BasicAuthGuard, configure_tls, server_context
@@ -159,8 +159,7 @@ def read_outages(agent: Agent, start: float, end: float, system: str | None,
         check_site(agent.ledger, site)
     except NoSuchSite as exc:
         raise BadRequest(f"site: {exc}") from exc
-    with as_site(agent.ledger, site) as other:
-        return other.windows(start, end, system, OUTAGE_STATES)
+    return agent.ledger.for_site(site).windows(start, end, system, OUTAGE_STATES)
 
 
 async def outages(request: web.Request) -> web.Response:
