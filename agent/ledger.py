@@ -414,12 +414,19 @@ def schema_version(conn: sa.Connection) -> int:
     return 0
 
 
+def take_write_lock(conn: sa.Connection) -> None:
+    """In the transaction `conn` is in, wait for the store's one CLI-and-migration write
+    lock, if its dialect needs one taken."""
+    lock = DIALECTS[conn.dialect.name].write_lock
+    if lock:
+        conn.exec_driver_sql(lock)
+
+
 def migrate(conn: sa.Connection, at: float) -> None:
     """In the transaction `conn` is in, apply the numbered migrations the store has not yet
     seen; raise LedgerError for a newer schema. Agents starting together take turns."""
     dialect = conn.dialect.name
-    if DIALECTS[dialect].write_lock:
-        conn.exec_driver_sql(DIALECTS[dialect].write_lock or "")
+    take_write_lock(conn)
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
         raise LedgerError(f"ledger schema {version} is newer than this agent ({SCHEMA_VERSION})")
@@ -869,9 +876,7 @@ class Ledger:
         CLI writers take turns (the write lock), the daemons' upserts go on."""
         try:
             with self.engine.connect() as conn, conn.begin() as transaction:
-                lock = DIALECTS[conn.dialect.name].write_lock
-                if lock:
-                    conn.exec_driver_sql(lock)
+                take_write_lock(conn)
                 yield conn
                 if not commit:
                     transaction.rollback()

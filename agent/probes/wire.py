@@ -274,12 +274,13 @@ def _length(text: str) -> int:
     return int(text)
 
 
-async def _sized(reader: SocketReader, length: int) -> AsyncIterator[bytes]:
+async def _sized(reader: SocketReader, length: int,
+                 short: str = "body shorter than its Content-Length") -> AsyncIterator[bytes]:
     left = length
     while left > 0:
         chunk = await reader.read(min(left, 65536))
         if not chunk:
-            raise BadBody("body shorter than its Content-Length")
+            raise BadBody(short)
         left -= len(chunk)
         yield chunk
 
@@ -300,12 +301,7 @@ async def _chunks(reader: SocketReader) -> AsyncIterator[bytes]:
                 raise BadBody("bad chunk size") from exc
             if size == 0:
                 return
-            left = size
-            while left > 0:
-                chunk = await reader.read(min(left, 65536))
-                if not chunk:
-                    raise BadBody("body cut short")
-                left -= len(chunk)
+            async for chunk in _sized(reader, size, short="body cut short"):
                 yield chunk
             if await reader.readexactly(2) != b"\r\n":
                 raise BadBody("bad chunk end")

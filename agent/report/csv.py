@@ -5,15 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from agent.report.json import window
+from agent.report.json import WINDOW_FIELDS, window
 from agent.report.model import Report
-
-COLUMNS = (  # the JSON report's window fields, in this order
-    "id", "system", "state", "cause", "start", "end", "downtime_seconds", "staff_cost",
-    "direct_cost", "cost", "recorded_cost", "uncertainty_seconds", "source", "voided_reason",
-    "ticket", "note", "reason",
-)
-
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting so
 
@@ -23,9 +16,8 @@ def render(report: Report) -> str:
     figures for the part inside the report's range)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    rows = [window(w) for w in report.windows]
-    writer.writerow(COLUMNS)
-    writer.writerows([cell(fields[name]) for name in COLUMNS] for fields in rows)
+    writer.writerow(WINDOW_FIELDS)
+    writer.writerows([cell(value) for value in window(w).values()] for w in report.windows)
     return out.getvalue()
 
 

@@ -34,14 +34,18 @@ def system(s: SystemReport) -> dict[str, Any]:
     }
 
 
+WINDOW_FIELDS = (  # a window's fields in the JSON report, and the CSV's columns in order
+    "id", "system", "state", "cause", "start", "end", "downtime_seconds", "staff_cost",
+    "direct_cost", "cost", "recorded_cost", "uncertainty_seconds", "source", "voided_reason",
+    "ticket", "note", "reason",
+)
+
+
 def window(w: WindowLine) -> dict[str, Any]:
     """One window as the report counts it: start and end as recorded (end null while open),
     the figures for the part inside the range, and the ledger's own for the whole window."""
-    return {
-        "id": w.id, "system": w.system, "state": w.state, "cause": w.cause,
-        "start": iso(w.start), "end": iso(w.end), "downtime_seconds": round(w.downtime, 3),
-        "staff_cost": round(w.staff, 2), "direct_cost": round(w.direct, 2),
-        "cost": round(w.cost, 2), "recorded_cost": round(w.recorded_cost, 2),
-        "uncertainty_seconds": round(w.uncertainty, 3), "source": w.source,
-        "voided_reason": w.voided, "ticket": w.ticket, "note": w.note, "reason": w.reason,
-    }
+    return dict(zip(WINDOW_FIELDS, (
+        w.id, w.system, w.state, w.cause, iso(w.start), iso(w.end), round(w.downtime, 3),
+        round(w.staff, 2), round(w.direct, 2), round(w.cost, 2), round(w.recorded_cost, 2),
+        round(w.uncertainty, 3), w.source, w.voided, w.ticket, w.note, w.reason,
+    ), strict=True))
