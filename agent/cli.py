@@ -16,11 +16,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import __version__, systemd
 from agent.config import ConfigError, load_config, summary
 from agent.model import Config, ProbeResult
 from agent.text import redact
+
+if TYPE_CHECKING:
+    from agent.ledger import Ledger, StoredWindow
 
 log = logging.getLogger("agent")
 
@@ -246,8 +250,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from agent.ledger import Ledger, LedgerError
 
     try:
-        text = export(Ledger.of(config.agent), args.what, args.format,
-                      time.time())
+        text = export(config, Ledger.of(config.agent), args.what, args.format, time.time())
     except LedgerError as exc:
         print(f"cannot read the ledger: {exc}", file=sys.stderr)
         return 1
@@ -310,7 +313,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     try:
         report = read_report(config, start, end, time.time(), args.system,
-                             ALL_SITES if args.all_sites else args.site)
+                             ALL_SITES if args.all_sites else args.site,
+                             what_if=args.basis == "current")
     except LedgerError as exc:
         print(f"cannot read the ledger: {exc}", file=sys.stderr)
         return 1
@@ -368,8 +372,13 @@ def _correct(args: argparse.Namespace, changes: dict[str, str | None]) -> int:
     ledger = Ledger.of(config.agent)
     try:
         ledger.prepare()
-        if ledger.window(args.window_id) is None:
+        window = ledger.window(args.window_id)
+        if window is None:
             print(f"no window with id {args.window_id} in {ledger.name}", file=sys.stderr)
+            return 2
+        problem = cause is not None and _cause_problem(config, ledger, window, cause)
+        if problem:
+            print(f"--cause: {problem}", file=sys.stderr)
             return 2
         entries = ledger.annotate(args.window_id, changes, _who(), time.time())
     except LedgerError as exc:
@@ -380,6 +389,29 @@ def _correct(args: argparse.Namespace, changes: dict[str, str | None]) -> int:
     if not entries:
         print(f"window {args.window_id}: already so; nothing changed")
     return 0
+
+
+def _cause_problem(config: Config, ledger: Ledger, window: StoredWindow, cause: str
+                   ) -> str | None:
+    """Why `cause` cannot be the corrected root cause of `window`, or None if it can: it must
+    be one of the system's dependencies, down over the whole window."""
+    from agent.importer import down_cover, not_a_dependency, uncovered
+    from agent.report.build import window_span
+
+    record = window.record
+    if cause == record.system:
+        return None  # its own root cause again
+    systems = {s.name: s for s in config.systems}
+    if record.system not in systems:
+        return f"{record.system!r} is no longer configured, so its dependencies are unknown"
+    problem = not_a_dependency(systems, record.system, cause)
+    if problem:
+        return problem
+    span = window_span(window, time.time())
+    found = ledger.windows(*span, system=cause, states=("down",))
+    down = [(a, b) for a, b, _ in down_cover(found, time.time()).get(cause, [])]
+    gap = uncovered(span, down, config.cost.timezone)
+    return f"{cause!r} {gap}" if gap else None
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -509,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "is down while most of the sites watching it see it down (quorum)")
     report.add_argument("--format", choices=REPORT_FORMATS, default="md",
                         help="md (default), html, csv (one row per window) or json")
+    report.add_argument("--basis", choices=("recorded", "current"), default="recorded",
+                        help="cost each moment with the cost basis in force then (recorded, "
+                             "the default) or, as a what-if, with today's configuration")
     report.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     report.set_defaults(func=cmd_report)
 

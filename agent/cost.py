@@ -1,14 +1,9 @@
 """The money: outage time x concurrent users affected x their hourly cost.
 
-A system's cost rate at time t is
-
-    U(t) x users_share x impact(state) x hourly_cost_per_user   (staff time)
-    + direct_cost_per_hour                                      (only while down)
-
-where U(t) is the organisation's concurrent users from the users calendar. The staff part
-summed over all systems costing staff time at once never exceeds U(t) x hourly_cost_per_user:
-nobody loses more than all of their time, so when the weights add up to more than 1 each
-system's staff part is scaled down by the same factor (cap_factor).
+The cost of a user-hour comes from `hourly_cost_per_user`; U(t), the concurrent users of a
+group of people, from the users calendar, whose windows may carry their own hourly rate (a
+night shift). How the time lost to systems that are down at once combines, and is shared out
+among them, is agent.loss; the exact integration over time is agent.books.
 
 Times are POSIX seconds; local time appears only inside the calendar, which converts every
 schedule boundary to UTC per date so DST days are 23 h or 25 h long and integrals stay exact.
@@ -20,7 +15,7 @@ import datetime as dt
 import itertools
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -49,21 +44,9 @@ def staff_cost_rate(
     return users * hourly_cost_per_user * users_share * impact
 
 
-def cap_factor(weights: Iterable[float]) -> float:
-    """Given users_share x impact of every system costing staff time at once, return the scale.
-
-    min(1, 1 / sum): the staff cost of all systems together never exceeds everyone's time.
-    An empty or zero sum costs nothing, so it needs no scaling: 1.
-    """
-    total = math.fsum(weights)
-    return 1.0 if total <= 1.0 else 1.0 / total
-
-
-def cost_of(
-    user_seconds: float, hourly_cost_per_user: float, weight: float, cap: float = 1.0
-) -> float:
+def cost_of(user_seconds: float, hourly_cost_per_user: float, weight: float) -> float:
     """Given the integral of U(t) over an interval, return the staff cost of that interval."""
-    return user_seconds / 3600.0 * hourly_cost_per_user * weight * cap
+    return user_seconds / 3600.0 * hourly_cost_per_user * weight
 
 
 def direct_cost_of(seconds: float, direct_cost_per_hour: float) -> float:
@@ -100,26 +83,33 @@ def holidays_error(spec: str) -> str | None:
 # --- the users calendar ---------------------------------------------------------------------
 
 
-_Span = tuple[int, float, float, float]  # (rank, start, end, users); the lowest rank wins
+# (rank, start, end, users, hourly rate); the lowest rank wins
+_Span = tuple[int, float, float, float, float]
 
 
 @dataclass(frozen=True)
 class _Day:
     """One local date as pieces of constant users: bounds[i] to bounds[i + 1] has users[i].
 
-    busy[i] is 1.0 inside a window that applies, else 0.0; cum_* are running integrals from
-    bounds[0], so any integral inside the day is two lookups.
+    money[i] is users[i] x the hourly rate there (per hour); busy[i] is 1.0 inside a window
+    that applies, else 0.0; cum_* are running integrals from bounds[0], so any integral
+    inside the day is two lookups.
     """
 
     date: dt.date
     bounds: tuple[float, ...]
     users: tuple[float, ...]
+    money: tuple[float, ...]
     busy: tuple[float, ...]
     cum_users: tuple[float, ...]
+    cum_money: tuple[float, ...]
     cum_busy: tuple[float, ...]
 
     def user_area(self, a: float, b: float) -> float:
         return _area(self.bounds, self.users, self.cum_users, a, b)
+
+    def money_area(self, a: float, b: float) -> float:
+        return _area(self.bounds, self.money, self.cum_money, a, b)
 
     def busy_area(self, a: float, b: float) -> float:
         return _area(self.bounds, self.busy, self.cum_busy, a, b)
@@ -145,7 +135,9 @@ def _running(bounds: list[float], rates: list[float]) -> tuple[float, ...]:
 
 
 class UsersCalendar:
-    """U(t): concurrent users by time of day in a timezone, with bank holidays.
+    """U(t): concurrent users by time of day in a timezone, with bank holidays; and, given
+    the cost of a user-hour, the cost per hour of all of them, U(t) x hourly(t), where a
+    window with its own `hourly_cost_per_user` (a shift rate) overrides `hourly`.
 
     Windows are local wall-clock times. A window belongs to the weekday it starts on and may
     cross midnight (22:00-06:00; an end <= start ends the next day, so 00:00-00:00 is the
@@ -159,10 +151,12 @@ class UsersCalendar:
     its start that way is empty, never negative.
     """
 
-    def __init__(self, schedule: UsersSchedule, timezone: str = "UTC"):
+    def __init__(self, schedule: UsersSchedule, timezone: str = "UTC", hourly: float = 0.0):
         self._schedule = schedule
         self._zone = ZoneInfo(timezone)
         self._windows = schedule.windows
+        self._hourly = hourly
+        self._flat = all(w.hourly_cost_per_user is None for w in self._windows)
         # Dates are built once: this runs on every metrics scrape for every system.
         self._day = lru_cache(maxsize=1024)(self._build_day)
         self._last: _Day | None = None  # the date of the last lookup: the usual next one
@@ -174,20 +168,6 @@ class UsersCalendar:
         day = self._day_at(t)
         return day.users[min(bisect_right(day.bounds, t) - 1, len(day.users) - 1)]
 
-    def segments(self, start: float, end: float) -> list[tuple[float, float, float]]:
-        """Given a range, return (a, b, users) pieces of constant U covering it, in order."""
-        if end <= start:
-            return []
-        if not self._windows:
-            return [(start, end, self._schedule.default)]
-        out: list[tuple[float, float, float]] = []
-        for a, b, users in self._pieces(start, end):
-            if out and out[-1][2] == users:
-                out[-1] = (out[-1][0], b, users)
-            else:
-                out.append((a, b, users))
-        return out
-
     def user_seconds(self, start: float, end: float) -> float:
         """Given a range, return the exact integral of U(t) dt over it; 0 if end <= start."""
         if end <= start:
@@ -198,6 +178,46 @@ class UsersCalendar:
         if end <= day.bounds[-1]:
             return day.user_area(start, end)
         return self._integrate(start, end, _Day.user_area)
+
+    def money_seconds(self, start: float, end: float) -> float:
+        """Given a range, return the exact integral of U(t) x hourly(t) dt over it: divided
+        by 3600, what everyone's time in it costs; 0 if end <= start."""
+        if end <= start:
+            return 0.0
+        if self._flat:
+            return self.user_seconds(start, end) * self._hourly
+        day = self._day_at(start)
+        if end <= day.bounds[-1]:
+            return day.money_area(start, end)
+        return self._integrate(start, end, _Day.money_area)
+
+    def cost_rate_at(self, t: float) -> float:
+        """Given t, return U(t) x hourly(t): what everyone's time costs per hour at t."""
+        if self._flat:
+            return self.users_at(t) * self._hourly
+        day = self._day_at(t)
+        return day.money[min(bisect_right(day.bounds, t) - 1, len(day.money) - 1)]
+
+    def peak_cost_rate(self) -> float:
+        """Return the largest U x hourly the default or any window can give."""
+        return max([self._schedule.default * self._hourly,
+                    *(w.users * self._rate(w) for w in self._windows)])
+
+    def business_spans(self, start: float, end: float) -> list[tuple[float, float]]:
+        """Given a range, return the pieces of it inside windows on non-holidays, in order."""
+        if end <= start:
+            return []
+        if not self._windows:
+            return [(start, end)]
+        out: list[tuple[float, float]] = []
+        for a, b, busy in self._pieces(start, end):
+            if not busy:
+                continue
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        return out
 
     def business_seconds(self, start: float, end: float) -> float:
         """Given a range, return the seconds in it inside windows on non-holidays.
@@ -234,13 +254,14 @@ class UsersCalendar:
             day = self._day(day.date + _ONE_DAY)
 
     def _pieces(self, start: float, end: float) -> Iterator[tuple[float, float, float]]:
-        """Given a finite range, yield the day pieces overlapping it, clipped, in order."""
+        """Given a finite range, yield (a, b, busy) for the day pieces overlapping it,
+        clipped, in order."""
         day = self._day_at(start)
         while True:
-            for k, users in enumerate(day.users):
+            for k, busy in enumerate(day.busy):
                 a, b = max(start, day.bounds[k]), min(end, day.bounds[k + 1])
                 if a < b:
-                    yield a, b, users
+                    yield a, b, busy
             if end <= day.bounds[-1]:
                 return
             day = self._day(day.date + _ONE_DAY)
@@ -264,27 +285,36 @@ class UsersCalendar:
         lo, hi = self._instant(date, dt.time()), self._instant(date + _ONE_DAY, dt.time())
         spans = self._window_spans(date - _ONE_DAY) + self._window_spans(date)
         clipped = [
-            (rank, max(a, lo), min(b, hi), u) for rank, a, b, u in spans if a < hi and b > lo
+            (rank, max(a, lo), min(b, hi), u, m) for rank, a, b, u, m in spans
+            if a < hi and b > lo
         ]
-        bounds, users, busy = _flatten(clipped, lo, hi, self._schedule.default)
+        default = (self._schedule.default, self._schedule.default * self._hourly)
+        bounds, users, money, busy = _flatten(clipped, lo, hi, default)
         return _Day(
             date=date,
             bounds=tuple(bounds),
             users=tuple(users),
+            money=tuple(money),
             busy=tuple(busy),
             cum_users=_running(bounds, users),
+            cum_money=_running(bounds, money),
             cum_busy=_running(bounds, busy),
         )
 
     def _window_spans(self, date: dt.date) -> list[_Span]:
-        """Given a local date, return (rank, start, end, users) of the windows starting on it."""
+        """Given a local date, return (rank, start, end, users, users x rate) of the windows
+        starting on it."""
         if self._is_holiday(date):
             return []
         return [
-            (rank, *self._span(date, window), window.users)
+            (rank, *self._span(date, window), window.users, window.users * self._rate(window))
             for rank, window in enumerate(self._windows)
             if date.weekday() in window.days
         ]
+
+    def _rate(self, window: UsersWindow) -> float:
+        rate = window.hourly_cost_per_user
+        return self._hourly if rate is None else rate
 
     def _span(self, date: dt.date, window: UsersWindow) -> tuple[float, float]:
         """Given a window starting on a date, return its UTC span, empty rather than negative."""
@@ -303,26 +333,25 @@ class UsersCalendar:
 
 
 def _flatten(
-    spans: list[_Span], lo: float, hi: float, default: float
-) -> tuple[list[float], list[float], list[float]]:
-    """Given window spans inside [lo, hi], return bounds, users and busy flags of the pieces.
+    spans: list[_Span], lo: float, hi: float, default: tuple[float, float]
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Given window spans inside [lo, hi] and the (users, money) outside them, return
+    bounds, users, money and busy flags of the pieces.
 
-    Neighbouring pieces with the same users and flag merge, so a day has few pieces.
+    Neighbouring pieces with the same users, money and flag merge, so a day has few pieces.
     """
     cuts = sorted({lo, hi, *(s[1] for s in spans), *(s[2] for s in spans)})
     bounds: list[float] = [lo]
-    users: list[float] = []
-    busy: list[float] = []
+    pieces: list[tuple[float, float, float]] = []  # (users, money, busy)
     for a, b in itertools.pairwise(cuts):
         covering = [s for s in spans if s[1] <= a and s[2] >= b]
-        value = min(covering)[3] if covering else default
-        flag = 1.0 if covering else 0.0
-        if users and users[-1] == value and busy[-1] == flag:
+        piece = (*min(covering)[3:], 1.0) if covering else (*default, 0.0)
+        if pieces and pieces[-1] == piece:
             bounds[-1] = b
         else:
             bounds.append(b)
-            users.append(value)
-            busy.append(flag)
-    if not users:  # a date the zone skipped altogether (Pacific/Apia 2011-12-30)
-        return [lo, lo], [default], [0.0]
-    return bounds, users, busy
+            pieces.append(piece)
+    if not pieces:  # a date the zone skipped altogether (Pacific/Apia 2011-12-30)
+        return [lo, lo], [default[0]], [default[1]], [0.0]
+    users, money, busy = (list(column) for column in zip(*pieces, strict=True))
+    return bounds, users, money, busy

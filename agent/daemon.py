@@ -174,6 +174,7 @@ class Agent:
         self._last_action = 0
         self._missed_logged_at = -MISSED_LOG_EVERY
         self._missed_unlogged = 0
+        self._basis_since: float | None = None  # the cost basis is not yet in the ledger
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -259,24 +260,41 @@ class Agent:
         now = self.clock()
         first_day = self.engine.first_day_kept(now)
 
-        def read() -> tuple[Any, Any, Any]:
+        def read() -> tuple[Any, Any, Any, Any]:
             self.ledger.start_run(__version__, now)
             self.ledger.watch(self._watched(), now)
-            return self.ledger.open_windows(), self.ledger.totals(), self.ledger.days_since(
-                first_day)
+            return (self.ledger.open_windows(), self.ledger.totals(),
+                    self.ledger.days_since(first_day), self.ledger.group_totals())
 
-        windows, totals, days = await loop.run_in_executor(None, read)
+        windows, totals, days, groups = await loop.run_in_executor(None, read)
         windows = [w for w in windows if keeps_window(
             w.record.system, self.engine.lives, self.configured, self.config.agent.shard)]
         batch = self.engine.restore(
             [w.record for w in windows],
             {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
+            group_totals=groups,
         )
+        self._basis_since = self.engine.accounts.horizon
+        await self._record_basis()
         resumed = sum(1 for w in windows if self.engine.lives.get(w.record.system) and
                       self.engine.lives[w.record.system].window is not None)
         log.info("ledger %s open: %d open window(s) resumed, %d closed after a gap",
                  self.ledger.name, resumed, len(windows) - resumed)
         await self.ledger.commit(batch)
+
+    async def _record_basis(self) -> None:
+        """Record the cost basis in force and since when, so reports cost each instant with
+        the basis then in force; retried at each checkpoint until the ledger takes it."""
+        since = self._basis_since
+        if since is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.ledger.record_basis, self.engine.basis, since)
+        except LedgerError as exc:
+            log.warning("cannot record the cost basis yet (will retry): %s", exc)
+            return
+        self._basis_since = None
 
     async def stop(self) -> None:
         """Stop probing, commit the books, leave open windows open."""
@@ -314,6 +332,7 @@ class Agent:
             alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
             alerting.restore(list(self.alerting.states.values()))
             self.alerting = alerting
+            self._basis_since = now
         if self.scheduler is not None and (
                 config.agent.evaluation_interval != old.config.agent.evaluation_interval):
             self.scheduler.reschedule_job("__checkpoint__", trigger="interval",
@@ -331,6 +350,7 @@ class Agent:
                 if old.lives.get(name) is not live:
                     self._add_job(live.system)
         await self._commit(batch)
+        await self._record_basis()
         try:
             await asyncio.get_running_loop().run_in_executor(
                 None, self.ledger.watch, self._watched(), self.clock())
@@ -409,6 +429,7 @@ class Agent:
         apply acknowledgements and ad-hoc maintenance; evaluate alerts and send what fired
         once its state is committed (so a restart never sends it again)."""
         actions = await self._read_actions()
+        await self._record_basis()
         async with self._lock:
             now = self.clock()
             batch = self._apply(actions, now)
@@ -476,10 +497,12 @@ class Agent:
             now = self.clock()
             batch = self.engine.account(now)
             views = self.engine.view(now)
-            users = self.engine.calendar.users_at(now)
+            groups = self.engine.group_views(now)
+            users = self.engine.concurrent_users(now)
         committed = await self._commit(batch)
-        return Scrape(views=views, concurrent_users=users, ledger_ok=self.ledger.healthy,
-                      committed=committed, pending=self.ledger.pending)
+        return Scrape(views=views, groups=groups, concurrent_users=users,
+                      ledger_ok=self.ledger.healthy, committed=committed,
+                      pending=self.ledger.pending)
 
     async def render_metrics(self) -> bytes:
         self.metrics.collector.scrape = await self.snapshot()

@@ -4,36 +4,49 @@ The engine is pure bookkeeping: it never touches the clock, the network or the d
 method takes the time of the event and returns a `Batch` of ledger records that the caller
 commits before anything is exported.
 
-Money rules (see README, "Cost model"):
-- a window's staff-time cost accrues in real time at U(t) x hourly x users_share x impact x
-  cap, with the organisation cap applied through `OrgAccrual`;
-- the part of a window before its confirmation (its first failed probe is its start) is added
-  at once when confirmed, limited by the organisation's headroom, so no counter ever goes down;
-- while a run of probes that might end or change a window is in progress, its accrual is
-  frozen at the run's first probe: if the change is confirmed the window ends exactly there, and
-  if the run breaks, the frozen part is added back.
+Money rules (see docs/cost-model.md):
+- every window of a system down or degraded is a member of the books (agent.accounts) from
+  its start to its end: its users lose share x impact of their time, combined per group of
+  people with everything else down at once (agent.loss), and the loss is attributed to the
+  root causes; a dependant down behind a dependency counts as down, for its root cause;
+- a window's start and end are dated back to the first probe of the streak that confirmed
+  them, so money is credited only up to the horizon, before which nothing is still in doubt:
+  no counter ever goes down, and each equals what a report computes from the same windows;
+- planned maintenance (the system's own, or a dependency's while the system fails) costs
+  nothing and is not downtime.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import heapq
 import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from agent.accrual import OrgAccrual, cap
-from agent.cost import UsersCalendar, cost_of, direct_cost_of, staff_cost_rate
+from agent.accounts import Accounts, Member
+from agent.basis import basis_of, window_basis
 from agent.maintenance import MaintenanceCalendar
 from agent.model import Config, ProbeResult, State, System
-from agent.records import Amounts, Basis, Batch, DayRecord, TransitionRecord, WindowRecord
+from agent.records import (
+    Amounts,
+    Basis,
+    Batch,
+    DayRecord,
+    GroupDayRecord,
+    TransitionRecord,
+    WindowRecord,
+)
 from agent.state import DEGRADED, DOWN, UP, Change, Context, Tracker, derive_state
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)
 class OpenWindow:
+    """A window as the engine keeps it: open, or closed with its money not yet final."""
+
+    system: str
     state: State
     cause: str | None
     start: float
@@ -44,11 +57,15 @@ class OpenWindow:
     last_observed: float | None = None
     resumed_until: float | None = None  # after a restart: where an immediate recovery ends it
     reason: str = ""
+    end: float | None = None
+    before_end: float | None = None
+    member: Member | None = None  # its part in the books, if it costs anything
+    incident_start: float | None = None  # the incident it belongs to
 
 
 @dataclass
 class Live:
-    """One system's running state: its tracker, open window, counters and accrual mark."""
+    """One system's running state: its tracker, open window and counters."""
 
     system: System
     tracker: Tracker
@@ -61,8 +78,6 @@ class Live:
     days: dict[str, Amounts] = field(default_factory=dict)
     dirty_days: set[str] = field(default_factory=set)
     held: bool = False  # a confirmed outage waits for a dependency's verdict
-    mark: float = 0.0  # money and time are credited up to here
-    accruing: bool = False  # counted in the organisation's weight, accruing in real time
     last_result: ProbeResult | None = None
     last_probe_at: float | None = None
     incident_start: float | None = None
@@ -93,11 +108,25 @@ class SystemView:
     as_of: float
 
 
+@dataclass(frozen=True)
+class GroupView:
+    """One group of people now: how many are at work, the share of their time lost, what
+    that costs per hour, and what the group has lost so far."""
+
+    name: str
+    concurrent_users: float
+    loss_ratio: float
+    cost_per_hour: float
+    cost_total: float
+
+
 def _closed_after_gap(
     record: WindowRecord, last_seen: float, now: float, configured: bool
 ) -> list[WindowRecord]:
     """Close a window left open by an agent that was away too long (or a removed system);
     the unobserved time is recorded as unknown, which costs nothing."""
+    import dataclasses
+
     closed = dataclasses.replace(record, end=last_seen, before_end=last_seen)
     if not configured or now <= last_seen:
         return [closed]
@@ -119,14 +148,13 @@ class Engine:
     def __init__(self, config: Config, now: float) -> None:
         self.config = config
         self.tz = ZoneInfo(config.cost.timezone)
-        self.calendar = UsersCalendar(config.cost.users, config.cost.timezone)
-        self.hourly = config.cost.hourly_cost_per_user
-        self.org = OrgAccrual(self.calendar, now)
+        self.basis = basis_of(config)
+        self.groups = [group.name for group in self.basis.groups]
         self.lives: dict[str, Live] = {}
         for system in config.agent.canaries:
-            self.lives[system.name] = self._new_live(system, canary=True, now=now)
+            self.lives[system.name] = self._new_live(system, canary=True)
         for system in config.systems:
-            self.lives[system.name] = self._new_live(system, canary=False, now=now)
+            self.lives[system.name] = self._new_live(system, canary=False)
         self.dependants: dict[str, list[str]] = {name: [] for name in self.lives}
         for system in config.systems:
             for dep in system.depends_on:
@@ -137,16 +165,24 @@ class Engine:
             live.system.name: MaintenanceCalendar(live.system.maintenance, config.cost.timezone)
             for live in self.maintained
         }
-        self._accruing: set[str] = set()
         self._dirty_days: set[str] = set()
+        self._dirty_windows: dict[int, OpenWindow] = {}
+        self.group_days: dict[str, dict[str, float]] = {g: {} for g in self.groups}
+        self.group_totals: dict[str, float] = dict.fromkeys(self.groups, 0.0)
+        self._dirty_group_days: set[tuple[str, str]] = set()
         self._day = self.today(now).isoformat()
         self._day_span = (0.0, 0.0, "")  # [start, end) and date of the local day seen last
         self._adhoc: dict[str, list[tuple[float, float]]] = {}
+        self._holds: list[tuple[float, str]] = []  # (time, system): changes still in doubt
         self._last = now
+        self.accounts = self._books(now)
 
-    def _new_live(self, system: System, canary: bool, now: float) -> Live:
+    def _books(self, start: float) -> Accounts:
+        return Accounts(self.basis.calendars, start, self._day_pieces, self._credit, self._lost)
+
+    def _new_live(self, system: System, canary: bool) -> Live:
         tracker = Tracker(system.failure_threshold, system.success_threshold)
-        return Live(system=system, tracker=tracker, canary=canary, mark=now)
+        return Live(system=system, tracker=tracker, canary=canary)
 
     # --- the public flow -----------------------------------------------------------------
 
@@ -162,29 +198,30 @@ class Engine:
             live.window.last_observed = at
             if result.reason and not live.window.reason:
                 live.window.reason = result.reason
-        if live.tracker.run_start is not None and run_before is None:
-            self._freeze(live, at)
+            self._touch(live.window)
+        run = live.tracker.run_start
+        if run is not None and run != run_before:
+            heapq.heappush(self._holds, (run, name))
         self._check_maintenance(live, at, batch)
         confirmed = self._try_confirm(live, at, batch)
-        if not confirmed and live.tracker.run_start is None and not live.accruing:
-            self._resume(live, at)
+        if not confirmed and run is None and live.window is not None:
+            live.window.resumed_until = None  # seen still failing after a restart: it goes on
         self._recheck_waiting(live, at, batch)
-        self._record(live, batch)
-        self._flush_days(batch)
+        self.accounts.advance(at, self._hold())
+        self._flush(batch)
         return batch
 
     def account(self, at: float) -> Batch:
-        """Bring every accruing window up to `at` (a scrape, a checkpoint) and apply planned
-        maintenance that began or ended since; return what to commit."""
+        """Bring the books up to `at` (a scrape, a checkpoint), or as far towards it as no
+        change in doubt prevents, and apply planned maintenance that began or ended since;
+        return what to commit."""
         at = self._clamp(at)
         batch = Batch()
         for live in self.maintained:
             self._check_maintenance(live, at, batch)
-        for name in list(self._accruing):
-            live = self.lives[name]
-            self._settle(live, at)
-            self._record(live, batch)
-        self._flush_days(batch)
+        self.accounts.advance(at, self._hold())
+        self.accounts.settle_all()
+        self._flush(batch)
         self._prune_days(at)
         return batch
 
@@ -201,7 +238,7 @@ class Engine:
             self.maintained.append(live)
         batch = Batch()
         self._check_maintenance(live, self._clamp(at), batch)
-        self._flush_days(batch)
+        self._flush(batch)
         return batch
 
     def _planned_period(self, name: str, at: float) -> tuple[float, float] | None:
@@ -219,9 +256,10 @@ class Engine:
             return
         edge = period[0] if period is not None else (live.maintenance_end or at)
         live.in_maintenance, live.maintenance_end = period is not None, period and period[1]
-        if live.accruing and self._rates(live) != (0.0, 0.0, False, False):
-            edge = max(edge, live.mark)  # money already counted is never taken back
-        self._refresh_from(live, at, min(edge, at), batch)
+        edge = min(max(edge, self.accounts.horizon), at)  # money counted is never taken back
+        self._refresh_from(live, at, edge, batch)
+        for name in self.dependants[live.system.name]:  # failing behind it is planned too
+            self._refresh_from(self.lives[name], at, edge, batch)
 
     def next_delay(self, name: str) -> float:
         """Seconds until `name` should be probed again: `retry_interval` while a change is in
@@ -235,7 +273,7 @@ class Engine:
 
     def restore(
         self, windows: list[WindowRecord], totals: dict[str, tuple[Amounts, int]],
-        days: list[DayRecord], at: float,
+        days: list[DayRecord], at: float, group_totals: dict[str, float] | None = None,
     ) -> Batch:
         """Resume from the ledger after a restart: counters continue from its totals, open
         windows continue if the agent was away at most `max_unobserved_gap`; a longer
@@ -247,56 +285,81 @@ class Engine:
         for day in days:
             if day.system in self.lives:
                 self.lives[day.system].days[day.day] = day.amounts.copy()
+        for name, total in (group_totals or {}).items():
+            if name in self.group_totals:
+                self.group_totals[name] = total
         gap_allowed = self.config.agent.max_unobserved_gap
+        resumed: list[tuple[Live, WindowRecord]] = []
         for record in windows:
             live = self.lives.get(record.system)
             last_seen = max(record.last_observed or record.start, record.accounted_until)
             if live is not None and not live.canary and at - last_seen <= gap_allowed:
                 self._resume_window(live, record, last_seen)
+                resumed.append((live, record))
             else:
                 batch.windows.extend(_closed_after_gap(record, last_seen, at, live is not None))
+        start = min([at, *(r.accounted_until for _, r in resumed)])
+        self.accounts = self._books(start)
+        for live, record in resumed:
+            assert live.window is not None
+            self._join(live, live.window, record.accounted_until)
         return batch
 
     def adopt(self, old: Engine, at: float) -> Batch:
         """Take over from the engine of the previous configuration (a reload at `at`).
 
-        Systems whose configuration is unchanged keep everything (health, open window,
-        counters); a changed or removed one has its window closed at `at`, and a changed one
-        starts afresh but keeps its counters, so nothing exported ever goes down.
+        The old books are brought to `at` as things stand (a change still in doubt then
+        dates from `at` at the earliest); the new cost basis holds from `at`. Systems whose
+        configuration is unchanged keep everything (health, open window, counters); a changed
+        or removed one has its window closed at `at`, and a changed one starts afresh but
+        keeps its counters, so nothing exported ever goes down.
         """
         batch = old.account(at)
+        old.accounts.advance(at, None)
+        kept: list[Live] = []
         for name, live in old.lives.items():
             new = self.lives.get(name)
             if new is not None and new.system == live.system and new.canary == live.canary:
-                self._take(live, at)
+                kept.append(live)
                 continue
             if live.window is not None:
-                old._close(live, at, batch)
+                old._close(live, at)
             if new is not None:
                 new.totals, new.incidents, new.days = live.totals, live.incidents, live.days
-        self._flush_days(batch)
+        old.accounts.advance(at, None)
+        old.accounts.settle_all()
+        old._flush(batch)
+        for name, total in old.group_totals.items():
+            if name in self.group_totals:
+                self.group_totals[name] = total
+                self.group_days[name] = old.group_days[name]
+        self.accounts = self._books(at)
+        for live in kept:
+            self.lives[live.system.name] = live
+            if live.tracker.run_start is not None:
+                heapq.heappush(self._holds, (live.tracker.run_start, live.system.name))
+        for live in kept:
+            if live.window is not None:
+                self._join(live, live.window, at)
+        for live in kept:  # a dependency that changed may change what a kept system is
+            self._refresh_from(live, at, at, batch)
+        self._flush(batch)
         return batch
-
-    def _take(self, live: Live, at: float) -> None:
-        was_accruing = live.accruing
-        live.accruing = False
-        self.lives[live.system.name] = live
-        if was_accruing:
-            self._resume(live, at)
 
     def _resume_window(self, live: Live, record: WindowRecord, last_seen: float) -> None:
         state = State(record.state)
         live.window = OpenWindow(
-            state=state, cause=record.cause, start=record.start,
+            system=record.system, state=state, cause=record.cause, start=record.start,
             before_start=record.before_start, basis=record.basis,
             new_incident=record.new_incident, amounts=record.amounts.copy(),
             last_observed=record.last_observed, resumed_until=last_seen, reason=record.reason,
         )
         live.state, live.cause = state, record.cause
         live.tracker.restore(DEGRADED if state is State.DEGRADED else DOWN, last_seen)
-        live.mark, live.accruing = record.accounted_until, False
         if state in (State.DOWN, State.DEGRADED):
             live.incident_start, live.incident_cost = record.start, record.amounts.cost
+            live.window.incident_start = record.start
+        heapq.heappush(self._holds, (last_seen, live.system.name))
 
     # --- confirmation and state -----------------------------------------------------------
 
@@ -349,17 +412,18 @@ class Engine:
             live = self.lives[name]
             if live.held:
                 self._try_confirm(live, at, batch)
-                self._record(live, batch)
 
     def _context(self, live: Live) -> Context:
         blind = not live.canary and any(c.tracker.health == DOWN for c in self.canaries)
-        root = None
+        root = planned = None
         for dep in live.system.depends_on:
             other = self.lives[dep]
-            if other.state is State.DOWN:
+            if planned is None and (other.in_maintenance or other.state is State.MAINTENANCE):
+                planned = other.cause or other.system.name
+            if root is None and other.state is State.DOWN:
                 root = other.cause or other.system.name
-                break
-        return Context(maintenance=live.in_maintenance, blind=blind, root_cause=root)
+        return Context(maintenance=live.in_maintenance, blind=blind, root_cause=root,
+                       planned_cause=planned)
 
     def _refresh_from(self, first: Live, at: float, since: float | None, batch: Batch) -> None:
         """Re-derive the state of `first`, then of everything whose context it feeds."""
@@ -385,14 +449,15 @@ class Engine:
     ) -> None:
         old = live.state
         health = live.tracker.health
+        boundary = max(boundary, self.accounts.horizon)  # the books never go back
         if live.window is not None:
             boundary = max(boundary, live.window.start)
-            self._close(live, boundary, batch)
+            self._close(live, boundary)
         self._track_incident(live, state, boundary)
+        live.state, live.cause = state, cause
         if _window_open(state, health) and not live.canary:
             new_incident = state is State.DOWN and old is not State.DOWN
-            self._open(live, state, cause, boundary, at, new_incident, batch)
-        live.state, live.cause = state, cause
+            self._open(live, state, cause, boundary, at, new_incident)
         reason = live.last_result.reason if live.last_result else ""
         batch.transitions.append(
             TransitionRecord(live.system.name, boundary, old.value, state.value, cause, reason)
@@ -415,135 +480,127 @@ class Engine:
 
     def _open(
         self, live: Live, state: State, cause: str | None, start: float, at: float,
-        new_incident: bool, batch: Batch,
+        new_incident: bool,
     ) -> None:
-        system = live.system
-        impact = system.degraded_impact if state is State.DEGRADED else system.impact
-        basis = Basis(
-            hourly_cost_per_user=self.hourly, users_share=system.users_share, impact=impact,
-            direct_cost_per_hour=system.direct_cost_per_hour,
-            users_at_start=self.calendar.users_at(start),
-        )
         if new_incident:
             live.incidents += 1
         before = live.tracker.before_run if start < at else at
-        live.window = OpenWindow(
-            state=state, cause=cause, start=start, before_start=before, basis=basis,
+        window = OpenWindow(
+            system=live.system.name, state=state, cause=cause, start=start,
+            before_start=before, basis=window_basis(
+                self.basis, live.system.name, self.basis.impact(live.system.name, state.value),
+                start),
             new_incident=new_incident, last_observed=live.last_probe_at,
             reason=live.last_result.reason if live.last_result else "",
+            incident_start=live.incident_start,
         )
-        live.mark, live.accruing = start, False
-        if live.tracker.run_start is None:
-            self._resume(live, at)
-        self._record(live, batch)
+        live.window = window
+        self._join(live, window, start)
+        self._touch(window)
 
-    def _close(self, live: Live, end: float, batch: Batch) -> None:
+    def _join(self, live: Live, window: OpenWindow, start: float) -> None:
+        """Make a window of a system that is down or degraded a member of the books from
+        `start`: its users' time is lost, and its root cause's window is charged for it."""
+        if live.canary or window.state not in (State.DOWN, State.DEGRADED):
+            window.member = None
+            return
+        down = window.state is State.DOWN
+        impact = self.basis.impact(live.system.name, window.state.value)
+        payee = window
+        if window.cause is not None:
+            root = self.lives.get(window.cause)
+            if root is not None and root.window is not None:
+                payee = root.window
+        window.member = Member(
+            window=window, payee=payee, weights=self.basis.weights(live.system.name, impact),
+            direct=self.basis.direct_rate(live.system.name) if down else 0.0,
+            down=down, degraded=not down, start=start)
+        self.accounts.open(window.member)
+
+    def _close(self, live: Live, end: float) -> None:
         window = live.window
         assert window is not None
         if window.resumed_until is not None:  # recovered while the agent was away
-            end = max(window.start, min(end, window.resumed_until))
-        if live.accruing:
-            self._settle(live, end)
-            self._stop_accruing(live, end)
-        elif live.mark < end:
-            self._backfill(live, end)
-        before_end = live.tracker.before_run if end < (live.last_probe_at or end) else end
-        batch.windows.append(self._window_record(live, end=max(end, window.start),
-                                                 before_end=before_end))
+            end = min(end, window.resumed_until)
+        end = max(end, window.start, self.accounts.horizon)
+        window.end = end
+        window.before_end = live.tracker.before_run if end < (live.last_probe_at or end) else end
+        if window.member is not None:
+            self.accounts.close(window.member, end)
+        self._touch(window)
         live.window = None
 
-    # --- accrual --------------------------------------------------------------------------
+    # --- money ------------------------------------------------------------------------------
 
-    def _rates(self, live: Live) -> tuple[float, float, bool, bool]:
-        """(staff weight, direct cost per hour, counts as down, counts as degraded)."""
+    def _hold(self) -> float | None:
+        """The earliest time a change still in doubt may be dated back to, if any."""
+        while self._holds:
+            at, name = self._holds[0]
+            live = self.lives.get(name)
+            if live is not None and self._doubt(live) == at:
+                return at
+            heapq.heappop(self._holds)
+        return None
+
+    @staticmethod
+    def _doubt(live: Live) -> float | None:
         window = live.window
-        if window is None or live.canary:
-            return 0.0, 0.0, False, False
-        basis = window.basis
-        if window.state is State.DOWN:
-            weight = basis.users_share * basis.impact if window.cause is None else 0.0
-            return weight, basis.direct_cost_per_hour, True, False
-        if window.state is State.DEGRADED:
-            return basis.users_share * basis.impact, 0.0, False, True
-        return 0.0, 0.0, False, False
+        resumed = window.resumed_until if window is not None else None
+        run = live.tracker.run_start
+        if run is None or resumed is None:
+            return run if resumed is None else resumed
+        return min(run, resumed)
 
-    def _rate(self, live: Live, at: float, users: float | None = None) -> float:
-        """The current burn rate of one system, per hour (`users`: U(at), if known)."""
-        if not live.accruing or live.window is None:
-            return 0.0
-        weight, direct, _, _ = self._rates(live)
-        hourly = live.window.basis.hourly_cost_per_user
-        users = self.calendar.users_at(at) if users is None else users
-        return staff_cost_rate(users, hourly, weight, 1.0) * cap(self.org.weight) + direct
+    def _credit(self, member: Member, day: str, staff: float, direct: float,
+                seconds: float) -> None:
+        """Money of one member in one local day: its time and direct cost to its own window,
+        its staff cost to its root cause's."""
+        own = Amounts(cost=direct, direct=direct, downtime=seconds if member.down else 0.0,
+                      degraded=seconds if member.degraded else 0.0)
+        if member.payee is member.window:
+            own.cost += staff
+            own.staff = staff
+        elif staff:
+            self._add(member.payee, day, Amounts(cost=staff, staff=staff))
+        self._add(member.window, day, own)
 
-    def _freeze(self, live: Live, at: float) -> None:
-        if live.accruing:
-            self._settle(live, at)
-            self._stop_accruing(live, at)
-
-    def _resume(self, live: Live, at: float) -> None:
-        """Add the part since the mark (backdated) and accrue in real time from `at`."""
-        if live.window is None:
-            live.mark = at
+    def _add(self, window: OpenWindow, day: str, amounts: Amounts) -> None:
+        live = self.lives.get(window.system)
+        window.amounts.add(amounts)
+        self._touch(window)
+        if live is None:
             return
-        self._backfill(live, at)
-        live.window.resumed_until = None
-        weight = self._rates(live)[0]
-        self.org.set_weight(live.system.name, weight, at)
-        live.mark, live.accruing = at, True
-        self._accruing.add(live.system.name)
-
-    def _stop_accruing(self, live: Live, at: float) -> None:
-        self.org.set_weight(live.system.name, 0.0, at)
-        live.accruing = False
-        self._accruing.discard(live.system.name)
-
-    def _settle(self, live: Live, to: float) -> None:
-        """Credit real-time accrual from the mark to `to`, at the organisation's cap."""
-        if to <= live.mark or live.window is None:
-            return
-        weight, direct, down, degraded = self._rates(live)
-        hourly = live.window.basis.hourly_cost_per_user
-        for a, b, day in self._day_pieces(live.mark, to):
-            g_a, _ = self.org.values_at(a)
-            g_b, _ = self.org.values_at(b)
-            staff = cost_of(g_b - g_a, hourly, weight)  # G already carries the cap
-            self._credit(live, day, staff, direct_cost_of(b - a, direct), b - a, down, degraded)
-        live.mark = to
-
-    def _backfill(self, live: Live, to: float) -> None:
-        """Credit [mark, to) at once, within the headroom the organisation has left there."""
-        if to <= live.mark or live.window is None:
-            return
-        weight, direct, down, degraded = self._rates(live)
-        hourly = live.window.basis.hourly_cost_per_user
-        share = cap(self.org.weight + weight)
-        for a, b, day in self._day_pieces(live.mark, to):
-            staff_us = 0.0
-            if weight > 0:
-                wanted = self.calendar.user_seconds(a, b) * weight * share
-                staff_us = min(wanted, self.org.headroom(a, b, live.system.name))
-                self.org.charge(a, b, staff_us, live.system.name)
-            self._credit(live, day, cost_of(staff_us, hourly, 1.0), direct_cost_of(b - a, direct),
-                         b - a, down, degraded)
-        live.mark = to
-
-    def _credit(
-        self, live: Live, day: str, staff: float, direct: float, seconds: float,
-        down: bool, degraded: bool,
-    ) -> None:
-        amounts = Amounts(
-            cost=staff + direct, staff=staff, direct=direct,
-            downtime=seconds if down else 0.0, degraded=seconds if degraded else 0.0,
-        )
         live.totals.add(amounts)
-        if live.window is not None:
-            live.window.amounts.add(amounts)
         live.days.setdefault(day, Amounts()).add(amounts)
         live.dirty_days.add(day)
         self._dirty_days.add(live.system.name)
-        if live.incident_start is not None:
+        if live.incident_start is not None and window.incident_start == live.incident_start:
             live.incident_cost += amounts.cost
+
+    def _lost(self, day: str, lost: tuple[float, ...]) -> None:
+        for name, money in zip(self.groups, lost, strict=True):
+            if money:
+                days = self.group_days[name]
+                days[day] = days.get(day, 0.0) + money
+                self.group_totals[name] += money
+                self._dirty_group_days.add((name, day))
+
+    def _rate(self, live: Live, at: float) -> float:
+        """The current burn rate of one system, per hour: the staff time attributed to it
+        now (as a root cause, with its dependants'), and its own direct cost."""
+        window = live.window
+        if window is None or window.member is None:
+            return 0.0
+        staff = sum(share * calendar.cost_rate_at(at) for share, calendar in
+                    zip(self.accounts.shares(window), self.basis.calendars, strict=True))
+        return staff + window.member.direct
+
+    def _affected(self, live: Live, at: float) -> float:
+        """The concurrent users whose lost time is attributed to the system now."""
+        if live.window is None:
+            return 0.0
+        return sum(share * calendar.users_at(at) for share, calendar in
+                   zip(self.accounts.shares(live.window), self.basis.calendars, strict=True))
 
     # --- calendar days ----------------------------------------------------------------------
 
@@ -604,45 +661,51 @@ class Engine:
             for period, (ident, within) in periods.items()
         }
 
-    def _flush_days(self, batch: Batch) -> None:
+    def _flush(self, batch: Batch) -> None:
+        """Add every changed window, day and group day to the batch."""
+        for window in self._dirty_windows.values():
+            batch.windows.append(self._window_record(window))
+        self._dirty_windows.clear()
         for name in sorted(self._dirty_days):
             live = self.lives[name]
             for day in sorted(live.dirty_days):
                 batch.days.append(DayRecord(name, day, live.days[day].copy()))
             live.dirty_days.clear()
         self._dirty_days.clear()
+        batch.group_days.extend(GroupDayRecord(g, day, self.group_days[g][day])
+                                for g, day in sorted(self._dirty_group_days))
+        self._dirty_group_days.clear()
 
     # --- records ----------------------------------------------------------------------------
 
-    def _record(self, live: Live, batch: Batch) -> None:
-        if live.window is not None:
-            batch.windows.append(self._window_record(live))
+    def _touch(self, window: OpenWindow) -> None:
+        self._dirty_windows[id(window)] = window
 
-    def _window_record(
-        self, live: Live, end: float | None = None, before_end: float | None = None
-    ) -> WindowRecord:
-        window = live.window
-        assert window is not None
+    def _window_record(self, window: OpenWindow) -> WindowRecord:
+        member = window.member
+        if member is not None:
+            accounted = member.mark
+        else:
+            accounted = max(window.start, min(self.accounts.horizon, window.end or self._last))
         return WindowRecord(
-            system=live.system.name, state=window.state.value, cause=window.cause,
-            start=window.start, end=end, before_start=window.before_start,
-            before_end=before_end, last_observed=window.last_observed,
-            accounted_until=live.mark, amounts=window.amounts.copy(), basis=window.basis,
+            system=window.system, state=window.state.value, cause=window.cause,
+            start=window.start, end=window.end, before_start=window.before_start,
+            before_end=window.before_end, last_observed=window.last_observed,
+            accounted_until=accounted, amounts=window.amounts.copy(), basis=window.basis,
             new_incident=window.new_incident, reason=window.reason,
         )
 
     def idle(self) -> bool:
-        """True when nothing is being timed: no open window, no run of probes in doubt."""
-        return not self._accruing and all(
+        """True when nothing is being timed: no open window, no run of probes in doubt, and
+        the books have nothing left to count."""
+        return not self.accounts.busy and all(
             live.window is None and live.tracker.run_start is None
             for live in self.lives.values())
 
     def rebase(self, now: float) -> None:
         """Move the books' clock to `now` (the wall clock stepped) while `idle()`."""
         self._last = now
-        self.org = OrgAccrual(self.calendar, now)
-        for live in self.lives.values():
-            live.mark = now
+        self.accounts = self._books(now)
 
     def _clamp(self, at: float) -> float:
         """Never let time run backwards inside the books (a wall-clock step back)."""
@@ -651,31 +714,38 @@ class Engine:
 
     # --- views ------------------------------------------------------------------------------
 
+    def concurrent_users(self, at: float) -> float:
+        return self.basis.users_at(at)
+
     def view(self, at: float) -> list[SystemView]:
-        """Every configured system as of `at` (call `account(at)` first)."""
+        """Every configured system as of `at` (call `account(at)` first): counters as far as
+        the books have got, the burn rate and affected users of the present."""
         at = self._clamp(at)
         today = self.today(at).isoformat()
         month = today[:7]
-        users = self.calendar.users_at(at)
-        return [self._view(live, at, today, month, users)
+        return [self._view(live, at, today, month)
                 for live in self.lives.values() if not live.canary]
 
-    def _view(self, live: Live, at: float, today: str, month: str, users: float) -> SystemView:
+    def _view(self, live: Live, at: float, today: str, month: str) -> SystemView:
         day = live.days.get(today)
         month_cost = sum((a.cost for d, a in live.days.items() if d[:7] == month), 0.0) if (
             live.days) else 0.0  # most systems have no outage this month: no generator
-        affected = 0.0
-        if live.state is State.DEGRADED or (live.state is State.DOWN and live.cause is None):
-            affected = users * live.system.users_share
         return SystemView(
             name=live.system.name, state=live.state, cause=live.cause,
             totals=live.totals.copy(), incidents=live.incidents,
-            cost_per_hour=self._rate(live, at, users), affected_users=affected,
+            cost_per_hour=self._rate(live, at), affected_users=self._affected(live, at),
             cost_day=day.cost if day else 0.0, cost_month=month_cost,
             incident_start=live.incident_start, incident_cost=live.incident_cost,
-            window=self._window_record(live) if live.window else None,
+            window=self._window_record(live.window) if live.window else None,
             last_result=live.last_result, last_probe_at=live.last_probe_at, as_of=at,
         )
 
-    def canary_views(self) -> list[Live]:
-        return list(self.canaries)
+    def group_views(self, at: float) -> list[GroupView]:
+        """Every group of people as of `at`."""
+        return [
+            GroupView(name=name, concurrent_users=calendar.users_at(at), loss_ratio=ratio,
+                      cost_per_hour=calendar.cost_rate_at(at) * ratio,
+                      cost_total=self.group_totals[name])
+            for name, calendar, ratio in zip(self.groups, self.basis.calendars,
+                                             self.accounts.loss_ratios(), strict=True)
+        ]

@@ -10,7 +10,9 @@ import math
 from typing import Any
 
 from agent.ledger import Ledger, StoredWindow
+from agent.model import Config
 from agent.records import AuditEntry
+from agent.report.source import costed_windows
 from agent.text import iso
 
 
@@ -25,6 +27,7 @@ def window_json(stored: StoredWindow, now: float) -> dict[str, Any]:
         "start": iso(w.start), "end": iso(w.end), "duration_seconds": round(end - w.start, 3),
         "cost": round(w.amounts.cost, 2), "staff_cost": round(w.amounts.staff, 2),
         "direct_cost": round(w.amounts.direct, 2),
+        "recorded_cost": round((stored.recorded or w.amounts).cost, 2),
         "downtime_seconds": round(w.amounts.downtime, 3),
         "uncertainty_seconds": round(uncertainty, 3), "source": w.source, "reason": w.reason,
         # what people added afterwards (`outage-agent annotate | void`); a voided window is
@@ -53,12 +56,14 @@ def audit_json(entry: AuditEntry) -> dict[str, Any]:
             "after": entry.after}
 
 
-def export(ledger: Ledger, what: str, fmt: str, now: float) -> str:
-    """Return the windows (`what` = windows), the audit trail (audit) or both (all, JSON)."""
+def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> str:
+    """Return the windows (`what` = windows), the audit trail (audit) or both (all, JSON).
+    Each window's money is what a report from the first window to now gives it (so the
+    export adds up to the report); `recorded_cost` is the ledger's own figure."""
     data: dict[str, list[dict[str, Any]]] = {}
     if what in ("windows", "all"):
         data["windows"] = [window_export(w, now)
-                           for w in ledger.report_windows(-math.inf, math.inf)]
+                           for w in costed_windows(config, ledger, None, math.inf, now)]
     if what in ("audit", "all"):
         data["audit"] = [audit_json(entry) for entry in ledger.audit_trail()]
     if fmt == "json":

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from agent import __version__
-from agent.engine import SystemView
+from agent.engine import GroupView, SystemView
 from agent.model import State
 
 prometheus_client.disable_created_metrics()  # no `_created` series: they only add noise
@@ -37,6 +37,7 @@ class Scrape:
     """Everything the collector shows, captured at one instant after a ledger commit."""
 
     views: list[SystemView] = field(default_factory=list)
+    groups: list[GroupView] = field(default_factory=list)
     concurrent_users: float = 0.0
     ledger_ok: bool = True
     committed: bool = True  # False when the figures include writes not yet on disk
@@ -128,9 +129,11 @@ class StateCollector(Collector):
                       ["version", "currency", "site", "shard"])
         info.add_metric([__version__, self.currency, self.site, self.shard], 1)
         yield info
-        users = _gauge("outage_concurrent_users", "Concurrent users now, by the schedule.", [])
+        users = _gauge("outage_concurrent_users", "Concurrent users now, by the schedule "
+                       "(every group of people together).", [])
         users.add_metric([], scrape.concurrent_users)
         yield users
+        yield from _group_families(scrape.groups)
         ledger = _gauge("outage_ledger_up", "1 while the ledger commits; 0 while writes are "
                         "failing and held in memory.", [])
         ledger.add_metric([], 1 if scrape.ledger_ok else 0)
@@ -140,6 +143,26 @@ class StateCollector(Collector):
                          [])
         pending.add_metric([], scrape.pending)
         yield pending
+
+
+def _group_families(groups: list[GroupView]) -> Iterator[GaugeMetricFamily |
+                                                         CounterMetricFamily]:
+    """The figures of each group of people (cost.groups; one, 'everyone', without them)."""
+    labels = ["group"]
+    users = _gauge("outage_group_concurrent_users", "Concurrent users of each group of "
+                   "people now.", labels)
+    ratio = _gauge("outage_group_loss_ratio", "Share of the group's time lost now to "
+                   "everything down at once: 1 - product of (1 - share x impact).", labels)
+    rate = _gauge("outage_group_cost_per_hour", "What the group's lost time costs now, per "
+                  "hour.", labels)
+    total = CounterMetricFamily("outage_group_cost", "Cost of the group's lost time so far.",
+                                labels=labels)
+    for group in groups:
+        users.add_metric([group.name], group.concurrent_users)
+        ratio.add_metric([group.name], group.loss_ratio)
+        rate.add_metric([group.name], group.cost_per_hour)
+        total.add_metric([group.name], group.cost_total)
+    yield from (users, ratio, rate, total)
 
 
 def _escape_doc(text: str) -> str:
@@ -164,12 +187,12 @@ FAMILIES = (  # in the order of `_values`
     Family("outage_downtime_seconds_total", "counter", "Confirmed down time, including down "
            "behind a dependency; not maintenance, not degraded."),
     Family("outage_degraded_seconds_total", "counter", "Confirmed degraded time."),
-    Family("outage_cost_total", "counter", "Accrued cost of outages in the currency (staff "
-           "time plus direct costs)."),
+    Family("outage_cost_total", "counter", "Accrued cost of outages in the currency: the "
+           "staff time attributed to the system as a root cause, plus its direct costs."),
     Family("outage_direct_cost_total", "counter", "The direct-cost part of outage_cost_total."),
     Family("outage_cost_per_hour", "gauge", "Current burn rate in the currency per hour."),
-    Family("outage_affected_users", "gauge", "Concurrent users affected now (counted at the "
-           "root cause)."),
+    Family("outage_affected_users", "gauge", "Concurrent users whose lost time is attributed "
+           "to the system now (its share of the combined loss; 0 behind a root cause)."),
     Family("outage_incidents_total", "counter", "Outages confirmed (transitions into down)."),
     Family("outage_open_incident_cost", "gauge", "Cost accrued by the open incident, 0 if none."),
     Family("outage_open_incident_duration_seconds", "gauge", "Age of the open incident, 0 if "
@@ -184,8 +207,9 @@ FAMILIES = (  # in the order of `_values`
 )
 STATE_HEADER = Family("outage_system_state", "gauge",
                       "1 for the current state of each system.").header()
-CAUSE_HEADER = Family("outage_system_cause", "gauge", "1 while the system is down behind a "
-                      "dependency; cause names the root cause. Absent otherwise.").header()
+CAUSE_HEADER = Family("outage_system_cause", "gauge", "1 while the system is down (or in "
+                      "maintenance) behind a dependency; cause names it. Absent "
+                      "otherwise.").header()
 
 
 def _values(view: SystemView) -> tuple[float | None, ...]:
@@ -239,5 +263,5 @@ def render_systems(views: list[SystemView]) -> str:
                    f'{"1.0" if state == current else "0.0"}\n' for state in STATES)
     out.append(CAUSE_HEADER)
     out.extend(f'outage_system_cause{{cause="{_label(view.cause)}",system="{_label(view.name)}"}}'
-               " 1.0\n" for view in views if view.state is State.DOWN and view.cause)
+               " 1.0\n" for view in views if view.cause)
     return "".join(out)

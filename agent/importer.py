@@ -4,8 +4,12 @@ Columns `system,start,end` and optionally `state,cause,impact,note,ticket`; ISO 
 a naive one in cost.timezone. A file with any bad row is refused whole, every problem named
 by line and column, and nothing is written.
 
-Windows are costed with the configured model (the same pure functions as live) and stored as
-`imported`, with their cost basis; they never touch the live counters. Within one transaction:
+Windows are costed as a report costs them (agent.report.build.window_amounts): together with
+every window of the ledger they overlap, with the cost basis in force at each instant, and
+stored as `imported`, with their cost basis; they never touch the live counters. A cause
+must be one of the system's dependencies (directly or through others) and be down (live,
+imported or in the file) over the whole window; without one, the system's `depends_on` and
+its dependencies' windows decide the cause of each part, as live. Within one transaction:
 - a window already imported is stored once (importing a file twice changes nothing);
 - windows of one system that overlap, in the file or already imported, merge into one window
   over their union, costed once;
@@ -16,20 +20,24 @@ Windows are costed with the configured model (the same pure functions as live) a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import math
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.basis import basis_of, window_basis
 from agent.config.values import did_you_mean
-from agent.cost import UsersCalendar, cost_of, direct_cost_of
-from agent.ledger import Ledger, StoredWindow
-from agent.maintenance import MaintenanceCalendar
+from agent.ledger import ImportScope, Ledger, StoredWindow
 from agent.model import Config, System
-from agent.records import Amounts, Annotations, Basis, ImportChanges, ImportedWindow, WindowRecord
+from agent.records import Amounts, Annotations, ImportChanges, ImportedWindow, WindowRecord
+from agent.report.build import amounts_of, cost_together, effective_cause, window_span
+from agent.report.costing import Money
 from agent.report.period import parse_moment
-from agent.spans import Span, subtract, total
+from agent.report.source import adhoc_maintenance
+from agent.spans import Span, clip, merge, subtract
 from agent.text import iso, local
 
 REQUIRED = ("system", "start", "end")
@@ -62,6 +70,7 @@ class Row:
     impact: float | None = None  # None: the system's configured impact for the state
     note: str | None = None
     ticket: str | None = None
+    cause_at: str = ""  # "windows.csv:3: cause (column 5)", to name a cause found wanting
 
 
 @dataclass
@@ -156,9 +165,11 @@ class _RowChecker:
         problems += found
         if found or system is None or start is None or end is None:
             return None
+        cause_at = (f"{where}: cause (column {columns.index('cause') + 1})"
+                    if "cause" in columns else "")
         return Row(line=line, system=system, start=start, end=end, state=state, cause=cause,
                    impact=impact, note=values.get("note", "").strip() or None,
-                   ticket=values.get("ticket", "").strip() or None)
+                   ticket=values.get("ticket", "").strip() or None, cause_at=cause_at)
 
     def _system(self, name: str, bad: _Bad) -> str | None:
         if not name:
@@ -187,6 +198,10 @@ class _RowChecker:
             bad("cause", f"the root cause must be a configured system, not {name!r}"
                          f"{did_you_mean(name, self.systems)}")
             return None
+        problem = system is not None and not_a_dependency(self.systems, system, name)
+        if problem:
+            bad("cause", problem)
+            return None
         return name
 
     def _impact(self, text: str, bad: _Bad) -> float | None:
@@ -202,48 +217,73 @@ class _RowChecker:
         return impact
 
 
-# --- costing ------------------------------------------------------------------------------------
+# --- dependencies and causes ------------------------------------------------------------------
 
 
-class Costing:
-    """Costs a window of one system with the configured model, as the engine would have."""
+def dependencies(systems: dict[str, System], name: str) -> list[str]:
+    """Every system `name` depends on, directly or through others, nearest first."""
+    found: list[str] = []
+    frontier = list(systems[name].depends_on)
+    while frontier:
+        dep = frontier.pop(0)
+        if dep not in found and dep in systems:
+            found.append(dep)
+            frontier.extend(systems[dep].depends_on)
+    return found
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.calendar = UsersCalendar(config.cost.users, config.cost.timezone)
-        self.maintenance = {s.name: MaintenanceCalendar(s.maintenance, config.cost.timezone)
-                            for s in config.systems}
 
-    def impact(self, system: System, state: str, given: float | None) -> float:
-        if given is not None:
-            return given
-        return {"down": system.impact, "degraded": system.degraded_impact}.get(state, 0.0)
+def not_a_dependency(systems: dict[str, System], system: str, cause: str) -> str | None:
+    """Why `cause` cannot be the root cause of `system`'s outage, or None if it can."""
+    if cause in dependencies(systems, system):
+        return None
+    direct = ", ".join(systems[system].depends_on) or "none"
+    return (f"{cause!r} is not a dependency of {system!r}, directly or through others (its "
+            f"depends_on: {direct})")
 
-    def record(self, system: System, span: Span, state: str, cause: str | None, impact: float,
-               new_incident: bool, reason: str) -> WindowRecord:
-        """Given a span of one system, return it as an imported window with its money: staff
-        time from U(t) x hourly x share x impact, direct cost while down; nothing inside
-        planned maintenance, and no staff time while down behind a root cause."""
-        a, b = span
-        hourly = self.config.cost.hourly_cost_per_user
-        planned = self.maintenance[system.name].periods(a, b)
-        counted = subtract(span, planned) if state != "maintenance" else []
-        seconds = total(counted)
-        costs_staff = state == "degraded" or (state == "down" and cause is None)
-        weight = system.users_share * impact if costs_staff else 0.0
-        staff = sum(cost_of(self.calendar.user_seconds(x, y), hourly, weight) for x, y in counted)
-        direct = direct_cost_of(seconds, system.direct_cost_per_hour) if state == "down" else 0.0
-        amounts = Amounts(cost=staff + direct, staff=staff, direct=direct,
-                          downtime=seconds if state == "down" else 0.0,
-                          degraded=seconds if state == "degraded" else 0.0)
-        basis = Basis(hourly_cost_per_user=hourly, users_share=system.users_share,
-                      impact=impact, direct_cost_per_hour=system.direct_cost_per_hour,
-                      users_at_start=self.calendar.users_at(a))
-        return WindowRecord(
-            system=system.name, state=state, cause=cause, start=a, end=b, before_start=None,
-            before_end=None, last_observed=None, accounted_until=b, amounts=amounts,
-            basis=basis, new_incident=new_incident, reason=reason, source="imported",
-        )
+
+def uncovered(span: Span, down: Iterable[Span], timezone: str) -> str | None:
+    """Why a cause down over `down` cannot be the cause of an outage over `span` (it was not
+    down for all of it), or None if it was."""
+    gaps = subtract(span, merge(down))
+    if not gaps:
+        return None
+    a, b = gaps[0]
+    return (f"was not down over the whole window: nothing recorded or imported from "
+            f"{local(a, timezone)} to {local(b, timezone)}")
+
+
+Cover = tuple[float, float, str]  # a span in which a system was down, and its root cause
+
+
+def down_cover(windows: Iterable[StoredWindow], stop: float) -> dict[str, list[Cover]]:
+    """When each system was down (voided windows aside), with the root cause of each span."""
+    cover: dict[str, list[Cover]] = {}
+    for w in windows:
+        if w.record.state != "down" or w.annotations.voided_reason is not None:
+            continue
+        a, b = window_span(w, stop)
+        cover.setdefault(w.record.system, []).append(
+            (a, b, effective_cause(w) or w.record.system))
+    return cover
+
+
+def split_by_cause(system: System, span: Span, cover: dict[str, list[Cover]]
+                   ) -> list[tuple[Span, str | None]]:
+    """A span of a system down with no cause given, cut where a dependency was down: there,
+    as live, the first dependency (in depends_on order) down is the way to its root cause."""
+    pieces: list[tuple[Span, str | None]] = [(span, None)]
+    for dep in system.depends_on:
+        out: list[tuple[Span, str | None]] = []
+        for piece, cause in pieces:
+            if cause is not None:
+                out.append((piece, cause))
+                continue
+            hits = [(part, root) for a, b, root in cover.get(dep, [])
+                    if (part := clip(piece, a, b))]
+            out += hits
+            out += [(part, None) for part in subtract(piece, [p for p, _ in hits])]
+        pieces = sorted(out)
+    return pieces
 
 
 # --- merging with what is recorded ---------------------------------------------------------------
@@ -272,7 +312,7 @@ def _part_of_row(row: Row) -> _Part:
 def _part_of_window(w: StoredWindow) -> _Part:
     r = w.record
     return _Part(r.start, r.end if r.end is not None else r.start, r.state, r.cause,
-                 r.basis.impact, w.annotations.note, w.annotations.ticket, stored=w)
+                 w.impact_override, w.annotations.note, w.annotations.ticket, stored=w)
 
 
 def clusters(parts: Iterable[_Part]) -> list[list[_Part]]:
@@ -297,31 +337,63 @@ def _joined(values: Iterable[str | None]) -> str | None:
 class Planner:
     """Decides, inside the import's transaction, what to write given what is recorded."""
 
-    def __init__(self, rows: Sequence[Row], config: Config, source: str) -> None:
+    def __init__(self, rows: Sequence[Row], config: Config, source: str,
+                 planned: dict[str, list[Span]] | None = None) -> None:
         self.rows = rows
         self.config = config
         self.source = source
-        self.costing = Costing(config)
+        self.systems = {s.name: s for s in config.systems}
+        self.basis = basis_of(config)
+        self.planned = planned or {}  # ad-hoc maintenance, as reports leave it out
         self.result = ImportResult(rows=len(rows))
 
-    def __call__(self, existing: dict[str, list[StoredWindow]]) -> ImportChanges:
+    def __call__(self, scope: ImportScope) -> ImportChanges:
+        stop = max(r.end for r in self.rows)
+        cover = down_cover(scope.around, stop)
+        self._check_causes(cover)
         changes = ImportChanges()
-        for name in sorted(existing):
+        for name in self._dependencies_first(scope.existing):
             rows = [_part_of_row(r) for r in self.rows if r.system == name]
-            self._system(self.config.system(name), rows, existing[name], changes)
+            self._system(self.systems[name], rows, scope.existing[name], changes, cover)
+        self._cost(changes, scope)
         return changes
 
+    def _dependencies_first(self, names: Iterable[str]) -> list[str]:
+        """The systems in an order where each comes after what it depends on (and so its
+        windows can be read as the cause of its dependants')."""
+        return sorted(names, key=lambda name: (_depth(self.systems, name), name))
+
+    def _check_causes(self, cover: dict[str, list[Cover]]) -> None:
+        """Refuse a given cause that was not down (live, imported, or in the file) over the
+        whole window."""
+        spans = {name: [(a, b) for a, b, _ in found] for name, found in cover.items()}
+        for row in self.rows:
+            if row.state == "down":
+                spans.setdefault(row.system, []).append((row.start, row.end))
+        problems = []
+        for row in self.rows:
+            if row.cause is None:
+                continue
+            gap = uncovered((row.start, row.end), spans.get(row.cause, []),
+                            self.config.cost.timezone)
+            if gap:
+                problems.append(f"{row.cause_at}: {row.cause!r} {gap} (import its window "
+                                "too, or leave the cause empty)")
+        if problems:
+            raise ImportRefused(problems)
+
     def _system(self, system: System, rows: list[_Part], existing: list[StoredWindow],
-                changes: ImportChanges) -> None:
+                changes: ImportChanges, cover: dict[str, list[Cover]]) -> None:
         imported = [_part_of_window(w) for w in existing if w.record.source == "imported"]
         live = [w for w in existing
                 if w.record.source != "imported" and w.record.state in BLOCKING]
         for cluster in clusters([*rows, *imported]):
             if any(p.stored is None for p in cluster):
-                self._cluster(system, cluster, live, existing, changes)
+                self._cluster(system, cluster, live, existing, changes, cover)
 
     def _cluster(self, system: System, cluster: list[_Part], live: list[StoredWindow],
-                 existing: list[StoredWindow], changes: ImportChanges) -> None:
+                 existing: list[StoredWindow], changes: ImportChanges,
+                 cover: dict[str, list[Cover]]) -> None:
         lead = max(cluster, key=lambda p: (SEVERITY[p.state], p.stored is None))
         union = (min(p.start for p in cluster), max(p.end for p in cluster))
         blockers = [w for w in live if w.record.start < union[1] and _end(w) > union[0]]
@@ -329,17 +401,22 @@ class Planner:
         old = sorted((p.stored for p in cluster if p.stored is not None),
                      key=lambda w: w.record.start)
         taken = {w.record.start for w in existing} - {w.record.start for w in old}
-        impact = self.costing.impact(system, lead.state, lead.impact)
         note = _joined(p.note for p in cluster)
         ticket = _joined(p.ticket for p in cluster)
         lines = sorted(line for p in cluster for line in p.lines)
         reason = f"imported from {self.source} line {', '.join(map(str, lines))}"
         ends = {w.record.end for w in live if w.record.state == "down"}
-        records = [
-            self.costing.record(system, (_free(a, taken), b), lead.state, lead.cause, impact,
-                                lead.state == "down" and a not in ends, reason)
-            for a, b in pieces
-        ]
+        records = []
+        for piece in pieces:
+            parts = ([(piece, lead.cause)] if lead.state != "down" or lead.cause is not None
+                     else split_by_cause(system, piece, cover))
+            for k, ((a, b), cause) in enumerate(parts):
+                first = k == 0 and lead.state == "down" and a not in ends
+                records.append(self._record(system, (_free(a, taken), b), lead.state, cause,
+                                            lead.impact, first, reason))
+        cover.setdefault(system.name, []).extend(
+            (r.start, r.end or r.start, r.cause or system.name)
+            for r in records if r.state == "down")
         unchanged = bool(old) and _same(records, old, note, ticket)
         self._describe(system, cluster, union, blockers, pieces, old, unchanged)
         if unchanged:
@@ -349,11 +426,50 @@ class Planner:
             self.result.covered += 1
             return
         self.result.stored += len(records)
-        changes.windows += self._writes(records, old, note, ticket, lines)
+        changes.windows += self._writes(records, old, note, ticket, lines, lead.impact)
         changes.delete += [w.id for w in old[len(records):]]
 
+    def _record(self, system: System, span: Span, state: str, cause: str | None,
+                impact: float | None, new_incident: bool, reason: str) -> WindowRecord:
+        """A span of one system as an imported window, its money still to be worked out."""
+        a, b = span
+        if impact is None:
+            impact = self.basis.impact(system.name, state)
+        return WindowRecord(
+            system=system.name, state=state, cause=cause, start=a, end=b, before_start=None,
+            before_end=None, last_observed=None, accounted_until=b, amounts=Amounts(),
+            basis=window_basis(self.basis, system.name, impact, a), new_incident=new_incident,
+            reason=reason, source="imported",
+        )
+
+    def _cost(self, changes: ImportChanges, scope: ImportScope) -> None:
+        """Cost what is written as what it adds to every window it overlaps: the loss with it
+        less the loss without it, day by day, shared among the new windows as a report
+        would attribute it. So what the ledger stores never adds up to more than everyone's
+        time, and windows recorded before keep their figures."""
+        if not changes.windows:
+            return
+        replaced = {item.id for item in changes.windows} | set(changes.delete)
+        written = [StoredWindow(id=item.id if item.id is not None else -1 - k,
+                                record=item.record, annotations=item.annotations,
+                                impact_override=item.impact_override)
+                   for k, item in enumerate(changes.windows)]
+        kept = [w for w in scope.around if w.id not in replaced]
+        start = min(w.record.start for w in written)
+        stop = max(w.record.end or w.record.start for w in written)
+        with_them = cost_together([*kept, *written], self.config, start, stop, scope.bases,
+                                  self.planned)
+        without = cost_together(kept, self.config, start, stop, scope.bases, self.planned)
+        added = _added_by_day(with_them, without, [w.id for w in written])
+        changes.windows = [
+            dataclasses.replace(item, record=dataclasses.replace(item.record, amounts=amounts_of(
+                w, with_them[w.id][0], dataclasses.replace(with_them[w.id][1],
+                                                           staff=added[w.id]))))
+            for item, w in zip(changes.windows, written, strict=True)]
+
     def _writes(self, records: list[WindowRecord], old: list[StoredWindow], note: str | None,
-                ticket: str | None, lines: list[int]) -> list[ImportedWindow]:
+                ticket: str | None, lines: list[int], impact: float | None,
+                ) -> list[ImportedWindow]:
         """Reuse the rows imported before, in order, keeping a void or corrected cause people
         added; add rows for any further pieces; say in the audit trail what changed."""
         provenance = f"{self.source} line {', '.join(map(str, lines))}"
@@ -374,7 +490,8 @@ class Planner:
             audit.append(("imported", None, provenance))
             if k == 0:
                 audit += merged  # the first window carries the note of what it absorbed
-            writes.append(ImportedWindow(record, notes, was.id if was else None, tuple(audit)))
+            writes.append(ImportedWindow(record, notes, was.id if was else None, tuple(audit),
+                                         impact_override=impact))
         return writes
 
     def _describe(self, system: System, cluster: list[_Part], union: Span,
@@ -401,6 +518,37 @@ class Planner:
             text += (f"; overlaps live window {ids}, which keeps its own figures: "
                      + (f"only {kept} imported" if pieces else "nothing left to import"))
         self.result.lines.append(text)
+
+
+def _added_by_day(with_them: dict[int, tuple[list[Span], Money]],
+                  without: dict[int, tuple[list[Span], Money]], new: list[int]
+                  ) -> dict[int, float]:
+    """Each new window's staff cost: on each day, the loss the new windows add (the staff
+    cost of everything with them, less without them), in proportion to what a report
+    attributes to each of them that day."""
+    gross, before = _staff_by_day(with_them), _staff_by_day(without)
+    added = dict.fromkeys(new, 0.0)
+    for day, total in gross.items():
+        extra = max(0.0, total - before.get(day, 0.0))
+        shares = {i: with_them[i][1].staff_days.get(day, 0.0) for i in new}
+        weight = math.fsum(shares.values())
+        for i in new if weight > 0 else ():
+            added[i] += extra * shares[i] / weight
+    return added
+
+
+def _staff_by_day(money: dict[int, tuple[list[Span], Money]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for _, m in money.values():
+        for day, staff in m.staff_days.items():
+            totals[day] = totals.get(day, 0.0) + staff
+    return totals
+
+
+def _depth(systems: dict[str, System], name: str) -> int:
+    """How many levels of dependencies lie under a system (0: it depends on nothing)."""
+    deps = [d for d in systems[name].depends_on if d in systems]
+    return 1 + max((_depth(systems, d) for d in deps), default=-1)
 
 
 def _end(w: StoredWindow) -> float:
@@ -447,13 +595,12 @@ def import_file(config: Config, path: Path, who: str, now: float,
     except OSError as exc:
         raise ImportRefused([f"{path}: {exc.strerror}"]) from None
     rows = read_rows(text, path.name, config, now)
-    planner = Planner(rows, config, path.name)
     if not rows:
-        return planner.result
-    spans = {name: (min(r.start for r in rows if r.system == name),
-                    max(r.end for r in rows if r.system == name))
-             for name in {r.system for r in rows}}
+        return ImportResult()
     ledger = Ledger.of(config.agent)
     ledger.prepare()
-    ledger.import_windows(spans, planner, who, now, dry_run=dry_run)
+    planner = Planner(rows, config, path.name, adhoc_maintenance(ledger.actions_since(0)))
+    span = (min(r.start for r in rows), max(r.end for r in rows))
+    ledger.import_windows(span, {r.system for r in rows}, planner, who, now,
+                          basis=planner.basis, dry_run=dry_run)
     return planner.result

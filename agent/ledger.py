@@ -31,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
+from agent.basis import CostBasis
 from agent.model import AgentConfig
 from agent.records import (
     AlertState,
@@ -48,7 +49,7 @@ from agent.shard import format_shard
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0  # waiting for a lock, or for a connection
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE windows (
@@ -171,6 +172,27 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (site, system)
     );
     """,
+    # Cost model 2: what each group of people lost per day (outage_group_cost_total), every
+    # distinct cost basis with the time it came into force, and an imported window's own
+    # impact (NULL: the system's configured one).
+    5: """
+    CREATE TABLE group_days (
+        site TEXT NOT NULL DEFAULT '',
+        grp TEXT NOT NULL,
+        day TEXT NOT NULL,
+        cost {real} NOT NULL,
+        PRIMARY KEY (site, grp, day)
+    );
+    CREATE TABLE cost_basis (
+        id {serial},
+        site TEXT NOT NULL DEFAULT '',
+        since {real} NOT NULL,
+        digest TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX cost_basis_since ON cost_basis (site, since);
+    ALTER TABLE windows ADD COLUMN impact_override {real};
+    """,
 }
 
 
@@ -193,6 +215,10 @@ ON CONFLICT (site, system, start_ts) DO UPDATE SET
     staff_cost = excluded.staff_cost, direct_cost = excluded.direct_cost,
     reason = excluded.reason
 """)
+UPSERT_GROUP_DAY = sa.text("""
+INSERT INTO group_days (site, grp, day, cost) VALUES (:site, :grp, :day, :cost)
+ON CONFLICT (site, grp, day) DO UPDATE SET cost = excluded.cost
+""")
 UPSERT_DAY = sa.text("""
 INSERT INTO days (site, system, day, cost, staff_cost, direct_cost, downtime_seconds,
                   degraded_seconds)
@@ -205,7 +231,8 @@ ON CONFLICT (site, system, day) DO UPDATE SET
 ANNOTATION_FIELDS = {"note": "note", "ticket": "ticket", "voided": "voided_reason",
                      "cause": "annotated_cause"}
 ANNOTATION_COLUMNS = ", ".join(ANNOTATION_FIELDS.values())
-_SELECT_WINDOWS = f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS} FROM windows"
+_SELECT_WINDOWS = (f"SELECT id, {WINDOW_COLUMNS}, {ANNOTATION_COLUMNS}, impact_override "
+                   "FROM windows")
 
 
 @dataclass(frozen=True)
@@ -310,6 +337,18 @@ class StoredWindow:
     id: int
     record: WindowRecord
     annotations: Annotations = field(default_factory=Annotations)
+    impact_override: float | None = None  # an imported window's own impact
+    recorded: Amounts | None = None  # the ledger's figures, where `record` shows a report's
+
+
+@dataclass(frozen=True)
+class ImportScope:
+    """What an import plans against, read in its transaction: each imported system's
+    windows touching the file's span, every window overlapping it, and the cost bases."""
+
+    existing: dict[str, list[StoredWindow]]
+    around: list[StoredWindow]
+    bases: list[tuple[float, CostBasis]]
 
 
 @dataclass(frozen=True)
@@ -397,11 +436,13 @@ def window_from_row(row: Iterable[Any]) -> StoredWindow:
 
 
 def annotated_window_from_row(row: Sequence[Any]) -> StoredWindow:
-    """Given id, WINDOW_COLUMNS and ANNOTATION_COLUMNS, return the window with its notes."""
-    stored = window_from_row(row[:-4])
-    note, ticket, voided, cause = row[-4:]
+    """Given id, WINDOW_COLUMNS, ANNOTATION_COLUMNS and impact_override, return the window
+    with its notes."""
+    stored = window_from_row(row[:-5])
+    note, ticket, voided, cause, impact = row[-5:]
     notes = Annotations(note=note, ticket=ticket, voided_reason=voided, cause=cause)
-    return StoredWindow(id=stored.id, record=stored.record, annotations=notes)
+    return StoredWindow(id=stored.id, record=stored.record, annotations=notes,
+                        impact_override=impact)
 
 
 def schema_version(conn: sa.Connection) -> int:
@@ -616,6 +657,9 @@ class Ledger:
         latest = {(w.system, w.start): w for w in batch.windows}  # a batch may repeat a window
         _execute_many(conn, UPSERT_WINDOW, [_window_row(site, w) for w in latest.values()])
         _execute_many(conn, UPSERT_DAY, [_day_row(site, d) for d in batch.days])
+        _execute_many(conn, UPSERT_GROUP_DAY, [
+            {"site": site, "grp": d.group, "day": d.day, "cost": d.cost}
+            for d in batch.group_days])
         _execute_many(conn, sa.text(
             "INSERT INTO transitions (site, system, at, old_state, new_state, cause, reason) "
             "VALUES (:site, :system, :at, :old_state, :new_state, :cause, :reason)"),
@@ -723,6 +767,40 @@ class Ledger:
             for system, day, c, s, d, dn, dg in rows
         ]
 
+    def group_totals(self) -> dict[str, float]:
+        """What each group of people has lost, over the site's whole history."""
+        rows = self._read("SELECT grp, SUM(cost) FROM group_days WHERE site = :site "
+                          "GROUP BY grp", site=self.site)
+        return {group: float(cost) for group, cost in rows}
+
+    # --- the cost basis in force over time ----------------------------------------------------
+
+    def record_basis(self, basis: CostBasis, since: float) -> bool:
+        """Record that `basis` is in force from `since`, unless it already is (the latest
+        recorded is the same); return True if a row was added."""
+        with self._transaction() as conn:
+            return self._record_basis(conn, basis, since)
+
+    def _record_basis(self, conn: sa.Connection, basis: CostBasis, since: float) -> bool:
+        latest = conn.execute(sa.text(
+            "SELECT digest FROM cost_basis WHERE site = :site "
+            "ORDER BY since DESC, id DESC LIMIT 1"), {"site": self.site}).scalar()
+        if latest == basis.digest:
+            return False
+        conn.execute(sa.text(
+            "INSERT INTO cost_basis (site, since, digest, body) "
+            "VALUES (:site, :since, :digest, :body)"),
+            {"site": self.site, "since": since, "digest": basis.digest,
+             "body": basis.to_json()})
+        return True
+
+    def bases(self) -> list[tuple[float, CostBasis]]:
+        """Every cost basis recorded for the site, with the time it came into force, oldest
+        first."""
+        rows = self._read("SELECT since, body FROM cost_basis WHERE site = :site "
+                          "ORDER BY since, id", site=self.site)
+        return [(float(since), CostBasis.from_json(body)) for since, body in rows]
+
     def alert_states(self) -> list[AlertState]:
         rows = self._read(
             "SELECT rule, key, system, since, fired_at, last_sent, acked FROM alert_state "
@@ -817,24 +895,33 @@ class Ledger:
         return entries
 
     def import_windows(
-        self, spans: dict[str, tuple[float, float]],
-        plan: Callable[[dict[str, list[StoredWindow]]], ImportChanges],
-        who: str, at: float, dry_run: bool = False,
+        self, span: tuple[float, float], systems: Iterable[str],
+        plan: Callable[[ImportScope], ImportChanges], who: str, at: float,
+        basis: CostBasis | None = None, dry_run: bool = False,
     ) -> ImportChanges:
-        """Read every window of each system overlapping its (start, end) span, ask `plan`
-        what to write given them, and write it, all in one transaction, so a daemon or
-        another import cannot change the windows between reading and writing. With dry_run
-        the transaction is rolled back. Return the changes."""
+        """Record `basis` as in force from `at` (unless it already is), read every window
+        overlapping `span` and each of `systems`' windows touching it, ask `plan` what to
+        write given them, and write it, all in one transaction, so a daemon or another
+        import cannot change the windows between reading and writing. With dry_run the
+        transaction is rolled back. Return the changes."""
+        start, end = span
         with self._transaction(commit=not dry_run) as conn:
-            existing = {
-                name: [annotated_window_from_row(row) for row in conn.execute(sa.text(
-                    f"{_SELECT_WINDOWS} WHERE site = :site AND system = :system "
-                    "AND start_ts <= :end AND (end_ts IS NULL OR end_ts >= :start) "
-                    "ORDER BY start_ts, id"),
-                    {"site": self.site, "system": name, "start": start, "end": end})]
-                for name, (start, end) in spans.items()
-            }
-            changes = plan(existing)
+            if basis is not None:
+                self._record_basis(conn, basis, at)
+            rows = conn.execute(sa.text(
+                f"{_SELECT_WINDOWS} WHERE site = :site AND start_ts <= :end "
+                "AND (end_ts IS NULL OR end_ts >= :start) ORDER BY start_ts, id"),
+                {"site": self.site, "start": start, "end": end})
+            found = [annotated_window_from_row(row) for row in rows]
+            wanted = set(systems)
+            existing: dict[str, list[StoredWindow]] = {name: [] for name in wanted}
+            for w in found:
+                if w.record.system in wanted:
+                    existing[w.record.system].append(w)
+            bases = [(float(since), CostBasis.from_json(body)) for since, body in conn.execute(
+                sa.text("SELECT since, body FROM cost_basis WHERE site = :site "
+                        "ORDER BY since, id"), {"site": self.site})]
+            changes = plan(ImportScope(existing=existing, around=found, bases=bases))
             self._write_import(conn, changes, who, at)
         return changes
 
@@ -845,7 +932,7 @@ class Ledger:
         _execute_many(conn, sa.text(
             "DELETE FROM windows WHERE site = :site AND id = :id AND source = 'imported'"),
             [{"site": self.site, "id": wid} for wid in changes.delete])
-        settable = [*_WINDOW_NAMES, *ANNOTATION_FIELDS.values()]
+        settable = [*_WINDOW_NAMES, *ANNOTATION_FIELDS.values(), "impact_override"]
         insert = sa.text(f"INSERT INTO windows (site, {', '.join(settable)}) VALUES (:site, "
                          f"{', '.join(':' + name for name in settable)}) RETURNING id")
         update = sa.text(f"UPDATE windows SET {', '.join(f'{c} = :{c}' for c in settable)} "
@@ -854,7 +941,7 @@ class Ledger:
             notes = item.annotations
             values = {**_window_row(self.site, item.record), "note": notes.note,
                       "ticket": notes.ticket, "voided_reason": notes.voided_reason,
-                      "annotated_cause": notes.cause}
+                      "annotated_cause": notes.cause, "impact_override": item.impact_override}
             if item.id is None:
                 wid = int(conn.execute(insert, values).scalar_one())
             else:

@@ -122,6 +122,9 @@ class UsersWindow:
     start: dt.time
     end: dt.time  # end <= start means the window ends on the next day
     users: float
+    # A shift rate (night shift, overtime): the cost of a user-hour inside this window;
+    # None: the group's hourly_cost_per_user.
+    hourly_cost_per_user: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,21 @@ class UsersSchedule:
     holidays: str | None = None  # "GB-ENG": country GB, subdivision ENG; holidays use default
 
 
+IMPLICIT_GROUP = "everyone"  # the one group of a config without cost.groups
+
+
+@dataclass(frozen=True)
+class UserGroup:
+    """A population of staff (cost.groups): how many are at work when, and what an hour of
+    their time costs. Within a group, use of different systems is independent."""
+
+    name: str
+    users: UsersSchedule
+    hourly_cost_per_user: float
+    annual_cost_per_user: float | None = None  # with working_hours_per_year, if derived
+    working_hours_per_year: float = 1924.0
+
+
 @dataclass(frozen=True)
 class CostConfig:
     currency: str = "GBP"
@@ -141,6 +159,14 @@ class CostConfig:
     annual_cost_per_user: float | None = None
     working_hours_per_year: float = 1924.0
     users: UsersSchedule = field(default_factory=lambda: UsersSchedule(default=0.0))
+    groups: tuple[UserGroup, ...] = ()  # cost.groups; empty: one implicit group, 'everyone'
+
+    def user_groups(self) -> tuple[UserGroup, ...]:
+        """The groups of people costed: cost.groups, or 'everyone' built from the top level."""
+        if self.groups:
+            return self.groups
+        return (UserGroup(IMPLICIT_GROUP, self.users, self.hourly_cost_per_user,
+                          self.annual_cost_per_user, self.working_hours_per_year),)
 
 
 @dataclass(frozen=True)
@@ -169,7 +195,10 @@ class System:
     flap_threshold: int = 5
     flap_window: float = 600.0
     depends_on: tuple[str, ...] = ()
-    users_share: float = 1.0
+    users_share: float = 1.0  # the share of 'everyone', without cost.groups
+    # With cost.groups: the share of each group that uses it ((group, share), ...); a group
+    # not named has share 0.
+    users: tuple[tuple[str, float], ...] = ()
     impact: float = 1.0
     degraded_impact: float = 0.0
     direct_cost_per_hour: float = 0.0
@@ -296,6 +325,12 @@ class Config:
     alerts: tuple[AlertRule, ...] = ()
     # Values that must never be shown (passwords, tokens, webhook URLs): see agent.text.redact.
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def shares(self, system: System) -> dict[str, float]:
+        """The share of each group of people that uses `system`."""
+        if self.cost.groups:
+            return dict(system.users)
+        return {IMPLICIT_GROUP: system.users_share}
 
     def system(self, name: str) -> System:
         for system in self.systems:

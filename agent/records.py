@@ -73,6 +73,15 @@ class DayRecord:
 
 
 @dataclass(frozen=True)
+class GroupDayRecord:
+    """What one group of people lost within one calendar day of the cost timezone."""
+
+    group: str
+    day: str
+    cost: float
+
+
+@dataclass(frozen=True)
 class TransitionRecord:
     system: str
     at: float
@@ -112,6 +121,7 @@ class Batch:
 
     windows: list[WindowRecord] = field(default_factory=list)
     days: list[DayRecord] = field(default_factory=list)
+    group_days: list[GroupDayRecord] = field(default_factory=list)
     transitions: list[TransitionRecord] = field(default_factory=list)
     heartbeat: float | None = None  # the agent was watching at this time
     alerts: list[AlertState] = field(default_factory=list)
@@ -120,13 +130,15 @@ class Batch:
     prune_before: float | None = None  # drop raw transitions and notifications older than this
 
     def __bool__(self) -> bool:
-        return bool(self.windows or self.days or self.transitions or self.heartbeat
+        return bool(self.windows or self.days or self.group_days or self.transitions
+                    or self.heartbeat
                     or self.prune_before
                     or self.alerts or self.alerts_cleared or self.notifications)
 
     def extend(self, other: Batch) -> None:
         self.windows.extend(other.windows)
         self.days.extend(other.days)
+        self.group_days.extend(other.group_days)
         self.transitions.extend(other.transitions)
         self.alerts.extend(other.alerts)
         self.alerts_cleared.extend(other.alerts_cleared)
@@ -147,13 +159,16 @@ class Batch:
         whole backlog once per batch would take seconds."""
         windows = {(w.system, w.start): w for w in self.windows}
         days = {(d.system, d.day): d for d in self.days}
+        group_days = {(d.group, d.day): d for d in self.group_days}
         for other in others:
             windows.update(((w.system, w.start), w) for w in other.windows)
             days.update(((d.system, d.day), d) for d in other.days)
-            self.extend(replace(other, windows=[], days=[]))
+            group_days.update(((d.group, d.day), d) for d in other.group_days)
+            self.extend(replace(other, windows=[], days=[], group_days=[]))
             if other.alerts or other.alerts_cleared:
                 self._absorb_alerts(other)
         self.windows, self.days = list(windows.values()), list(days.values())
+        self.group_days = list(group_days.values())
 
     def _absorb_alerts(self, other: Batch) -> None:
         """Alert rows of `other` (already appended by `extend`): the latest per key, and
@@ -167,7 +182,8 @@ class Batch:
             c for c in self.alerts_cleared if c in cleared or c not in upserted))
 
     def size(self) -> int:
-        return (len(self.windows) + len(self.days) + len(self.transitions) + len(self.alerts)
+        return (len(self.windows) + len(self.days) + len(self.group_days)
+                + len(self.transitions) + len(self.alerts)
                 + len(self.alerts_cleared) + len(self.notifications))
 
 
@@ -208,6 +224,7 @@ class ImportedWindow:
     annotations: Annotations = field(default_factory=Annotations)
     id: int | None = None
     audit: tuple[tuple[str, str | None, str | None], ...] = ()
+    impact_override: float | None = None  # the impact the file gave, if it gave one
 
 
 @dataclass

@@ -106,13 +106,17 @@ class Context:
     maintenance: bool = False
     blind: bool = False  # a canary is down: the agent cannot see the estate
     root_cause: str | None = None  # the confirmed-down dependency this system is down behind
+    # The dependency (or its own planned cause) in planned maintenance: failing behind it is
+    # part of the planned change, not an outage.
+    planned_cause: str | None = None
 
 
 def derive_state(health: int | None, context: Context) -> tuple[State, str | None]:
     """Given a confirmed health and its context, return the state and its cause.
 
-    Planned maintenance wins over everything; a blind agent bills nobody (unknown); a system
-    down behind a down dependency carries that root cause, so its users are costed once.
+    Planned maintenance wins over everything, the system's own or a dependency's (then named
+    as the cause); a blind agent bills nobody (unknown); a system down behind a down
+    dependency carries that root cause, so its users are costed with the root cause's.
     """
     if health is None:
         return State.UNKNOWN, None
@@ -120,6 +124,8 @@ def derive_state(health: int | None, context: Context) -> tuple[State, str | Non
         return State.UP, None
     if context.maintenance:
         return State.MAINTENANCE, None
+    if context.planned_cause is not None:
+        return State.MAINTENANCE, context.planned_cause
     if context.blind:
         return State.UNKNOWN, None
     if health == DEGRADED:

@@ -111,14 +111,15 @@ def test_period_cost_uses_the_calendar_day_and_systems_filter():
 
 
 def test_cost_rate_fires_above_the_threshold_and_resolves_below():
-    rule = AlertRule("burn", "cost_rate", ("ops",), thresholds=(20000,))
+    rule = AlertRule("burn", "cost_rate", ("ops",), thresholds=(19000,))
     walk = Walk(rule, systems=[system("email", users_share=0.5), system("web", users_share=0.5)])
     walk.take_down("email", T0)
     assert statuses(walk.evaluate(T0 + 30)) == []  # 2000 x 0.5 x £12.99 = £12,993.76/h
     walk.take_down("web", T0 + 30)
     fired = walk.evaluate(T0 + 60)
     assert statuses(fired) == [("burn", "firing")]
-    assert fired.notifications[0][1].cost_per_hour == 2000 * HOURLY
+    # the same people: 1 - 0.5 x 0.5 = 0.75 of their time, £19,490.64 an hour
+    assert fired.notifications[0][1].cost_per_hour == pytest.approx(2000 * HOURLY * 0.75)
     walk.probe("web", UP, T0 + 70)
     walk.probe("web", UP, T0 + 75)
     assert statuses(walk.evaluate(T0 + 80)) == [("burn", "resolved")]

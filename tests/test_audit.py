@@ -24,6 +24,9 @@ SYSTEMS = """\
 - name: network
   probe: {type: tcp, target: "127.0.0.1:9"}
 - name: email
+  depends_on: [network]
+  probe: {type: tcp, target: "127.0.0.1:9"}
+- name: web
   probe: {type: tcp, target: "127.0.0.1:9"}
 """
 NOV = (at("2026-11-01 00:00"), at("2026-12-01 00:00"))
@@ -68,10 +71,13 @@ def test_a_corrected_root_cause_moves_the_staff_time_to_it(cfg, ledger):
     store(ledger,
           window("network", at("2026-11-03 09:00"), at("2026-11-03 10:00")),
           window("email", at("2026-11-03 09:00"), at("2026-11-03 10:00")))
-    # Recorded as two root causes at once: 2 x 2,000 H, capped to everyone's time, 2,000 H.
+    # Recorded as two root causes at once, each taking everyone's time: 2,000 H in all,
+    # shared evenly (two systems that each take everything split it).
+    _, email, _ = report_of(cfg, ledger).systems
     assert report_of(cfg, ledger).cost == pytest.approx(2000 * H)
+    assert email.staff == pytest.approx(1000 * H)
     ledger.annotate(2, {"cause": "network"}, "alice@desk", 100.0)
-    network, email = report_of(cfg, ledger).systems
+    network, email, _ = report_of(cfg, ledger).systems
     # email was down behind network: its users are counted there, at the full 2,000 H.
     assert (network.staff, email.staff) == (pytest.approx(2000 * H), 0.0)
     assert email.windows[0].cause == "network"
@@ -133,16 +139,18 @@ def test_a_ledger_of_schema_2_is_migrated_with_its_windows(tmp_path):
     [stored] = ledger.report_windows(0, 100)
     assert stored.annotations.voided_reason is None
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         applied = check.execute("SELECT version FROM ledger_schema ORDER BY version").fetchall()
-    assert applied == [(3,), (4,)]  # the numbered migrations this file had not yet seen
+    assert applied == [(3,), (4,), (5,)]  # the numbered migrations this file had not yet seen
 
 
 # --- the commands -------------------------------------------------------------------------------
 
 
 def test_annotate_and_void_from_the_command_line(cfg, ledger, tmp_path, capsys):
-    store(ledger, window("email", at("2026-11-03 09:00"), at("2026-11-03 10:00")))
+    store(ledger, window("email", at("2026-11-03 09:00"), at("2026-11-03 10:00")),
+          window("network", at("2026-11-03 08:00"), at("2026-11-03 09:30")),
+          window("network", at("2026-11-03 09:30"), at("2026-11-03 10:00")))
     config = str(tmp_path / "config.yaml")
     assert main(["annotate", "-c", config, "1", "--note", "disk full", "--cause",
                  "network"]) == 0
@@ -163,10 +171,18 @@ def test_annotate_and_void_from_the_command_line(cfg, ledger, tmp_path, capsys):
     (["annotate", "9", "--note", "x"], "no window with id 9"),
     (["annotate", "1"], "nothing to change"),
     (["annotate", "1", "--cause", "dns"], "--cause: no system named 'dns'"),
+    (["annotate", "1", "--cause", "web"], "--cause: 'web' is not a dependency of 'email', "
+                                          "directly or through others (its depends_on: "
+                                          "network)"),
+    (["annotate", "1", "--cause", "network"], "--cause: 'network' was not down over the "
+                                              "whole window: nothing recorded or imported "
+                                              "from 2026-11-03 09:30 UTC to 2026-11-03 "
+                                              "10:00 UTC"),
     (["void", "1", "--reason", " "], "--reason: say why"),
 ])
 def test_a_correction_that_cannot_apply_exits_2(cfg, ledger, tmp_path, capsys, args, message):
-    store(ledger, window("email", at("2026-11-03 09:00"), at("2026-11-03 10:00")))
+    store(ledger, window("email", at("2026-11-03 09:00"), at("2026-11-03 10:00")),
+          window("network", at("2026-11-03 08:00"), at("2026-11-03 09:30")))
     command, rest = args[0], args[1:]
     assert main([command, "-c", str(tmp_path / "config.yaml"), *rest]) == 2
     assert message in capsys.readouterr().err

@@ -32,11 +32,14 @@ from agent.model import (
     IcmpProbe,
     Maintenance,
     TcpProbe,
+    UserGroup,
+    UsersSchedule,
     UsersWindow,
 )
 
 TESTDATA = Path(__file__).parent / "testdata" / "config"
 EXAMPLE = Path(__file__).parents[1] / "config" / "example.yaml"
+GROUPS_EXAMPLE = EXAMPLE.with_name("groups.yaml")
 INVALID = sorted(path.stem for path in TESTDATA.glob("*.yaml"))
 
 SYSTEMS = """\
@@ -274,6 +277,147 @@ def test_summary_with_a_given_hourly_cost_and_a_currency_without_symbol(tmp_path
         lines[4]
         == "Peak cost of a full outage: 100 \N{MULTIPLICATION SIGN} CHF 40 = CHF 4,000.00 per hour"
     )
+
+
+# --- groups of users ------------------------------------------------------------------------------
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+GROUPS = """\
+cost:
+  annual_cost_per_user: 25000
+  working_hours_per_year: 1850
+  groups:
+    office-staff:
+      concurrent_users: {default: 60, windows: [{days: mon-fri, hours: "08:00-18:00", users: 1500}]}
+    part-time:
+      working_hours_per_year: 1000
+      concurrent_users: 200
+    managers:
+      annual_cost_per_user: 40000
+      concurrent_users: 30
+    care-workers:
+      description: "Residential care"
+      annual_cost_per_user: 24000
+      working_hours_per_year: 1950
+      concurrent_users:
+        default: 300
+        windows: [{days: mon-sun, hours: "22:00-07:00", users: 90, hourly_cost_per_user: 16.4}]
+    contact-centre:
+      hourly_cost_per_user: 14.2
+      concurrent_users: 80
+systems:
+  - name: core
+    probe: {type: tcp, target: "core.example.internal:443"}
+    users: {contact-centre: 0.5, office-staff: 1}
+  - name: payments
+    probe: {type: tcp, target: "pay.example.internal:443"}
+    direct_cost_per_hour: 1200
+"""
+
+
+def test_groups_inherit_the_cost_figures_they_do_not_give(tmp_path: Path) -> None:
+    office_hours = UsersWindow(frozenset(range(5)), dt.time(8), dt.time(18), 1500)
+    night = UsersWindow(frozenset(range(7)), dt.time(22), dt.time(7), 90, hourly_cost_per_user=16.4)
+    assert load(tmp_path, GROUPS).cost.groups == (
+        # nothing given: cost's annual cost over cost's working hours
+        UserGroup("office-staff", UsersSchedule(60, (office_hours,)), 25000 / 1850, 25000, 1850),
+        # its own working hours: cost's annual cost over them
+        UserGroup("part-time", UsersSchedule(200), 25.0, 25000, 1000),
+        # its own annual cost: over cost's working hours
+        UserGroup("managers", UsersSchedule(30), 40000 / 1850, 40000, 1850),
+        UserGroup("care-workers", UsersSchedule(300, (night,)), 24000 / 1950, 24000, 1950),
+        # an hourly cost replaces cost's annual cost
+        UserGroup("contact-centre", UsersSchedule(80), 14.2, None, 1924),
+    )
+
+
+def test_a_system_names_its_share_of_each_group_in_order(tmp_path: Path) -> None:
+    config = load(tmp_path, GROUPS)
+    core, payments = config.systems
+    assert core.users == (("contact-centre", 0.5), ("office-staff", 1.0))
+    assert config.shares(core) == {"contact-centre": 0.5, "office-staff": 1.0}
+    assert (payments.users, config.shares(payments)) == ((), {})  # direct costs only
+
+
+def test_with_groups_the_cost_section_keeps_its_figures_as_defaults(tmp_path: Path) -> None:
+    cost = load(tmp_path, GROUPS).cost
+    assert (cost.annual_cost_per_user, cost.working_hours_per_year) == (25000, 1850)
+    assert cost.hourly_cost_per_user == 25000 / 1850
+    assert cost.user_groups() == cost.groups
+
+
+def test_without_groups_everyone_is_one_implicit_group(tmp_path: Path) -> None:
+    cost = load(tmp_path, MINIMAL).cost
+    assert cost.groups == ()
+    assert cost.user_groups() == (
+        UserGroup("everyone", UsersSchedule(100), 25000 / 1924, 25000, 1924),
+    )
+
+
+def test_a_window_without_groups_may_carry_a_shift_rate(tmp_path: Path) -> None:
+    schedule = '{default: 1, windows: [{days: sat-sun, hours: "00:00-24:00", users: 50, ' \
+               "hourly_cost_per_user: 19.5}]}"
+    text = MINIMAL.replace("concurrent_users: 100", f"concurrent_users: {schedule}")
+    [window] = load(tmp_path, text).cost.users.windows
+    assert (window.users, window.hourly_cost_per_user) == (50, 19.5)
+
+
+@pytest.mark.parametrize("cost", [
+    pytest.param("{hourly_cost_per_user: 1.0e+300, concurrent_users: 1.0e+300}", id="users"),
+    pytest.param('{hourly_cost_per_user: 1, concurrent_users: {default: 1, windows: [{days: mon, '
+                 'hours: "08:00-18:00", users: 1.0e+10, hourly_cost_per_user: 1.0e+300}]}}',
+                 id="shift-rate"),
+])
+def test_a_peak_cost_per_hour_beyond_floating_point_is_refused(tmp_path: Path, cost: str) -> None:
+    text = f"cost: {cost}\n{SYSTEMS}"
+    assert problems(tmp_path, text) == [
+        "config.yaml:1: cost: the peak cost per hour (users x hourly cost) is not a finite number"
+    ]
+
+
+def test_the_groups_example_loads_without_environment_variables() -> None:
+    config = load_config(GROUPS_EXAMPLE, env={})
+    assert [group.name for group in config.cost.groups] == [
+        "office-staff", "care-workers", "contact-centre"]
+    care = config.cost.groups[1]
+    assert [window.hourly_cost_per_user for window in care.users.windows] == [16.4]
+    assert config.shares(config.system("payments")) == {}
+    assert config.shares(config.system("telephony")) == {"contact-centre": 1.0,
+                                                         "office-staff": 0.2}
+
+
+def test_summary_with_groups_shows_each_groups_peak_and_their_sum() -> None:
+    # office-staff 1,500 x 25000/1924 = 19,490.644; care-workers 300 x 24000/1950 = 3,692.308
+    # (the night shift's 90 x 16.40 = 1,476 is less); contact-centre 80 x 14.20 = 1,136.
+    assert summary(load_config(GROUPS_EXAMPLE, env={})).splitlines() == [
+        "Systems: 5",
+        "Currency: GBP; time zone: Europe/London",
+        f"Group office-staff: peak 1,500 users {TIMES} £12.9938 = £19,490.64 per hour",
+        f"Group care-workers: peak 300 users {TIMES} £12.3077 = £3,692.31 per hour",
+        f"Group contact-centre: peak 80 users {TIMES} £14.2 = £1,136.00 per hour",
+        "Peak cost of a full outage: £24,318.95 per hour (sum of the groups' peaks)",
+    ]
+
+
+SHIFT = '{default: 10, windows: [{days: mon-sun, hours: "22:00-07:00", users: 8, ' \
+        "hourly_cost_per_user: 20}]}"
+
+
+def test_summary_peak_uses_a_shift_rate_where_it_costs_most(tmp_path: Path) -> None:
+    # 10 users x £10 = £100 by day, 8 x £20 = £160 at night: the night is the peak
+    text = f"cost: {{hourly_cost_per_user: 10, concurrent_users: {SHIFT}}}\n{SYSTEMS}"
+    assert summary(load(tmp_path, text)).splitlines()[2:] == [
+        "Cost per user-hour: £10.00 per user-hour (given)",
+        "Peak concurrent users: 10",
+        f"Peak cost of a full outage: 8 {TIMES} £20 = £160.00 per hour",
+    ]
+    groups = f"{{night: {{concurrent_users: {SHIFT}}}, day: {{concurrent_users: 5}}}}"
+    grouped = f"cost: {{hourly_cost_per_user: 10, groups: {groups}}}\n{SYSTEMS}"
+    assert summary(load(tmp_path, grouped)).splitlines()[2:] == [
+        f"Group night: peak 8 users {TIMES} £20 = £160.00 per hour",
+        f"Group day: peak 5 users {TIMES} £10 = £50.00 per hour",
+        "Peak cost of a full outage: £210.00 per hour (sum of the groups' peaks)",
+    ]
 
 
 # --- durations --------------------------------------------------------------------------------
@@ -603,7 +747,8 @@ def test_file_name_in_messages_is_the_path_as_given(
 
 # --- property: nothing but ConfigError, always with a line ---------------------------------------
 
-_EXAMPLE_DATA = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+_EXAMPLES = {path.name: yaml.safe_load(path.read_text(encoding="utf-8"))
+             for path in (EXAMPLE, GROUPS_EXAMPLE)}
 
 _scalars = st.one_of(
     st.none(),
@@ -637,11 +782,11 @@ def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-_PATHS = _paths(_EXAMPLE_DATA)
+_PATHS = [(name, path) for name, data in _EXAMPLES.items() for path in _paths(data)]
 
 
-def _mutated(path: tuple[Any, ...], value: Any, delete: bool) -> Any:
-    data = copy.deepcopy(_EXAMPLE_DATA)
+def _mutated(name: str, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
+    data = copy.deepcopy(_EXAMPLES[name])
     parent = data
     for key in path[:-1]:
         parent = parent[key]
@@ -668,15 +813,15 @@ _PROPERTY = settings(
 
 
 @_PROPERTY
-@given(path=st.sampled_from(_PATHS), value=_values, delete=st.booleans())
+@given(where=st.sampled_from(_PATHS), value=_values, delete=st.booleans())
 @pytest.mark.fault("hypothesis: any value of the example config replaced by "
                    "random data, or deleted",
                    "a valid config or a ConfigError whose every problem has a"
                    " line; never a traceback")
 def test_mutating_any_value_of_the_example_gives_a_config_or_config_error(
-    tmp_path: Path, path: tuple[Any, ...], value: Any, delete: bool
+    tmp_path: Path, where: tuple[str, tuple[Any, ...]], value: Any, delete: bool
 ) -> None:
-    data = _mutated(path, value, delete)
+    data = _mutated(*where, value, delete)  # in config/example.yaml or config/groups.yaml
     _assert_loads_or_reports_lines(write(tmp_path, yaml.safe_dump(data, allow_unicode=True)))
 
 

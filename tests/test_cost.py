@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from agent.cost import (
     UsersCalendar,
-    cap_factor,
     cost_of,
     direct_cost_of,
     holidays_error,
@@ -86,28 +85,6 @@ def test_direct_cost_is_pro_rata_by_the_hour() -> None:
     assert direct_cost_of(1800.0, 1000.0) == 500.0
 
 
-@pytest.mark.parametrize(
-    ("weights", "factor"),
-    [
-        pytest.param([0.8, 0.6], 1 / 1.4, id="over-one-scales-down"),
-        pytest.param([0.5, 0.5], 1.0, id="exactly-one-untouched"),
-        pytest.param([0.3, 0.2], 1.0, id="under-one-untouched"),
-        pytest.param([], 1.0, id="empty"),
-        pytest.param([0.0, 0.0], 1.0, id="zero-sum"),
-        pytest.param([1.0, 1.0, 1.0, 1.0], 0.25, id="four-total-outages"),
-    ],
-)
-def test_cap_factor(weights: list[float], factor: float) -> None:
-    assert cap_factor(weights) == pytest.approx(factor)
-
-
-def test_capped_staff_cost_never_exceeds_everyones_time() -> None:
-    weights = [0.8, 0.6]
-    cap = cap_factor(weights)
-    total = sum(cost_of(HOUR, 20.0, weight, cap) for weight in weights)
-    assert total == pytest.approx(20.0)  # one user-hour at £20, however many systems are down
-
-
 # --- the users calendar -------------------------------------------------------------------
 
 
@@ -116,16 +93,27 @@ def test_monday_17_to_19_is_an_office_hour_and_an_evening_hour() -> None:
     assert user_hours(office(), local(2026, 3, 2, 17), local(2026, 3, 2, 19)) == 2100.0
 
 
-def test_segments_split_at_window_end() -> None:
-    start, end = local(2026, 3, 2, 17), local(2026, 3, 2, 19)
-    middle = local(2026, 3, 2, 18)
-    assert office().segments(start, end) == [(start, middle, 2000.0), (middle, end, 100.0)]
+def test_money_is_users_times_the_hourly_cost() -> None:
+    # Monday 17:00-19:00 at £20 an hour: (2000 + 100) user-hours x £20 = £42,000.
+    schedule = UsersSchedule(100.0, (window(WEEKDAYS, "08:00", "18:00", 2000.0),))
+    calendar = UsersCalendar(schedule, LONDON, hourly=20.0)
+    assert calendar.money_seconds(local(2026, 3, 2, 17), local(2026, 3, 2, 19)) / HOUR == 42000.0
+    assert calendar.cost_rate_at(local(2026, 3, 2, 17, 30)) == 40000.0
+    assert calendar.peak_cost_rate() == 40000.0
 
 
-def test_segments_merge_across_midnight() -> None:
-    # Saturday to Monday 06:00 has no window: one piece, not one per date.
-    start, end = local(2026, 3, 7, 12), local(2026, 3, 9, 6)
-    assert office().segments(start, end) == [(start, end, 100.0)]
+def test_a_shift_rate_window_costs_its_own_rate() -> None:
+    # Nights of 40 people at a £30 premium rate, days of 2,000 at the group's £20.
+    night = UsersWindow(EVERY_DAY, dt.time(22), dt.time(6), 40.0, hourly_cost_per_user=30.0)
+    schedule = UsersSchedule(0.0, (window(EVERY_DAY, "08:00", "18:00", 2000.0), night))
+    calendar = UsersCalendar(schedule, "UTC", hourly=20.0)
+    day = dt.datetime(2026, 3, 2, tzinfo=dt.UTC).timestamp()
+    # 00:00-06:00 40 x £30 x 6 h; 08:00-18:00 2000 x £20 x 10 h; 22:00-24:00 40 x £30 x 2 h.
+    expected = 40 * 30 * 6 + 2000 * 20 * 10 + 40 * 30 * 2
+    assert calendar.money_seconds(day, day + 24 * HOUR) / HOUR == expected
+    assert calendar.cost_rate_at(day + 23 * HOUR) == 1200.0
+    assert calendar.peak_cost_rate() == 40000.0
+    assert calendar.user_seconds(day, day + 24 * HOUR) / HOUR == 40 * 8 + 2000 * 10
 
 
 def test_window_crossing_midnight_belongs_to_the_day_it_starts() -> None:
@@ -254,9 +242,8 @@ def test_boundary_in_spring_gap_gives_no_negative_or_doubled_piece(
     schedule = UsersSchedule(0.0, (window(sunday, start, end, 1.0),))
     calendar = UsersCalendar(schedule, LONDON)
     day_start, day_end = local(2026, 3, 29), local(2026, 3, 30)
-    pieces = calendar.segments(day_start, day_end)
-    assert all(a < b for a, b, _ in pieces)
-    assert [p[0] for p in pieces[1:]] == [p[1] for p in pieces[:-1]]
+    pieces = calendar.business_spans(day_start, day_end)
+    assert all(a < b for a, b in pieces)
     assert calendar.user_seconds(day_start, day_end) == window_hours * HOUR
     assert calendar.business_seconds(day_start, day_end) == window_hours * HOUR
 
@@ -315,7 +302,8 @@ def test_empty_or_reversed_range_is_zero(method: object) -> None:
     calendar = office()
     assert method(calendar, 10.0, 10.0) == 0.0  # type: ignore[operator]
     assert method(calendar, 10.0, 5.0) == 0.0  # type: ignore[operator]
-    assert calendar.segments(10.0, 5.0) == []
+    assert calendar.business_spans(10.0, 5.0) == []
+    assert calendar.money_seconds(10.0, 5.0) == 0.0
 
 
 def test_peak_users_is_the_largest_window_or_default() -> None:
@@ -354,17 +342,38 @@ def test_user_seconds_are_additive(points: list[float]) -> None:
     assert math.isclose(whole, parts, rel_tol=1e-6, abs_tol=1e-6)
 
 
+SHIFT_PAY = UsersSchedule(
+    100.0,
+    (
+        window(WEEKDAYS, "08:00", "18:00", 2000.0),
+        UsersWindow(frozenset({4}), dt.time(22), dt.time(6), 50.0, hourly_cost_per_user=31.0),
+        window(EVERY_DAY, "01:30", "02:30", 7.0),  # crosses both DST changes
+    ),
+    "GB-ENG",
+)
+PAY_CALENDAR = UsersCalendar(SHIFT_PAY, LONDON, hourly=20.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(times, min_size=3, max_size=3))
+def test_money_seconds_are_additive_and_follow_the_rate_in_force(points: list[float]) -> None:
+    a, b, c = sorted(points)
+    whole = PAY_CALENDAR.money_seconds(a, c)
+    parts = PAY_CALENDAR.money_seconds(a, b) + PAY_CALENDAR.money_seconds(b, c)
+    assert math.isclose(whole, parts, rel_tol=1e-9, abs_tol=1e-6)
+    # without shift rates, money is user-seconds times the hourly cost
+    plain = UsersCalendar(SHIFTS, LONDON, hourly=20.0)
+    assert math.isclose(plain.money_seconds(a, c), 20.0 * PROPERTY_CALENDAR.user_seconds(a, c),
+                        rel_tol=1e-9, abs_tol=1e-6)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(times, min_size=2, max_size=2))
-def test_segments_cover_the_range_contiguously(points: list[float]) -> None:
+def test_business_spans_lie_inside_windows_and_add_up(points: list[float]) -> None:
     start, end = sorted(points)
-    pieces = PROPERTY_CALENDAR.segments(start, end)
-    if start == end:
-        assert pieces == []
-        return
-    assert pieces[0][0] == start and pieces[-1][1] == end
-    assert all(a < b for a, b, _ in pieces)
-    assert [p[0] for p in pieces[1:]] == [p[1] for p in pieces[:-1]]
-    assert all(PROPERTY_CALENDAR.users_at((a + b) / 2) == u for a, b, u in pieces)
-    area = math.fsum((b - a) * u for a, b, u in pieces)
-    assert math.isclose(area, PROPERTY_CALENDAR.user_seconds(start, end), rel_tol=1e-9)
+    spans = PROPERTY_CALENDAR.business_spans(start, end)
+    assert all(start <= a < b <= end for a, b in spans)
+    assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
+    assert math.isclose(math.fsum(b - a for a, b in spans),
+                        PROPERTY_CALENDAR.business_seconds(start, end), rel_tol=1e-9,
+                        abs_tol=1e-6)

@@ -227,7 +227,9 @@ def test_a_voided_window_shows_in_the_api_and_leaves_availability_alone(estate):
     assert done.returncode == 0, done.stderr
     [voided] = get_json(agent.base + "/api/v1/outages?system=intranet")
     assert voided["voided_reason"] == "probe pointed at the wrong port"
-    assert voided["cost"] == window["cost"]  # the record is kept as it was
+    # the record is kept as it was; the cost, as a report counts it, is nothing
+    assert (voided["recorded_cost"], voided["cost"]) == (window["recorded_cost"], 0.0)
+    assert window["cost"] == window["recorded_cost"] > 0  # live: the same arithmetic
     after = get_json(agent.base + "/api/v1/availability?days=1")
     down = {s["name"]: s["down_seconds"] for s in before["systems"]}
     assert down["intranet"] > 0

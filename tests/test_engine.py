@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 
 import pytest
 from helpers import DOWN, HOURLY, SLOW, UP, config, system
@@ -116,7 +117,7 @@ def test_dependant_waits_for_its_dependency_and_is_costed_at_the_root():
     assert core_view.affected_users == 2000
 
 
-def test_organisation_cap_scales_simultaneous_outages():
+def test_simultaneous_outages_of_the_same_people_cost_the_product_form_loss():
     a = system("a", users_share=0.8)
     b = system("b", users_share=0.6)
     engine = Engine(config(a, b), T0)
@@ -125,12 +126,15 @@ def test_organisation_cap_scales_simultaneous_outages():
             engine.observe(name, result, T0 + k * 5)
     engine.account(T0 + 3615)
     va, vb = engine.view(T0 + 3615)
-    users_hour = 2000 * HOURLY / 3600  # the organisation's cost per second of a full outage
-    # a was confirmed first: its 10 backdated seconds are uncapped (0.8 <= 1); b's backdated
-    # 10 s only get the headroom left (1 - 0.8); then 3600 s at the cap 1 / (0.8 + 0.6)
-    assert va.totals.staff == pytest.approx(users_hour * (10 * 0.8 + 3600 * 0.8 / 1.4))
-    assert vb.totals.staff == pytest.approx(users_hour * (10 * 0.2 + 3600 * 0.6 / 1.4))
-    assert va.cost_per_hour + vb.cost_per_hour == pytest.approx(2000 * HOURLY)
+    per_second = 2000 * HOURLY / 3600  # the organisation's cost per second of a full outage
+    # Both down from T0+5 for 3610 s: the people lose 1 - 0.2 x 0.4 = 0.92 of their time
+    # (not 0.8 + 0.6 capped at 1), split by -ln(1 - x): a gets ln 5 / ln 12.5 of it.
+    loss = 1 - (1 - 0.8) * (1 - 0.6)
+    share_a = math.log(5) / (math.log(5) + math.log(2.5))
+    assert va.totals.staff == pytest.approx(per_second * 3610 * loss * share_a)
+    assert vb.totals.staff == pytest.approx(per_second * 3610 * loss * (1 - share_a))
+    assert va.cost_per_hour + vb.cost_per_hour == pytest.approx(2000 * HOURLY * 0.92)
+    assert va.affected_users + vb.affected_users == pytest.approx(2000 * 0.92)
 
 
 def test_canary_down_makes_failures_unknown_and_costs_nothing():
@@ -216,7 +220,8 @@ def test_reload_keeps_unchanged_systems_and_restarts_changed_ones():
     assert new.lives["web"].window is None and new.lives["web"].state is State.UNKNOWN
     closed = [w for w in batch.windows if w.system == "web" and w.end is not None]
     assert closed and closed[-1].end == T0 + 60
-    assert new.lives["web"].totals.cost == pytest.approx(2000 * 0.5 * HOURLY * 55 / 3600)
+    # both down for 55 s: the people lose 1 - 0.5 x 0.5 = 0.75 of their time, half each
+    assert new.lives["web"].totals.cost == pytest.approx(2000 * 0.375 * HOURLY * 55 / 3600)
     new.account(T0 + 120)
     assert new.view(T0 + 120)[0].totals.downtime == pytest.approx(115)
 

@@ -5,6 +5,7 @@ H is £25,000 / 1,924 h; email has users_share 0.5 of 2,000 users, so it costs 1
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -166,11 +167,63 @@ def test_a_window_inside_a_live_one_has_nothing_to_import(cfg, tmp_path):
 
 def test_a_root_cause_leaves_only_direct_costs(cfg, tmp_path):
     path = csv_file(tmp_path, "system,start,end,cause\n"
+                              "network,2026-11-04T08:00,2026-11-04T12:00,\n"
                               "finance,2026-11-04T09:00,2026-11-04T11:00,network\n")
     import_file(cfg, path, WHO, NOW)
-    [record] = windows(cfg)
-    assert (record.cause, record.amounts.staff, record.amounts.direct) == ("network", 0.0,
-                                                                          900.0)
+    network, finance = windows(cfg)
+    assert (finance.cause, finance.amounts.staff, finance.amounts.direct) == ("network", 0.0,
+                                                                            900.0)
+    # network takes everyone's time for 4 h; finance's users are among them
+    assert network.amounts.staff == pytest.approx(4 * 2000 * H)
+
+
+def test_a_cause_that_was_not_down_over_the_whole_window_is_refused(cfg, tmp_path):
+    # Issue 13, case 5: a cause with no window made the email outage's money vanish.
+    path = csv_file(tmp_path, "system,start,end,cause\n"
+                              "network,2026-11-04T09:30,2026-11-04T10:00,\n"
+                              "finance,2026-11-04T09:00,2026-11-04T11:00,network\n")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(cfg, path, WHO, NOW)
+    assert refused.value.problems == [
+        "windows.csv:3: cause (column 4): 'network' was not down over the whole window: "
+        "nothing recorded or imported from 2026-11-04 09:00 GMT to 2026-11-04 09:30 GMT "
+        "(import its window too, or leave the cause empty)",
+    ]
+    assert windows(cfg) == []
+
+
+def test_a_cause_that_is_not_a_dependency_is_refused(cfg, tmp_path):
+    path = csv_file(tmp_path, "system,start,end,cause\n"
+                              "email,2026-11-04T09:00,2026-11-04T10:00,network\n")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(cfg, path, WHO, NOW)
+    assert refused.value.problems == [
+        "windows.csv:2: cause (column 4): 'network' is not a dependency of 'email', directly "
+        "or through others (its depends_on: none)",
+    ]
+
+
+def test_without_a_cause_depends_on_and_the_dependency_s_windows_decide_it(cfg, tmp_path):
+    # Issue 13, case 5: finance depends on network; network was down 10:00-11:00, so that
+    # hour of finance's outage is behind network, as live; the rest is finance's own.
+    path = csv_file(tmp_path, "system,start,end\n"
+                              "network,2026-11-04T10:00,2026-11-04T11:00\n"
+                              "finance,2026-11-04T09:00,2026-11-04T12:00\n")
+    import_file(cfg, path, WHO, NOW)
+    found = sorted(windows(cfg), key=lambda r: (r.system, r.start))
+    assert [(r.system, r.start, r.end, r.cause) for r in found] == [
+        ("finance", at("2026-11-04 09:00"), at("2026-11-04 10:00"), None),
+        ("finance", at("2026-11-04 10:00"), at("2026-11-04 11:00"), "network"),
+        ("finance", at("2026-11-04 11:00"), at("2026-11-04 12:00"), None),
+        ("network", at("2026-11-04 10:00"), at("2026-11-04 11:00"), None),
+    ]
+    assert [r.new_incident for r in found] == [True, False, False, True]
+    # finance alone: 0.2 of 2,000 people for 2 h; network: all of them for 1 h, finance's
+    # users included (1 - 0 x 0.8 = 1)
+    assert sum(r.amounts.staff for r in found if r.system == "finance") == pytest.approx(
+        2 * 400 * H)
+    assert found[3].amounts.staff == pytest.approx(2000 * H)
+    assert sum(r.amounts.direct for r in found) == pytest.approx(3 * 450)
 
 
 def test_state_and_impact_columns_override_the_configured_impact(cfg, tmp_path):
@@ -295,3 +348,39 @@ def test_an_import_waits_for_the_daemon_s_writes_and_keeps_them(cfg, tmp_path):
         ("email", "imported", at("2026-11-03 10:00")),
         ("network", "live", at("2026-11-05 10:00")),
     ]
+
+
+def test_overlapping_imports_store_only_what_they_add_and_export_adds_up_to_the_report(
+        cfg, tmp_path, capsys):
+    # Issue 13, case 4: importing network over a live email outage stored the hour at 150%
+    # of everyone's time, and the exports disagreed with the report.
+    ledger = ledger_of(cfg)
+    ledger.prepare()
+    ledger.open()
+    store(ledger, window("email", at("2026-11-04 09:00"), at("2026-11-04 10:00"), share=0.5,
+                         cost=1000 * H))  # as the live engine stored it: 0.5 of 2,000 people
+    ledger.close()
+    import_file(cfg, csv_file(tmp_path, "system,start,end\n"
+                                        "network,2026-11-04T09:00,2026-11-04T10:00\n"), WHO, NOW)
+    import_file(cfg, csv_file(tmp_path, "system,start,end\n"
+                                        "finance,2026-11-04T09:30,2026-11-04T10:30\n",
+                              "more.csv"), WHO, NOW)
+    found = {(r.system, r.start): r for r in windows(cfg)}
+    # network takes everyone's time 09:00-10:00: it adds 1,000 H to the live email's 1,000 H.
+    assert found[("network", at("2026-11-04 09:00"))].amounts.staff == pytest.approx(1000 * H)
+    # finance is behind network until 10:00 (its users already counted), then alone: 0.2 of
+    # 2,000 people for half an hour = 200 H, and £450 an hour of its own for the hour.
+    behind = found[("finance", at("2026-11-04 09:30"))]
+    alone = found[("finance", at("2026-11-04 10:00"))]
+    assert (behind.cause, behind.amounts.staff) == ("network", 0.0)
+    assert (alone.cause, alone.amounts.staff) == (None, pytest.approx(200 * H))
+    stored_total = sum(r.amounts.cost for r in found.values())
+    assert stored_total == pytest.approx(2200 * H + 450)
+    report = build_report(ledger.report_windows(0.0, 4e9), cfg, at("2026-11-01 00:00"),
+                          at("2026-12-01 00:00"), NOW, bases=ledger.bases())
+    assert report.cost == pytest.approx(2200 * H + 450)
+    assert main(["export", "-c", str(tmp_path / "config.yaml"), "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert sum(w["cost"] for w in exported) == pytest.approx(report.cost, abs=0.02)
+    assert {w["system"]: w["recorded_cost"] for w in exported if w["source"] == "live"} == {
+        "email": round(1000 * H, 2)}

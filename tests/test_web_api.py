@@ -133,7 +133,8 @@ async def test_outages_of_another_site_or_of_every_site_at_quorum(client, tmp_pa
     [org] = await (await client.get(f"/api/v1/outages?site=all&{span}")).json()
     assert (org["source"], org["state"]) == ("quorum", "down")
     assert (org["start"], org["end"]) == (iso(start + H / 2), iso(start + H))
-    assert org["cost"] == 13_000.0  # half an hour x 2,000 users x £13 an hour, once
+    # half an hour x 2,000 users x £25,000 / 1,924 an hour (the basis in force), once
+    assert org["cost"] == round(0.5 * 2000 * 25000 / 1924, 2) == 12_993.76
     assert await (await client.get(f"/api/v1/outages?site=all&system=db&{span}")).json()
     [south] = await (await client.get(f"/api/v1/outages?site=south&{span}")).json()
     assert (south["start"], south["duration_seconds"]) == (iso(start + H / 2), 1.5 * H)
@@ -141,6 +142,8 @@ async def test_outages_of_another_site_or_of_every_site_at_quorum(client, tmp_pa
     assert await (await client.get(f"/api/v1/outages?site=south&system=hr&{span}")).json() == []
     [own] = await (await client.get(f"/api/v1/outages?{span}")).json()
     assert (own["start"], own["source"]) == (iso(start), "live")
+    # costed as the report costs it; the ledger's own figure beside it
+    assert (own["cost"], own["recorded_cost"]) == (round(2000 * 25000 / 1924, 2), 100.0)
     response = await client.get("/api/v1/outages?site=west")
     assert response.status == 400
     assert "site: no site named 'west' in the ledger" in (await response.json())["error"]

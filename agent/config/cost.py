@@ -1,9 +1,12 @@
 """Read the cost section: currency, time zone, the hourly cost per user (given, or annual
-cost over working hours), and concurrent users as a number or a weekly schedule."""
+cost over working hours), and concurrent users as a number or a weekly schedule; or, with
+`groups`, a schedule and an hourly cost for each group, its cost figures inherited from the
+section where the group gives none."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import zoneinfo
 
@@ -12,46 +15,64 @@ import holidays as holidays_lib
 from agent.config.tree import Context, Node, kind, one_or_list
 from agent.config.values import (
     as_list,
+    as_mapping,
     did_you_mean,
     known_fields,
+    name_error,
     non_empty,
     non_negative,
     ranged,
     string,
     validated,
 )
-from agent.model import CostConfig, UsersSchedule, UsersWindow
+from agent.model import CostConfig, UserGroup, UsersSchedule, UsersWindow
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_NAMES = {name: i for names in (_DAYS, _FULL_DAYS) for i, name in enumerate(names)}
-_COST_KEYS = (
-    "currency",
-    "timezone",
-    "annual_cost_per_user",
-    "working_hours_per_year",
-    "hourly_cost_per_user",
-)
+_ANNUAL, _HOURLY = "annual_cost_per_user", "hourly_cost_per_user"
+_WORKING_HOURS = "working_hours_per_year"
+_FIGURES = (_ANNUAL, _HOURLY, _WORKING_HOURS)
+_COST_KEYS = ("currency", "timezone", *_FIGURES, "concurrent_users", "groups")
+_GROUP_KEYS = (*_FIGURES, "description")
+
+# The cost figures given at one level (cost, or a group): key -> (its node, its value, None
+# if invalid and already reported).
+Figures = dict[str, tuple[Node, float | None]]
 
 
 def read_cost(ctx: Context, node: Node | None) -> CostConfig:
     """Given the cost section, return it; the timezone is kept for maintenance times."""
-    fields = known_fields(ctx, node, ("concurrent_users",), _COST_KEYS) if node else None
+    grouped = declared_groups(node) is not None
+    required = () if grouped else ("concurrent_users",)
+    fields = known_fields(ctx, node, required, _COST_KEYS) if node else None
     if node is None or fields is None:
         return CostConfig()
     currency = _currency(ctx, fields["currency"]) if "currency" in fields else "GBP"
     timezone = _timezone(ctx, fields["timezone"]) if "timezone" in fields else "UTC"
     ctx.timezone = zoneinfo.ZoneInfo(timezone or "UTC")
-    hourly, annual, hours = _hourly_cost(ctx, node, fields)
-    users = _users(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
+    figures = _figures(ctx, fields)
+    hourly = _hourly(ctx, node, figures, None if grouped else " (or give hourly_cost_per_user)")
+    users = None if grouped else _everyone(ctx, node, fields, hourly)
     return CostConfig(
         currency=currency or "GBP",
         timezone=timezone or "UTC",
         hourly_cost_per_user=hourly or 0.0,
-        annual_cost_per_user=annual,
-        working_hours_per_year=hours or 1924.0,
+        annual_cost_per_user=_value(figures, _ANNUAL),
+        working_hours_per_year=_value(figures, _WORKING_HOURS) or 1924.0,
         users=users or UsersSchedule(default=0.0),
+        groups=_groups(ctx, fields, figures) if grouped else (),
     )
+
+
+def declared_groups(node: Node | None) -> list[str] | None:
+    """Given the cost section, return the names of cost.groups as written (none if it is not
+    a mapping), or None without cost.groups."""
+    section = node.value if node is not None and not node.broken else None
+    if not isinstance(section, dict) or "groups" not in section:
+        return None
+    groups = section["groups"].value
+    return list(groups) if isinstance(groups, dict) else []
 
 
 def _currency_error(text: str) -> str | None:
@@ -73,28 +94,132 @@ _currency = validated(string, _currency_error)
 _timezone = validated(non_empty, _timezone_error)
 
 
-def _hourly_cost(
-    ctx: Context, node: Node, fields: dict[str, Node]
-) -> tuple[float | None, float | None, float | None]:
-    """Return (hourly cost, annual cost, working hours): hourly is given or annual / hours."""
-    annual_node = fields.get("annual_cost_per_user")
-    hourly_node = fields.get("hourly_cost_per_user")
-    hours_node = fields.get("working_hours_per_year")
-    annual = non_negative(ctx, annual_node) if annual_node else None
-    hourly = non_negative(ctx, hourly_node) if hourly_node else None
-    hours = _working_hours(ctx, hours_node) if hours_node else None
-    if annual_node and hourly_node:
-        ctx.bad(hourly_node, "give annual_cost_per_user or hourly_cost_per_user, not both")
-    elif not annual_node and not hourly_node:
-        ctx.missing(node, "annual_cost_per_user", " (or give hourly_cost_per_user)")
-    elif hours_node and hourly_node:
-        ctx.bad(hours_node, "only used with annual_cost_per_user")
-    if annual is not None and hourly_node is None:
-        hourly = annual / (hours or 1924.0)
-    return hourly, annual, hours
+# --- what an hour of a user's time costs -------------------------------------------------------
+
+
+def _figures(ctx: Context, fields: dict[str, Node]) -> Figures:
+    """Given the keys of one level (cost, or a group), return the cost figures it gives."""
+    parsers = {_ANNUAL: non_negative, _HOURLY: non_negative, _WORKING_HOURS: _working_hours}
+    return {key: (fields[key], parsers[key](ctx, fields[key])) for key in _FIGURES if key in fields}
+
+
+def _inherit(own: Figures, inherited: Figures) -> Figures:
+    """A group's figures over those of cost: an hourly cost given at one level replaces an
+    annual one given at the other (and its working hours), and the reverse."""
+    if _HOURLY in own:
+        return own
+    if _ANNUAL in own:
+        return {**{key: v for key, v in inherited.items() if key == _WORKING_HOURS}, **own}
+    return {**inherited, **own}
+
+
+def _value(figures: Figures, key: str) -> float | None:
+    return figures[key][1] if key in figures else None
+
+
+def _hourly(ctx: Context, node: Node, figures: Figures, missing: str | None) -> float | None:
+    """Given the figures that apply at `node` (cost, or a group), return the hourly cost per
+    user: given, or annual cost over working hours (default 1924). Report figures that
+    contradict each other, and, with a `missing` hint, the lack of both costs."""
+    if _ANNUAL in figures and _HOURLY in figures:
+        ctx.bad(figures[_HOURLY][0], "give annual_cost_per_user or hourly_cost_per_user, not both")
+    elif _WORKING_HOURS in figures and _HOURLY in figures:
+        ctx.bad(figures[_WORKING_HOURS][0], "only used with annual_cost_per_user")
+    elif _ANNUAL not in figures and _HOURLY not in figures:
+        if missing is not None:
+            ctx.missing(node, _ANNUAL, missing)
+        return None
+    if _HOURLY in figures:
+        return figures[_HOURLY][1]
+    annual = _value(figures, _ANNUAL)
+    hours = _value(figures, _WORKING_HOURS) if _WORKING_HOURS in figures else 1924.0
+    if annual is None or hours is None:
+        return None
+    return _finite(ctx, node, annual / hours, f"{_ANNUAL} / {_WORKING_HOURS}")
 
 
 _working_hours = ranged(lambda n: 0 < n <= 8784, "must be more than 0 and at most 8784 (366 days)")
+
+
+def peak(users: UsersSchedule, hourly: float) -> tuple[float, float]:
+    """Given a users schedule and the hourly cost per user, return (users, hourly cost) where
+    they cost most per hour, a window's shift rate included; the most users among equals."""
+    spans = [(users.default, hourly)]
+    for window in users.windows:
+        rate = window.hourly_cost_per_user
+        spans.append((window.users, hourly if rate is None else rate))
+    return max(spans, key=lambda span: (span[0] * span[1], span[0]))
+
+
+def peak_cost(users: UsersSchedule, hourly: float) -> float:
+    """Given a users schedule and the hourly cost per user, return the most their time costs
+    in an hour (users x hourly cost at the peak)."""
+    return math.prod(peak(users, hourly))
+
+
+def _finite(ctx: Context, node: Node, value: float, what: str) -> float | None:
+    """Return `value` if it is finite, else None after reporting at `node` that `what` is not."""
+    if math.isfinite(value):
+        return value
+    ctx.bad(node, f"{what} is not a finite number")
+    return None
+
+
+def _peak_is_finite(ctx: Context, node: Node, users: UsersSchedule, hourly: float) -> bool:
+    cost = peak_cost(users, hourly)
+    return _finite(ctx, node, cost, "the peak cost per hour (users x hourly cost)") is not None
+
+
+# --- who is costed: everyone, or each group -----------------------------------------------------
+
+
+def _everyone(
+    ctx: Context, node: Node, fields: dict[str, Node], hourly: float | None
+) -> UsersSchedule | None:
+    """Without groups: the concurrent users of cost, their peak cost per hour checked."""
+    users = _users(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
+    if users is None or (hourly is not None and not _peak_is_finite(ctx, node, users, hourly)):
+        return None
+    return users
+
+
+def _groups(ctx: Context, fields: dict[str, Node], inherited: Figures) -> tuple[UserGroup, ...]:
+    """Given cost's keys (groups among them), return the groups; report concurrent_users
+    given to cost rather than to each group."""
+    node = fields["groups"]
+    if node.value in (None, {}) and not node.broken:
+        ctx.bad(node, "no groups configured; without groups, give concurrent_users in cost")
+        return ()
+    if "concurrent_users" in fields:
+        ctx.bad(fields["concurrent_users"], "with groups, give concurrent_users to each group")
+    mapping = as_mapping(ctx, node) or {}
+    found = [_group(ctx, node.key_lines[name], name, child, inherited)
+             for name, child in mapping.items()]
+    groups = tuple(group for group in found if group is not None)
+    total = sum(peak_cost(group.users, group.hourly_cost_per_user) for group in groups)
+    _finite(ctx, node, total, "the peak cost per hour summed over the groups")
+    return groups
+
+
+def _group(
+    ctx: Context, line: int, name: str, node: Node, inherited: Figures
+) -> UserGroup | None:
+    """Given one group (its key's line, its name, its spec) and the figures of cost, return
+    it; the description is only for people reading the file."""
+    if (error := name_error(name)) is not None:
+        ctx.report(line, node.path, error)
+    fields = known_fields(ctx, node, ("concurrent_users",), _GROUP_KEYS)
+    if fields is None:
+        return None
+    if "description" in fields:
+        string(ctx, fields["description"])
+    figures = _inherit(_figures(ctx, fields), inherited)
+    hourly = _hourly(ctx, node, figures, " here and in cost (or give hourly_cost_per_user)")
+    users = _users(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
+    if error or hourly is None or users is None or not _peak_is_finite(ctx, node, users, hourly):
+        return None
+    hours = _value(figures, _WORKING_HOURS) or 1924.0
+    return UserGroup(name, users, hourly, _value(figures, _ANNUAL), hours)
 
 
 # --- concurrent users -----------------------------------------------------------------------------
@@ -146,15 +271,16 @@ def _holidays(ctx: Context, node: Node) -> str | None:
 
 
 def _window(ctx: Context, node: Node) -> UsersWindow | None:
-    fields = known_fields(ctx, node, ("days", "hours", "users"), ())
+    fields = known_fields(ctx, node, ("days", "hours", "users"), (_HOURLY,))
     if fields is None:
         return None
     days = _days(ctx, fields["days"]) if "days" in fields else None
     hours = _hours(ctx, fields["hours"]) if "hours" in fields else None
     users = non_negative(ctx, fields["users"]) if "users" in fields else None
-    if days is None or hours is None or users is None:
+    rate = non_negative(ctx, fields[_HOURLY]) if _HOURLY in fields else None
+    if days is None or hours is None or users is None or (rate is None and _HOURLY in fields):
         return None
-    return UsersWindow(days, hours[0], hours[1], users)
+    return UsersWindow(days, hours[0], hours[1], users, rate)
 
 
 def _days(ctx: Context, node: Node) -> frozenset[int] | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agent.config.agent import read_agent
 from agent.config.alerting import read_alerts, read_notifiers
-from agent.config.cost import read_cost
+from agent.config.cost import declared_groups, read_cost
 from agent.config.problems import ConfigError, Problem
 from agent.config.secrets import find_secrets
 from agent.config.systems import read_systems
@@ -50,7 +50,8 @@ def _config(ctx: Context, root: Node, state_directory: str | None) -> Config:
     cost = read_cost(ctx, fields.get("cost"))
     defaults = read_defaults(ctx, fields.get("defaults"))
     agent = read_agent(ctx, optional_section(fields.get("agent")), defaults, state_directory)
-    systems = read_systems(ctx, fields.get("systems"), defaults)
+    groups = declared_groups(fields.get("cost"))  # as declared, so a broken one is named once
+    systems = read_systems(ctx, fields.get("systems"), defaults, groups)
     _check_canary_names(ctx, agent, fields.get("systems"))
     notifiers = read_notifiers(ctx, fields.get("notifiers"))
     # names as declared, so one broken system or notifier is not reported again by each alert

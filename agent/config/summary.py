@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agent.model import Config, CostConfig
+from agent.config.cost import peak, peak_cost
+from agent.model import Config, CostConfig, UserGroup
 from agent.shard import share
 
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -10,26 +11,45 @@ CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 def summary(config: Config) -> str:
     """Given a loaded config, return a few lines saying what it will monitor and at what cost."""
-    cost, canaries = config.cost, len(config.agent.canaries)
-    peak = max([cost.users.default, *(window.users for window in cost.users.windows)])
-    rate = f"{cost.hourly_cost_per_user:,.4f}".rstrip("0").rstrip(".")
-    full = _money(f"{peak * cost.hourly_cost_per_user:,.2f}", cost.currency)
-    systems = f"Systems: {len(config.systems)}"
+    cost = config.cost
+    head = [_systems(config), f"Currency: {cost.currency}; time zone: {cost.timezone}"]
+    if cost.groups:
+        total = sum(peak_cost(group.users, group.hourly_cost_per_user) for group in cost.groups)
+        return "\n".join([
+            *head,
+            *(f"Group {group.name}: peak {_peak(group, cost.currency, ' users')}"
+              for group in cost.groups),
+            f"Peak cost of a full outage: {_money(f'{total:,.2f}', cost.currency)} per hour "
+            "(sum of the groups' peaks)",
+        ])
+    [everyone] = cost.user_groups()
+    users = max([cost.users.default, *(window.users for window in cost.users.windows)])
+    return "\n".join([
+        *head,
+        f"Cost per user-hour: {_cost_basis(cost)}",
+        f"Peak concurrent users: {_figure(users)}",
+        f"Peak cost of a full outage: {_peak(everyone, cost.currency)}",
+    ])
+
+
+def _systems(config: Config) -> str:
+    """How many systems there are, with the canaries and this agent's shard."""
+    systems, canaries = f"Systems: {len(config.systems)}", len(config.agent.canaries)
     if canaries:
         systems += f" (and {canaries} {'canary' if canaries == 1 else 'canaries'})"
     if config.agent.shard is not None:
         k, n = config.agent.shard
         systems += f"; shard {k}/{n} probes {len(share(config.systems, (k, n)))} of them"
-    return "\n".join(
-        [
-            systems,
-            f"Currency: {cost.currency}; time zone: {cost.timezone}",
-            f"Cost per user-hour: {_cost_basis(cost)}",
-            f"Peak concurrent users: {_figure(peak)}",
-            f"Peak cost of a full outage: {_figure(peak)} \N{MULTIPLICATION SIGN} "
-            f"{_money(rate, cost.currency)} = {full} per hour",
-        ]
-    )
+    return systems
+
+
+def _peak(group: UserGroup, currency: str, noun: str = "") -> str:
+    """The group's users (the count followed by `noun`) times the hourly cost per user where
+    they cost most: "1,500 users \N{MULTIPLICATION SIGN} £12.9938 = £19,490.64 per hour"."""
+    users, rate = peak(group.users, group.hourly_cost_per_user)
+    hourly = _money(f"{rate:,.4f}".rstrip("0").rstrip("."), currency)
+    full = _money(f"{users * rate:,.2f}", currency)
+    return f"{_figure(users)}{noun} \N{MULTIPLICATION SIGN} {hourly} = {full} per hour"
 
 
 def _figure(value: float) -> str:

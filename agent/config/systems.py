@@ -1,5 +1,6 @@
-"""Read the systems list: each system's name, probe, labels, SLA, dependencies, maintenance
-and settings; then check names are unique and the dependency graph has no holes or cycles."""
+"""Read the systems list: each system's name, probe, labels, SLA, dependencies, maintenance,
+settings and share of each group of users; then check names are unique and the dependency
+graph has no holes or cycles."""
 
 from __future__ import annotations
 
@@ -7,32 +8,51 @@ import re
 
 from agent.config.maintenance import read_maintenance
 from agent.config.probes import make_system, read_probe
-from agent.config.timing import SYSTEM_SETTINGS, Setting, check_timing, read_settings
+from agent.config.timing import (
+    SYSTEM_SETTINGS,
+    Setting,
+    check_timing,
+    fraction,
+    read_settings,
+)
 from agent.config.tree import Context, Node, kind, list_items, raw_string
-from agent.config.values import as_list, did_you_mean, known_fields, number, string, validated
+from agent.config.values import (
+    as_list,
+    as_mapping,
+    did_you_mean,
+    known_fields,
+    name_error,
+    number,
+    string,
+    validated,
+)
 from agent.model import System
 
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _LABELS = ("description", "owner", "supplier", "tier")
 _COSTING = ("users_share", "impact", "degraded_impact", "direct_cost_per_hour")
-_SYSTEM_KEYS = ("depends_on", *_LABELS, "sla", "maintenance", *SYSTEM_SETTINGS)
+_SYSTEM_KEYS = ("depends_on", *_LABELS, "sla", "maintenance", "users", *SYSTEM_SETTINGS)
 
 
 def read_systems(
-    ctx: Context, node: Node | None, defaults: dict[str, Setting]
+    ctx: Context, node: Node | None, defaults: dict[str, Setting], groups: list[str] | None
 ) -> tuple[System, ...]:
+    """Given the systems list, the settings in `defaults` and the names of cost.groups (None
+    without groups), return the systems."""
+    _check_share(ctx, defaults, groups)
     if node is None:
         return ()  # reported as a missing key
     if node.value in (None, []) and not node.broken:
         ctx.bad(node, "no systems configured")
         return ()
     items = as_list(ctx, node) or []
-    systems = [_system(ctx, item, defaults) for item in items]
+    systems = [_system(ctx, item, defaults, groups) for item in items]
     _check_dependencies(ctx, _check_names(ctx, items))
     return tuple(system for system in systems if system is not None)
 
 
-def _system(ctx: Context, node: Node, defaults: dict[str, Setting]) -> System | None:
+def _system(
+    ctx: Context, node: Node, defaults: dict[str, Setting], groups: list[str] | None
+) -> System | None:
     fields = known_fields(ctx, node, ("name", "probe"), _SYSTEM_KEYS)
     if fields is None:
         return None
@@ -43,22 +63,42 @@ def _system(ctx: Context, node: Node, defaults: dict[str, Setting]) -> System | 
     depends_on = _depends_on(ctx, fields["depends_on"]) if "depends_on" in fields else ()
     windows = read_maintenance(ctx, fields["maintenance"]) if "maintenance" in fields else ()
     settings = read_settings(ctx, fields, SYSTEM_SETTINGS, level=2)
+    _check_share(ctx, settings, groups)
+    users = _users(ctx, fields["users"], groups) if "users" in fields else ()
     if name is None or probe is None:
         return None
     merged = {**defaults, **settings, **probe.settings}
     check_timing(ctx, merged, node)
     costing = {key: merged[key].value for key in _COSTING}
-    extra = {"depends_on": depends_on, "maintenance": windows, "sla": sla, **costing, **labels}
+    extra = {"depends_on": depends_on, "maintenance": windows, "sla": sla, "users": users,
+             **costing, **labels}
     return make_system(name, probe, merged, **extra)
 
 
-def _name_error(name: str) -> str | None:
-    if _NAME.fullmatch(name):
-        return None
-    return "a name may only contain letters, digits, '_', '.' and '-'"
+_system_name = validated(string, name_error)
 
 
-_system_name = validated(string, _name_error)
+def _check_share(ctx: Context, settings: dict[str, Setting], groups: list[str] | None) -> None:
+    """With cost.groups, users_share (in defaults or a system) is a mistake for `users`."""
+    share = settings.get("users_share")
+    if groups is not None and share is not None and share.node is not None:
+        ctx.bad(share.node, "with cost.groups, give users: {group: share} instead of users_share")
+
+
+def _users(ctx: Context, node: Node, groups: list[str] | None) -> tuple[tuple[str, float], ...]:
+    """Given `users` (group name -> share of the group, 0..1), return the shares in order."""
+    if groups is None:
+        ctx.bad(node, "users names groups of cost.groups; without groups, give users_share")
+        return ()
+    shares = []
+    for group, child in (as_mapping(ctx, node) or {}).items():
+        share = fraction(ctx, child)
+        if groups and group not in groups:  # none to compare with when groups is broken
+            message = f"unknown group {group!r}{did_you_mean(group, groups)}"
+            ctx.report(node.key_lines[group], child.path, message)
+        elif share is not None:
+            shares.append((group, share))
+    return tuple(shares)
 
 
 def _sla(ctx: Context, node: Node) -> float | None:

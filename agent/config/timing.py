@@ -32,7 +32,7 @@ def _flaps(ctx: Context, node: Node) -> int | None:
     return integer(ctx, node, 0, 1000)
 
 
-_fraction = ranged(lambda n: 0 <= n <= 1, "must be between 0 and 1")
+fraction = ranged(lambda n: 0 <= n <= 1, "must be between 0 and 1")
 
 SETTINGS: dict[str, Parser] = {
     "interval": positive_duration,
@@ -42,9 +42,9 @@ SETTINGS: dict[str, Parser] = {
     "failure_threshold": _threshold,
     "success_threshold": _threshold,
     "degraded_after": positive_duration,
-    "users_share": _fraction,
-    "impact": _fraction,
-    "degraded_impact": _fraction,
+    "users_share": fraction,
+    "impact": fraction,
+    "degraded_impact": fraction,
     "direct_cost_per_hour": non_negative,
     "flap_threshold": _flaps,
     "flap_window": positive_duration,

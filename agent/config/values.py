@@ -257,6 +257,16 @@ def validated(
     return check
 
 
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def name_error(name: str) -> str | None:
+    """Why `name` cannot name a system or a group of users, or None if it can."""
+    if _NAME.fullmatch(name):
+        return None
+    return "a name may only contain letters, digits, '_', '.' and '-'"
+
+
 def _nul_error(text: str) -> str | None:
     return "a path cannot contain a NUL character" if "\0" in text else None
 

@@ -96,7 +96,9 @@ def _verdict(s: SystemReport) -> _Raw:
 
 
 def _systems(report: Report) -> str:
-    rows = [[*words.system_cells(s, report.currency), _verdict(s)] for s in report.systems]
+    shown = report.pennies()
+    rows = [[*words.system_cells(s, shown[s.name], report.currency), _verdict(s)]
+            for s in report.systems]
     return "<h2>Systems</h2>" + table(words.SYSTEM_COLUMNS, rows, numeric=(1, 2, 3, 4, 5, 6, 7))
 
 

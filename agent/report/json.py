@@ -5,31 +5,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.report.model import Report, SystemReport, WindowLine
+from agent.report.model import Pennies, Report, SystemReport, WindowLine
 from agent.text import iso
 
 
 def render(report: Report) -> str:
     """Given a report, return {"site", "from", "to", "currency", "total_cost",
-    "total_downtime_seconds", "systems": [...]}, each system with its "windows"; money rounded
-    to 2 places, availability a fraction (null when no time was counted), sla_met null for a
-    system without an SLA."""
+    "total_cost_low", "total_cost_high", "total_downtime_seconds", "basis", "systems": [...]},
+    each system with its "windows"; money rounded to 2 places (a system's so that they add up
+    to the totals), availability a fraction (null when no time was counted), sla_met null for
+    a system without an SLA."""
+    shown, total = report.pennies(), report.total_pennies()
     document = {
         "site": report.site, "from": iso(report.start), "to": iso(report.end),
         "currency": report.currency,
-        "total_cost": round(report.cost, 2),
+        "total_cost": total.cost, "total_cost_low": total.low, "total_cost_high": total.high,
         "total_downtime_seconds": round(report.downtime, 3),
-        "systems": [system(s) for s in report.systems],
+        "basis": "current" if report.model.what_if else "recorded",
+        "systems": [system(s, shown[s.name]) for s in report.systems],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def system(s: SystemReport) -> dict[str, Any]:
+def system(s: SystemReport, shown: Pennies) -> dict[str, Any]:
+    """A system's figures, its money as the other formats show it (adding up to the total)."""
     return {
         "system": s.name, "incidents": s.incidents, "downtime_seconds": round(s.downtime, 3),
         "availability": None if s.availability is None else round(s.availability, 6),
-        "cost": round(s.cost, 2), "staff_cost": round(s.staff, 2),
-        "direct_cost": round(s.direct, 2), "sla_met": s.sla_met,
+        "cost": shown.cost, "cost_low": shown.low, "cost_high": shown.high,
+        "staff_cost": shown.staff,
+        "direct_cost": shown.direct, "sla_met": s.sla_met,
         "windows": [window(w) for w in s.windows],
     }
 
@@ -37,7 +42,7 @@ def system(s: SystemReport) -> dict[str, Any]:
 WINDOW_FIELDS = (  # a window's fields in the JSON report, and the CSV's columns in order
     "id", "system", "state", "cause", "start", "end", "downtime_seconds", "staff_cost",
     "direct_cost", "cost", "recorded_cost", "uncertainty_seconds", "source", "voided_reason",
-    "ticket", "note", "reason",
+    "ticket", "note", "reason", "cost_low", "cost_high",
 )
 
 
@@ -48,4 +53,5 @@ def window(w: WindowLine) -> dict[str, Any]:
         w.id, w.system, w.state, w.cause, iso(w.start), iso(w.end), round(w.downtime, 3),
         round(w.staff, 2), round(w.direct, 2), round(w.cost, 2), round(w.recorded_cost, 2),
         round(w.uncertainty, 3), w.source, w.voided, w.ticket, w.note, w.reason,
+        round(w.cost_low, 2), round(w.cost_high, 2),
     ), strict=True))

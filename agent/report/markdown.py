@@ -43,7 +43,8 @@ def _totals(report: Report) -> str:
 
 
 def _systems(report: Report) -> str:
-    rows = [[*words.system_cells(s, report.currency), words.sla_text(s)]
+    shown = report.pennies()
+    rows = [[*words.system_cells(s, shown[s.name], report.currency), words.sla_text(s)]
             for s in report.systems]
     return "## Systems\n\n" + table(words.SYSTEM_COLUMNS, rows)
 

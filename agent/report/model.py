@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.loss import round_to_total
 from agent.records import AuditEntry
 
 
@@ -24,6 +25,8 @@ class WindowLine:
     direct: float
     recorded_cost: float  # the ledger's figure for the whole window, for comparison
     uncertainty: float  # seconds: the probe gap before each end that falls inside the range
+    cost_low: float  # the cost had the window (and every other) been as short as its
+    cost_high: float  # probes allow, and as long
     source: str  # live | imported
     reason: str
     note: str | None = None
@@ -64,6 +67,8 @@ class SystemReport:
     business_availability: float | None  # inside the schedule's windows; None without any
     staff: float
     direct: float
+    cost_low: float  # the windows' low and high figures, added up
+    cost_high: float
     sla: float | None  # target as a fraction
     allowed_downtime: float | None  # (1 - sla) x period
     longest: Incident | None
@@ -82,8 +87,23 @@ class SystemReport:
 
 
 @dataclass(frozen=True)
+class GroupModel:
+    """One group of people as configured: what an hour of their time costs, how many."""
+
+    name: str
+    hourly_cost_per_user: float
+    annual_cost_per_user: float | None  # None when the hourly figure was given directly
+    working_hours_per_year: float
+    peak_users: float
+    peak_cost_per_hour: float  # the most their time costs at once (shift rates included)
+    scheduled: bool
+    holidays: str | None
+
+
+@dataclass(frozen=True)
 class CostModel:
-    """How the money was worked out, for the report to show its arithmetic."""
+    """How the money was worked out, for the report to show its arithmetic. The single
+    figures are those of the only group (or the first); `groups` lists cost.groups."""
 
     currency: str
     timezone: str
@@ -93,10 +113,14 @@ class CostModel:
     peak_users: float
     scheduled: bool  # concurrent users follow a schedule (so business hours mean something)
     holidays: str | None
+    groups: tuple[GroupModel, ...] = ()  # empty: no cost.groups, one group of everyone
+    peak_cost_per_hour: float = 0.0  # every group's peak, added up
+    bases: int = 1  # cost bases in force over the range
+    what_if: bool = False  # history re-costed with today's configuration (--basis current)
 
     @property
     def full_outage_per_hour(self) -> float:
-        return self.peak_users * self.hourly_cost_per_user
+        return self.peak_cost_per_hour
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,26 @@ class Planned:
     system: str
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class Pennies:
+    """A system's figures rounded to the penny so that, down each column and across each
+    row, what is shown adds up to what is shown (see `Report.pennies`)."""
+
+    staff: float
+    direct: float
+    low: float = 0.0  # the cost range, to the penny, never excluding the cost shown
+    high: float = 0.0
+
+    @property
+    def cost(self) -> float:
+        return round(self.staff + self.direct, 2)
+
+
+def _pennies(staff: float, direct: float, low: float, high: float) -> Pennies:
+    cost = round(staff + direct, 2)
+    return Pennies(staff, direct, min(round(low, 2), cost), max(round(high, 2), cost))
 
 
 @dataclass(frozen=True)
@@ -145,6 +189,28 @@ class Report:
     @property
     def cost(self) -> float:
         return self.staff + self.direct
+
+    def pennies(self) -> dict[str, Pennies]:
+        """Each system's staff and direct cost rounded so that each column adds up to its
+        rounded total (largest remainder first); a system's cost is its two, added."""
+        staff = round_to_total([s.staff for s in self.systems])
+        direct = round_to_total([s.direct for s in self.systems])
+        return {s.name: _pennies(a, b, s.cost_low, s.cost_high)
+                for s, a, b in zip(self.systems, staff, direct, strict=True)}
+
+    def total_pennies(self) -> Pennies:
+        """The totals as shown: the rounded columns, added up."""
+        shown = self.pennies().values()
+        return _pennies(round(sum(p.staff for p in shown), 2),
+                        round(sum(p.direct for p in shown), 2), self.cost_low, self.cost_high)
+
+    @property
+    def cost_low(self) -> float:
+        return sum(s.cost_low for s in self.systems)
+
+    @property
+    def cost_high(self) -> float:
+        return sum(s.cost_high for s in self.systems)
 
     @property
     def downtime(self) -> float:

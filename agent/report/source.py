@@ -4,14 +4,16 @@ of one site, or of every site sharing the ledger for the organisation's quorum."
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 
+from agent.basis import CostBasis
 from agent.ledger import Action, Ledger, LedgerError, StoredWindow
 from agent.model import Config
 from agent.quorum import quorum_windows
 from agent.records import Amounts, AuditEntry
-from agent.report.build import build_report
-from agent.report.model import Report, WindowLine
+from agent.report.build import build_report, window_amounts
+from agent.report.model import Report
 from agent.spans import Span
 
 ALL_SITES = "all"  # `sites` for the organisation: quorum across every site of the ledger
@@ -31,16 +33,18 @@ class Source:
     audit: list[AuditEntry]
     planned: dict[str, list[Span]]
     first_seen: dict[str, float]
+    bases: list[tuple[float, CostBasis]]  # the cost bases recorded, when each came in force
 
 
 def read_report(
     config: Config, start: float, end: float, as_of: float, system: str | None = None,
-    sites: str | None = None,
+    sites: str | None = None, what_if: bool = False,
 ) -> Report:
     """Given a range, return the report from the configured ledger: of the configured site
     (`sites` None), of another site sharing the ledger (its name), or of the organisation
-    (ALL_SITES). Raise LedgerError if it cannot be read, NoSuchSite for a site it has nothing
-    of, ValueError if `system` is neither configured nor in the ledger."""
+    (ALL_SITES); costed with the bases recorded in the ledger, or (`what_if`) with today's
+    configuration throughout. Raise LedgerError if it cannot be read, NoSuchSite for a site
+    it has nothing of, ValueError if `system` is neither configured nor in the ledger."""
     ledger = Ledger.of(config.agent)
     if not ledger.exists():
         raise LedgerError(f"no ledger at {ledger.name}: has the agent run with this config?")
@@ -51,7 +55,8 @@ def read_report(
         raise ValueError(f"no system named {system!r} in the configuration or the ledger")
     report = build_report(source.windows, config, start, end, as_of, system=system,
                           audit=source.audit, planned=source.planned,
-                          first_seen=source.first_seen)
+                          first_seen=source.first_seen,
+                          bases=[] if what_if else source.bases, what_if=what_if)
     return dataclasses.replace(report, site=source.site)
 
 
@@ -79,7 +84,7 @@ def _site_source(ledger: Ledger, start: float, end: float) -> Source:
                   systems={w.record.system for w in windows},
                   audit=ledger.audit_trail(w.id for w in windows),
                   planned=adhoc_maintenance(ledger.actions_since(0)),
-                  first_seen=ledger.first_seen())
+                  first_seen=ledger.first_seen(), bases=ledger.bases())
 
 
 def _organisation(ledger: Ledger, start: float, end: float) -> Source:
@@ -100,7 +105,7 @@ def _organisation(ledger: Ledger, start: float, end: float) -> Source:
     quorum = quorum_windows(windows, ledger.watchers(), start, end, prefer=ledger.site)
     return Source(site=f"all sites (quorum of {', '.join(names)})", windows=quorum,
                   systems={w.record.system for found in windows.values() for w in found},
-                  audit=[], planned=planned, first_seen=first_seen)
+                  audit=[], planned=planned, first_seen=first_seen, bases=ledger.bases())
 
 
 def organisation_windows(
@@ -110,16 +115,33 @@ def organisation_windows(
     with the amounts `report --all-sites` gives it inside the range: it has no recorded ones."""
     source = _organisation(ledger, start, end)
     report = build_report(source.windows, config, start, end, as_of, planned=source.planned,
-                          first_seen=source.first_seen)
+                          first_seen=source.first_seen, bases=source.bases)
     lines = {line.id: line for line in report.windows}
-    return [_costed(w, lines[w.id]) for w in source.windows]
+    return [_costed(w, Amounts(cost=lines[w.id].cost, staff=lines[w.id].staff,
+                               direct=lines[w.id].direct, downtime=lines[w.id].downtime))
+            for w in source.windows]
 
 
-def _costed(stored: StoredWindow, line: WindowLine) -> StoredWindow:
-    amounts = Amounts(cost=line.cost, staff=line.staff, direct=line.direct,
-                      downtime=line.downtime)
-    return dataclasses.replace(stored, record=dataclasses.replace(stored.record,
-                                                                  amounts=amounts))
+def costed_windows(
+    config: Config, ledger: Ledger, start: float | None, end: float, as_of: float
+) -> list[StoredWindow]:
+    """Every window of the ledger's site overlapping [start, end) (start None: from the
+    first), each with the money and time a report over that range gives it, costed together
+    with the bases recorded (the ledger's own figures kept as `recorded`): what the API and
+    exports show, so that they add up to the report."""
+    windows = ledger.report_windows(-math.inf if start is None else start, end)
+    if not windows:
+        return []
+    first = min(w.record.start for w in windows) if start is None else start
+    stop = max(first, min(end, as_of))
+    amounts = window_amounts(windows, config, first, stop, ledger.bases(),
+                             adhoc_maintenance(ledger.actions_since(0)))
+    return [_costed(w, amounts[w.id]) for w in windows]
+
+
+def _costed(stored: StoredWindow, amounts: Amounts) -> StoredWindow:
+    return dataclasses.replace(stored, recorded=stored.record.amounts, record=dataclasses.replace(
+        stored.record, amounts=amounts))
 
 
 def adhoc_maintenance(actions: Iterable[Action]) -> dict[str, list[Span]]:

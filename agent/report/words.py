@@ -9,7 +9,7 @@ import datetime as dt
 import math
 from zoneinfo import ZoneInfo
 
-from agent.report.model import CostModel, Incident, Report, SystemReport, WindowLine
+from agent.report.model import CostModel, Incident, Pennies, Report, SystemReport, WindowLine
 from agent.text import duration, local, money
 
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -80,6 +80,11 @@ def hourly_derivation(model: CostModel) -> str:
 
 def full_outage(model: CostModel) -> str:
     """The hourly cost of a full outage and how it was derived, as the council put it."""
+    if model.groups:
+        parts = [f"{g.name} {count(g.peak_users)} users, "
+                 f"{money(g.peak_cost_per_hour, model.currency)}" for g in model.groups]
+        total = money(model.full_outage_per_hour, model.currency)
+        return f"{'; '.join(parts)}: {total} per hour at the most"
     users = f"{count(model.peak_users)} users"
     if model.scheduled:
         users += " (the most at once in the users schedule)"
@@ -103,26 +108,55 @@ def method(report: Report) -> list[str]:
         f"{holidays} excluded." if model.scheduled else
         "Business-hours availability needs a users schedule with windows; none is configured."
     )
+    people = (f"the groups of people ({', '.join(g.name for g in model.groups)}), each with "
+              "its own users and hourly cost" if model.groups else
+              f"everyone, U(t) the concurrent users at that moment from {schedule} "
+              f"({model.timezone}{holidays}), at {hourly_derivation(model)}")
     return [
-        f"Staff time: while a system is down, U(t) {TIMES} the hourly cost per user {TIMES} "
-        f"the system's users_share {TIMES} impact (degraded_impact while degraded), where U(t) "
-        f"is the concurrent users at that moment from {schedule} ({model.timezone}{holidays}) "
-        f"and the hourly cost per user is {hourly_derivation(model)}. Each window keeps the "
-        "hourly cost, share and impact it was recorded with.",
-        "A system down behind a dependency costs no staff time: its users are counted at the "
-        "root cause. Where systems are down at once, their staff time together never exceeds "
-        f"U(t) {TIMES} the hourly cost: each is scaled down in proportion.",
+        f"Staff time, for {people}: while systems are down, each group loses L = 1 - the "
+        f"product of (1 - share {TIMES} impact) of its time, over every system down or "
+        f"degraded at that moment (degraded_impact while degraded; a system down behind a "
+        f"dependency counts as down). Its cost per hour is U(t) {TIMES} the hourly cost per "
+        f"user {TIMES} L. Nobody loses more than all of their time, however many systems "
+        "are down at once.",
+        "Who it is charged to: L is shared out among the root causes down at that moment in "
+        "proportion to -ln(1 - x), x = share x impact (a root cause's x includes its "
+        "dependants'), so the shares add up to L exactly, equal systems get equal shares, "
+        "and none gets more than it would alone. A system that alone takes all of a "
+        "group's time takes all of that group's loss. A system down behind a dependency "
+        "costs no staff time of its own: its users' time is charged to the root cause. For "
+        f"2,000 people at {money(25000 / 1924, model.currency)} an hour, email (share 1.0, "
+        "impact 0.5) and care records (share 0.4, impact 1.0) down for an hour cost "
+        f"{money(2000 * 25000 / 1924 * 0.7, model.currency)} (0.7 of everyone's time, not "
+        "0.9), split 0.5757 to email and 0.4243 to care records.",
+        basis_text(model),
         "Direct costs: each system's direct cost per hour, while it is down.",
         f"Availability (24x7): 1 - downtime {DIVIDED} the period, where the period leaves out "
         f"planned maintenance. {business}",
         "Uncertainty (±): a window runs from the first failed probe to the first good one, so "
-        "its true start and end may be earlier by up to the gap to the probe before each.",
+        "its true start and end may be earlier by up to the gap to the probe before each. "
+        "The cost range is the cost with every window as short, and as long, as that allows.",
         "Imported windows (from a service desk, for example) are costed the same way and marked "
         "imported; they carry no probe times, so no uncertainty.",
         "Voided windows are listed struck out with the reason and count for nothing. Every "
         "correction is in the audit trail.",
+        "Money is rounded to the penny so that each column adds up to its total: where "
+        "rounding each figure alone would lose or gain a penny, it goes to the figure with "
+        "the largest remainder.",
         maintenance_text(report),
     ]
+
+
+def basis_text(model: CostModel) -> str:
+    """Which cost basis the figures use: the one in force at each moment, or today's."""
+    if model.what_if:
+        return ("WHAT-IF: every moment is costed with today's configuration (report --basis "
+                "current), not with the cost basis in force at the time.")
+    changed = (f"; it changed {plural(model.bases - 1, 'time')} in this range"
+               if model.bases > 1 else "")
+    return ("Each moment is costed with the cost basis (groups, users schedules, hourly "
+            "costs, shares, impacts, direct costs) in force at the time, as the ledger "
+            f"recorded it{changed}.")
 
 
 def maintenance_text(report: Report) -> str:
@@ -199,23 +233,32 @@ MAINTENANCE_COLUMNS = ("System", "From", "To", "Length")
 CHANGE_COLUMNS = ("When", "Who", "Window", "System", "Change", "Before", "After")
 
 
+def cost_range(low: float, high: float, currency: str) -> str:
+    """"£1,200.00 to £1,260.00": the range the probe times allow."""
+    return f"{money(low, currency)} to {money(high, currency)}"
+
+
 def totals(report: Report) -> list[tuple[str, str]]:
     """Given a report, return the organisation totals as (label, figure) rows."""
     c = report.currency
+    shown = report.total_pennies()
     return [
-        ("Estimated cost", f"{money(report.cost, c)} (staff time {money(report.staff, c)}, "
-                           f"direct costs {money(report.direct, c)})"),
+        ("Estimated cost", f"{money(shown.cost, c)} (staff time {money(shown.staff, c)}, "
+                           f"direct costs {money(shown.direct, c)})"),
+        ("Range", f"{cost_range(shown.low, shown.high, c)}, as the probe times allow each "
+                  "outage to have started and ended"),
         ("Downtime", f"{duration(report.downtime)} in {plural(report.incidents, 'incident')}"),
         ("Hourly cost of a full outage", full_outage(report.model)),
         ("Cost of an hour of one person's time", hourly_derivation(report.model)),
     ]
 
 
-def system_cells(s: SystemReport, currency: str) -> list[object]:
-    """Given a system, return its row of SYSTEM_COLUMNS up to, not including, the SLA."""
+def system_cells(s: SystemReport, shown: Pennies, currency: str) -> list[object]:
+    """Given a system and its figures as shown (`Report.pennies`), return its row of
+    SYSTEM_COLUMNS up to, not including, the SLA."""
     return [s.name, s.incidents, downtime_text(s), percent(s.availability),
-            percent(s.business_availability), money(s.staff, currency),
-            money(s.direct, currency), money(s.cost, currency)]
+            percent(s.business_availability), money(shown.staff, currency),
+            money(shown.direct, currency), money(shown.cost, currency)]
 
 
 def group_cells(s: SystemReport) -> list[str]:
@@ -234,11 +277,13 @@ def labels(s: SystemReport) -> list[str]:
 def facts(s: SystemReport, report: Report) -> list[str]:
     """Given a system, return the statements its section of the report makes."""
     c = report.currency
+    shown = report.pennies()[s.name]
     said = [
         f"Downtime {incidents_text(s)}; availability {percent(s.availability)} 24x7, "
         f"{percent(s.business_availability)} in business hours",
-        f"Cost {money(s.cost, c)}: staff time {money(s.staff, c)}, direct costs "
-        f"{money(s.direct, c)}",
+        f"Cost {money(shown.cost, c)}: staff time {money(shown.staff, c)}, direct costs "
+        f"{money(shown.direct, c)}; {cost_range(shown.low, shown.high, c)} as the probe "
+        "times allow",
         f"SLA: {sla_text(s)}",
         f"Longest incident: {incident_text(s.longest, report)}",
         f"Most expensive incident: {incident_text(s.most_expensive, report)}",

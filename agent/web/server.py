@@ -25,7 +25,13 @@ from agent.engine import SystemView
 from agent.export import window_json
 from agent.ledger import Ledger, LedgerError, StoredWindow
 from agent.model import State, WebConfig
-from agent.report.source import ALL_SITES, NoSuchSite, check_site, organisation_windows
+from agent.report.source import (
+    ALL_SITES,
+    NoSuchSite,
+    check_site,
+    costed_windows,
+    organisation_windows,
+)
 from agent.text import iso
 from agent.web import availability as avail
 from agent.web.security import BasicAuthGuard, configure_tls, server_context
@@ -150,16 +156,18 @@ def read_outages(agent: Agent, start: float, end: float, system: str | None,
     """The windows /api/v1/outages lists: the agent's own site's, another site's of a shared
     ledger, or the organisation's (site=all: quorum windows, costed as `report --all-sites`
     costs them); raise BadRequest for a site the ledger has nothing of."""
-    if site is None:
-        return agent.ledger.windows(start, end, system, OUTAGE_STATES)
     if site == ALL_SITES:
         found = organisation_windows(agent.config, agent.ledger, start, end, now)
         return [w for w in found if system in (None, w.record.system)]
-    try:
-        check_site(agent.ledger, site)
-    except NoSuchSite as exc:
-        raise BadRequest(f"site: {exc}") from exc
-    return agent.ledger.for_site(site).windows(start, end, system, OUTAGE_STATES)
+    ledger = agent.ledger
+    if site is not None:
+        try:
+            check_site(agent.ledger, site)
+        except NoSuchSite as exc:
+            raise BadRequest(f"site: {exc}") from exc
+        ledger = agent.ledger.for_site(site)
+    return [w for w in costed_windows(agent.config, ledger, start, end, now)
+            if w.record.state in OUTAGE_STATES and system in (None, w.record.system)]
 
 
 async def outages(request: web.Request) -> web.Response:

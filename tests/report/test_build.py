@@ -6,15 +6,18 @@ H is the council's hourly cost per user: £25,000 / 1,924 h = £12.99376... an h
 from __future__ import annotations
 
 import datetime as dt
+import math
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import DOWN, HOURLY, UP, config, system
 from ledgerparts import HOUR, LONDON, at, store, window
 
+from agent.basis import CostBasis, GroupBasis, SystemBasis
 from agent.engine import Engine
 from agent.model import Maintenance, UsersSchedule, UsersWindow
 from agent.report import build_report
-from agent.report.money import CostSpan, share_out
+from agent.report.costing import Stretch, cost_stretches
 
 H = HOURLY
 NOV = (at("2026-11-01 00:00", LONDON), at("2026-12-01 00:00", LONDON))
@@ -201,31 +204,45 @@ def test_a_system_down_behind_its_root_cause_costs_only_direct_costs(ledger):
 
 
 def test_overlapping_windows_never_cost_more_than_everyone_s_time(ledger):
-    cfg = config(system("a"), system("b", users_share=0.6, impact=0.5))
+    cfg = config(system("a", users_share=0.8), system("b", users_share=0.6, impact=0.5))
     windows = store(
         ledger,
-        window("a", at("2026-11-04 10:00"), at("2026-11-04 12:00"), source="imported"),
+        window("a", at("2026-11-04 10:00"), at("2026-11-04 12:00"), share=0.8,
+               source="imported"),
         window("b", at("2026-11-04 11:00"), at("2026-11-04 13:00"), share=0.6, impact=0.5,
                source="imported"),
     )
     a, b = build_report(windows, cfg, *NOV, AFTER).systems
-    # 10-11: a alone, 2,000 H. 11-12: weights 1 + 0.3 = 1.3 > 1, so each is scaled by 1/1.3:
-    # a 2,000 H / 1.3, b 2,000 x 0.3 H / 1.3; together exactly 2,000 H, everyone's time.
-    # 12-13: b alone, 2,000 x 0.3 H = 600 H.
-    assert a.staff == pytest.approx(2000 * H + 2000 * H / 1.3)
-    assert b.staff == pytest.approx(600 * H / 1.3 + 600 * H)
-    assert a.staff + b.staff == pytest.approx(2000 * H * 2 + 600 * H)
+    # 10-11: a alone takes 0.8 of the 2,000 people's time: 1,600 H. 12-13: b alone, 0.6 x 0.5
+    # = 0.3 of it: 600 H. 11-12: together they take 1 - 0.2 x 0.7 = 0.86 of it, not 1.1,
+    # shared in proportion to -ln(1 - x): a ln 5, b -ln 0.7.
+    both = 1 - (1 - 0.8) * (1 - 0.3)
+    share_a = math.log(5) / (math.log(5) - math.log(0.7))
+    assert a.staff == pytest.approx(1600 * H + 2000 * H * both * share_a)
+    assert b.staff == pytest.approx(2000 * H * both * (1 - share_a) + 600 * H)
+    assert a.staff + b.staff == pytest.approx((1600 + 2000 * 0.86 + 600) * H)
 
 
-def test_share_out_caps_each_stretch_of_overlap():
-    spans = [CostSpan(1, 0.0, 7200.0, 1.0, 10.0), CostSpan(2, 3600.0, 7200.0, 1.0, 10.0)]
-    pieces = share_out(spans, lambda a, b: 100 * (b - a), cuts=[1800.0])
-    # Hour 1 (split at the cut) is window 1's alone: 100 users x £10 = £1,000; in hour 2 the
-    # two halve it: £500 each.
-    assert [(p.key, p.start, p.end, p.staff) for p in pieces] == [
-        (1, 0.0, 1800.0, 500.0), (1, 1800.0, 3600.0, 500.0),
-        (1, 3600.0, 7200.0, 500.0), (2, 3600.0, 7200.0, 500.0),
-    ]
+def test_cost_stretches_combines_overlaps_and_splits_at_midnight():
+    every = "everyone"
+    full = SystemBasis(((every, 1.0),), impact=1.0, degraded_impact=0.0,
+                       direct_cost_per_hour=0.0)
+    half = SystemBasis(((every, 1.0),), impact=0.5, degraded_impact=0.0,
+                       direct_cost_per_hour=60.0)
+    basis = CostBasis("UTC", (GroupBasis(every, UsersSchedule(100.0), 10.0),),
+                      {"a": full, "b": half})
+    midnight = at("2026-11-05 00:00")
+    t0 = midnight - 1800
+    stretches = [Stretch(1, 1, "b", "down", t0, t0 + 7200),
+                 Stretch(2, 2, "a", "down", t0 + 3600, t0 + 7200)]
+    money = cost_stretches(stretches, [(t0, basis)], ZoneInfo("UTC"), t0, t0 + 7200)
+    # Hour 1: b alone takes half of 100 people's time at £10: £500, half before midnight.
+    # Hour 2: a takes all of it, so b's outage costs nothing more: a gets the £1,000.
+    assert money[1].staff == pytest.approx(500.0)
+    assert money[2].staff == pytest.approx(1000.0)
+    assert money[1].direct == pytest.approx(120.0)  # 2 h at £60
+    assert dict(money[1].days) == pytest.approx({"2026-11-04": 250.0 + 30.0,
+                                                 "2026-11-05": 250.0 + 90.0})
 
 
 def test_the_report_agrees_with_the_live_engine_on_overlapping_outages(ledger):

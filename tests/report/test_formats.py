@@ -6,7 +6,11 @@ The month (London, November 2026: 720 h, all GMT), with H = £25,000 / 1,924 h:
   imported 20 Nov 09:00-09:30 (500 H = £6,496.88); 25 Nov 10:00-11:00 voided.
   Total 2,000 H = £25,987.53, 2 h down: 99.722% available, SLA breached.
 - finance (users_share 0.2, £450 an hour direct, SLA 99.5%): 10 Nov 12:00-13:00: 400 H =
-  £5,197.51 of staff time + £450 = £5,647.51; 99.861% available, SLA met.
+  £5,197.505 of staff time + £450 = £5,647.505; 99.861% available, SLA met.
+Rounded so the staff column adds up to its total (£31,185.031 -> £31,185.03), the spare penny
+goes to the larger remainder: email £25,987.53 (.526), finance £5,197.50 (.505).
+Email's live window may have started 30 s sooner and ended 15 s sooner: at 1,000 users x H,
+£108.28 and £54.14 either way of its £19,490.64.
 """
 
 from __future__ import annotations
@@ -77,18 +81,22 @@ def test_json_has_exactly_the_documented_fields(report):
         "downtime_seconds": 5400.0, "staff_cost": 19490.64, "direct_cost": 0.0,
         "cost": 19490.64, "recorded_cost": 19490.64, "uncertainty_seconds": 45.0,
         "source": "live", "voided_reason": None, "ticket": "INC-42", "note": None, "reason": "",
+        "cost_low": 19436.50, "cost_high": 19598.93,
     }
     assert document == {
         "site": "shire-hall",
         "from": "2026-11-01T00:00:00.000Z", "to": "2026-12-01T00:00:00.000Z",
-        "currency": "GBP", "total_cost": 31635.03, "total_downtime_seconds": 10800.0,
+        "currency": "GBP", "total_cost": 31635.03, "total_cost_low": 31580.89,
+        "total_cost_high": 31743.31, "total_downtime_seconds": 10800.0, "basis": "recorded",
         "systems": [
             {"system": "email", "incidents": 2, "downtime_seconds": 7200.0,
-             "availability": 0.997222, "cost": 25987.53, "staff_cost": 25987.53,
-             "direct_cost": 0.0, "sla_met": False},
+             "availability": 0.997222, "cost": 25987.53, "cost_low": 25933.39,
+             "cost_high": 26095.81, "staff_cost": 25987.53, "direct_cost": 0.0,
+             "sla_met": False},
             {"system": "finance", "incidents": 1, "downtime_seconds": 3600.0,
-             "availability": 0.998611, "cost": 5647.51, "staff_cost": 5197.51,
-             "direct_cost": 450.0, "sla_met": True},
+             "availability": 0.998611, "cost": 5647.50, "cost_low": 5647.50,
+             "cost_high": 5647.51, "staff_cost": 5197.50, "direct_cost": 450.0,
+             "sla_met": True},
         ],
     }
 
@@ -105,6 +113,7 @@ def test_csv_has_one_row_per_window(report):
         "downtime_seconds": "5400.0", "staff_cost": "19490.64", "direct_cost": "0.0",
         "cost": "19490.64", "recorded_cost": "19490.64", "uncertainty_seconds": "45.0",
         "source": "live", "voided_reason": "", "ticket": "INC-42", "note": "", "reason": "",
+        "cost_low": "19436.5", "cost_high": "19598.93",
     }
     assert (rows[3]["voided_reason"], rows[3]["recorded_cost"]) == ("probe misconfigured",
                                                                     "12993.76")
@@ -124,9 +133,10 @@ def test_markdown_states_the_estimate_the_derivation_and_each_system(report):
     assert ("| Hourly cost of a full outage | 2,000 users \N{MULTIPLICATION SIGN} £25,000 a "
             "year ÷ 1,924 working hours = £25,987.53 per hour |") in md
     assert "| Estimated cost | £31,635.03 (staff time £31,185.03, direct costs £450.00) |" in md
+    assert "| Range | £31,580.89 to £31,743.31, as the probe times allow" in md
     assert ("| email | 2 | 2h ± 45s | 99.722% | n/a | £25,987.53 | £0.00 | £25,987.53 | "
             "99.9%: BREACHED (allowed 43m 12s, actual 2h) |") in md
-    assert ("| finance | 1 | 1h | 99.861% | n/a | £5,197.51 | £450.00 | £5,647.51 | "
+    assert ("| finance | 1 | 1h | 99.861% | n/a | £5,197.50 | £450.00 | £5,647.50 | "
             "99.5%: met (allowed 3h 36m, actual 1h) |") in md
     assert "### Supplier: Acme" in md
     assert "| email | 99.9% | 43m 12s | 2h ± 45s | 99.722% | **BREACHED** | £25,987.53 |" in md
