@@ -330,6 +330,20 @@ def overview(currency: str) -> Json:
                         "the open incident has cost so far, how long it has been down, and the "
                         "root cause when it is down because of a dependency. Click a system "
                         "for its detail.", table_columns, detail_link()))]),
+        (8, [
+            (12, timeseries("Who is losing time: share of each group's time lost", "For each "
+                            "group of people (cost.groups; 'everyone' without them), the share "
+                            "of their working time lost to everything down at once: 1 - the "
+                            "product of (1 - share x impact). It never exceeds 100%.",
+                            [target('max by (group) (outage_group_loss_ratio{site=~"$site"})',
+                                    legend="{{group}}")], "percentunit", bounds=(0, 1))),
+            (12, timeseries(f"Who is losing time: cost per hour by group ({code})", "What each "
+                            "group of people's lost time costs per hour: its concurrent users "
+                            "x their hourly cost x the share of their time lost.",
+                            [target('sum by (group) (outage_group_cost_per_hour'
+                                    '{site=~"$site"})', legend="{{group}}")], money,
+                            stack=True, decimals=0)),
+        ]),
         (9, [
             (12, timeseries("Cumulative cost in range, by system", "Cost accrued since the "
                             "start of the time range, stacked by system.",

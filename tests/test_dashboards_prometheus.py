@@ -29,6 +29,7 @@ from realparts import (
     PrometheusProcess,
     configured_agent,
     fast_config,
+    get_json,
     http_targets,
     require_tool,
     wait_for,
@@ -67,6 +68,7 @@ FIGURES = {
     "outage_affected_users": ("affected_users", 0.05),
     "outage_incidents_total": ("incidents_total", 0.0),
     "outage_downtime_seconds_total": ("downtime_seconds_total", 0.0005),
+    "outage_group_cost_per_hour": ("cost_per_hour", 0.005),  # of "group:NAME" (summary)
 }
 MONEY_FIELDS = {"cost_per_hour", "cost_today", "cost_month", "incident_cost", "cost_total"}
 
@@ -86,14 +88,16 @@ def estate(tmp_path):
 
 
 def systems(agent: AgentProcess) -> dict[str, dict[str, Any]]:
+    """/api/v1/systems by name, and each group of people of /api/v1/summary as "group:NAME"."""
     answer = agent.systems()
     for s in answer.values():
         s["incident_cost"] = (s["open_outage"] or {}).get("incident_cost", 0.0)
-    return answer
+    summary = get_json(agent.base + "/api/v1/summary")
+    return answer | {f"group:{g['group']}": g for g in summary["groups"]}
 
 
 def states(agent: AgentProcess) -> dict[str, tuple[str, str | None]]:
-    return {name: (s["state"], s["cause"]) for name, s in systems(agent).items()}
+    return {name: (s["state"], s["cause"]) for name, s in agent.systems().items()}
 
 
 def bring_about_the_outages(agent: AgentProcess, prometheus: PrometheusProcess,
@@ -202,6 +206,11 @@ def check_against_agent(where: str, expr: str, values: list[tuple[dict, float]],
     if metric is None:
         return None
     field, tolerance = FIGURES[metric]
+    if metric.startswith("outage_group_"):  # one group here, everyone: the summary's figure
+        for labels, value in values:
+            low, high = figure(f"group:{labels['group']}", field, a0, a1, tolerance)
+            assert low <= value <= high, f"{where}: {labels['group']} {value} not in range"
+        return field
     if all("system" in labels for labels, _ in values):
         names = sorted(labels["system"] for labels, _ in values)
         assert names == (down if "outage_system_up" in expr else sorted(chosen)), where

@@ -13,6 +13,7 @@ import hashlib
 import json
 import ssl
 import time
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent.daemon import Agent
-from agent.engine import SystemView
+from agent.engine import GroupView, SystemView
 from agent.export import window_json
 from agent.ledger import Ledger, LedgerError, StoredWindow
 from agent.model import State, WebConfig
@@ -191,11 +192,11 @@ async def summary(request: web.Request) -> web.Response:
     agent = request.app[AGENT_KEY]
     scrape = await agent.snapshot()
     return json_response(summary_json(agent, scrape.views, scrape.concurrent_users,
-                                      agent.clock()))
+                                      agent.clock(), scrape.groups))
 
 
 def summary_json(agent: Agent, views: list[SystemView], users: float,
-                 now: float) -> dict[str, Any]:
+                 now: float, groups: Sequence[GroupView] = ()) -> dict[str, Any]:
     """The estate at a glance: what the status page's header shows."""
     states = {state.value: 0 for state in State}
     for view in views:
@@ -207,12 +208,16 @@ def summary_json(agent: Agent, views: list[SystemView], users: float,
         "cost_today": round(sum(v.cost_day for v in views), 2),
         "cost_month": round(sum(v.cost_month for v in views), 2),
         "concurrent_users": round(users, 1),
-        # one person hit by two outages is one person affected, as in the organisation cap
+        # each person's lost time is charged once: affected users never exceed the users
         "affected_users": round(min(users, sum(v.affected_users for v in views)), 1),
         "systems_total": len(views), "systems_down": states[State.DOWN.value],
         "systems_by_state": states,
         "open_incidents": sum(1 for v in views if v.incident_start is not None),
         "ledger_ok": agent.ledger.healthy,
+        "groups": [{"group": g.name, "concurrent_users": round(g.concurrent_users, 1),
+                    "loss_ratio": round(g.loss_ratio, 6),
+                    "cost_per_hour": round(g.cost_per_hour, 2),
+                    "cost_total": round(g.cost_total, 2)} for g in groups],
     }
 
 
