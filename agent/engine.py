@@ -18,6 +18,7 @@ Money rules (see docs/cost-model.md):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import logging
@@ -125,8 +126,6 @@ def _closed_after_gap(
 ) -> list[WindowRecord]:
     """Close a window left open by an agent that was away too long (or a removed system);
     the unobserved time is recorded as unknown, which costs nothing."""
-    import dataclasses
-
     closed = dataclasses.replace(record, end=last_seen, before_end=last_seen)
     if not configured or now <= last_seen:
         return [closed]

@@ -45,7 +45,7 @@ def quorum_windows(
     """Given each site's windows overlapping [start, end), the sites watching each system and
     since when (`Ledger.watchers`), return the organisation's windows: one "down" window
     (source "quorum", negative ids) per span, inside the range, that a system was down at
-    quorum, for `build_report` to cost once under the organisation cap.
+    quorum, for `build_report` to cost once with everything else down at the time.
 
     Only down windows that are not voided vote: degraded, maintenance and unknown do not. A
     site votes from when it began watching the system; without a record of who watches a

@@ -234,3 +234,42 @@ def test_a_voided_window_shows_in_the_api_and_leaves_availability_alone(estate):
     down = {s["name"]: s["down_seconds"] for s in before["systems"]}
     assert down["intranet"] > 0
     assert {s["name"]: s["down_seconds"] for s in after["systems"]}["intranet"] == 0
+
+
+def test_live_counters_the_report_the_api_and_the_export_agree_to_the_penny(estate, tmp_path):
+    """Issue 13, case 7: intranet goes down, then finance behind it (its users count too),
+    both recover; the report, /api/v1/outages and export add up to what /metrics counted."""
+    agent, intranet, finance = estate
+    agent.start_all_up()
+    intranet.down()
+    wait_for("intranet down", lambda: agent.state("intranet") == "down")
+    finance.down()
+    wait_for("finance down behind intranet",
+             lambda: agent.systems()["finance"]["cause"] == "intranet")
+    # both down: 1 - (1 - 0.5)(1 - 0.2) = 0.6 of 2,000 people's time, charged to intranet
+    rate = agent.metrics()[series("outage_cost_per_hour", "intranet")]
+    assert rate == pytest.approx(2000 * 0.6 * 25000 / 1924, rel=1e-6)
+    assert agent.systems()["intranet"]["affected_users"] == pytest.approx(1200, abs=0.1)
+    finance.up()
+    intranet.up()
+    wait_for("both up", lambda: {s["state"] for s in agent.systems().values()} == {"up"})
+    wait_for("the books caught up", lambda: all(
+        w["end"] is not None for w in get_json(agent.base + "/api/v1/outages")))
+    counted = sum(v for k, v in agent.metrics().items() if k.startswith("outage_cost_total{"))
+    config = str(agent.config)
+    day = "2000-01-01"
+    done = subprocess.run(["outage-agent", "report", "-c", config, "--from", day, "--to",
+                           "2100-01-01", "--format", "json"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["total_cost"] == pytest.approx(counted, abs=0.011)
+    listed = get_json(agent.base + "/api/v1/outages")
+    assert sum(w["cost"] for w in listed) == pytest.approx(counted, abs=0.011 * len(listed))
+    exported = subprocess.run(["outage-agent", "export", "-c", config, "--format", "json"],
+                              capture_output=True, text=True, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    windows = json.loads(exported.stdout)
+    assert sum(w["cost"] for w in windows) == pytest.approx(counted,
+                                                            abs=0.011 * len(windows))
+    assert [w["cost"] for w in windows] == [w["recorded_cost"] for w in windows]
