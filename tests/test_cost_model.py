@@ -279,3 +279,18 @@ def test_live_counters_equal_the_report_of_the_same_windows(events):
         assert line.cost == pytest.approx(view.totals.cost, abs=1e-6), view.name
     assert report.cost <= (2000 * 20 + 100 * HOURLY) * (at - T0) / HOUR + 100 * 3 * (
         at - T0) / HOUR
+
+
+def test_the_group_counter_continues_from_the_ledger_after_a_restart(ledger):
+    engine = Engine(config(system("email")), T0 - 60)
+    batches = [engine.observe("email", UP, T0 - 30)]
+    for k in range(3):
+        batches.append(engine.observe("email", DOWN, T0 + 5 * k))
+    batches.append(engine.account(T0 + HOUR))
+    for batch in batches:
+        ledger.submit(batch).result(timeout=10)
+    totals = ledger.group_totals()
+    assert totals == {"everyone": pytest.approx(ORG_HOUR)}
+    fresh = Engine(config(system("email")), T0 + 2 * HOUR)
+    fresh.restore([], {}, [], T0 + 2 * HOUR, group_totals=totals)
+    assert fresh.group_views(T0 + 2 * HOUR)[0].cost_total == pytest.approx(ORG_HOUR)
