@@ -385,7 +385,10 @@ def _correct(args: argparse.Namespace, changes: dict[str, str | None]) -> int:
         print(f"cannot change the ledger: {exc}", file=sys.stderr)
         return 1
     for entry in entries:
-        print(f"window {args.window_id}: {entry.field}: {entry.before!r} -> {entry.after!r}")
+        recorded = window.record.cause if entry.field == "cause" else None
+        note = f" (the agent recorded {recorded!r})" if recorded else ""
+        print(f"window {args.window_id}: {entry.field}: {entry.before!r} -> {entry.after!r}"
+              f"{note}")
     if not entries:
         print(f"window {args.window_id}: already so; nothing changed")
     return 0

@@ -260,19 +260,20 @@ class Agent:
         now = self.clock()
         first_day = self.engine.first_day_kept(now)
 
-        def read() -> tuple[Any, Any, Any, Any]:
+        def read() -> tuple[Any, Any, Any, Any, Any]:
             self.ledger.start_run(__version__, now)
             self.ledger.watch(self._watched(), now)
             return (self.ledger.open_windows(), self.ledger.totals(),
-                    self.ledger.days_since(first_day), self.ledger.group_totals())
+                    self.ledger.days_since(first_day), self.ledger.group_totals(),
+                    self.ledger.group_days_since(first_day))
 
-        windows, totals, days, groups = await loop.run_in_executor(None, read)
+        windows, totals, days, groups, group_days = await loop.run_in_executor(None, read)
         windows = [w for w in windows if keeps_window(
             w.record.system, self.engine.lives, self.configured, self.config.agent.shard)]
         batch = self.engine.restore(
             [w.record for w in windows],
             {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
-            group_totals=groups,
+            group_totals=groups, group_days=group_days,
         )
         self._basis_since = self.engine.accounts.horizon
         await self._record_basis()
@@ -465,6 +466,7 @@ class Agent:
     def _apply(self, actions: list[Action], now: float) -> Batch:
         """Acknowledgements and ad-hoc maintenance recorded by `outage-agent ack|maintenance`."""
         batch = Batch()
+        plans = []
         for action in actions:
             self._last_action = max(self._last_action, action.id)
             if action.system not in self.engine.lives:
@@ -474,10 +476,11 @@ class Agent:
                 log.info("%s acknowledged by %s: %s", action.system, action.who, action.note)
             else:
                 until = action.until if action.kind == "maintenance" else action.at
-                batch.extend(self.engine.plan_maintenance(
-                    action.system, action.at, until or action.at, now))
+                plans.append((action.system, action.at, until or action.at))
                 log.info("%s: %s by %s until %s: %s", action.system, action.kind, action.who,
                          until, action.note)
+        if plans:
+            batch.extend(self.engine.plan_maintenance(plans, now))
         return batch
 
     async def _restore_alerts(self) -> None:

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import heapq
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -172,6 +173,9 @@ class Engine:
         self._day = self.today(now).isoformat()
         self._day_span = (0.0, 0.0, "")  # [start, end) and date of the local day seen last
         self._adhoc: dict[str, list[tuple[float, float]]] = {}
+        # Counters of systems a reload removed, kept in case one comes back: its counters and
+        # day rows go on from them rather than starting again at 0.
+        self.retired: dict[str, tuple[Amounts, int, dict[str, Amounts]]] = {}
         self._holds: list[tuple[float, str]] = []  # (time, system): changes still in doubt
         self._last = now
         self.accounts = self._books(now)
@@ -224,19 +228,26 @@ class Engine:
         self._prune_days(at)
         return batch
 
-    def plan_maintenance(self, name: str, start: float, end: float, at: float) -> Batch:
-        """An ad-hoc planned window (`outage-agent maintenance`); end <= start ends them."""
-        live = self.lives[name]
-        periods = [(a, b) for a, b in self._adhoc.get(name, []) if b > at]
-        if end > start:
-            periods.append((start, end))
-        else:
-            periods = [(a, min(b, start)) for a, b in periods if a < start]
-        self._adhoc[name] = periods
-        if live not in self.maintained:
-            self.maintained.append(live)
+    def plan_maintenance(self, plans: list[tuple[str, float, float]], at: float) -> Batch:
+        """Ad-hoc planned windows (`outage-agent maintenance`), in the order they were
+        recorded: (system, start, end); end <= start ends that system's. All are taken in
+        before any takes effect, so a window started and ended since the last look (or
+        before a restart) never shows."""
+        touched: list[str] = []
+        for name, start, end in plans:
+            live = self.lives[name]
+            periods = [(a, b) for a, b in self._adhoc.get(name, []) if b > at]
+            if end > start:
+                periods.append((start, end))
+            else:
+                periods = [(a, min(b, start)) for a, b in periods if a < start]
+            self._adhoc[name] = periods
+            if live not in self.maintained:
+                self.maintained.append(live)
+            touched.append(name)
         batch = Batch()
-        self._check_maintenance(live, self._clamp(at), batch)
+        for name in dict.fromkeys(touched):
+            self._check_maintenance(self.lives[name], self._clamp(at), batch)
         self._flush(batch)
         return batch
 
@@ -273,6 +284,7 @@ class Engine:
     def restore(
         self, windows: list[WindowRecord], totals: dict[str, tuple[Amounts, int]],
         days: list[DayRecord], at: float, group_totals: dict[str, float] | None = None,
+        group_days: Sequence[GroupDayRecord] = (),
     ) -> Batch:
         """Resume from the ledger after a restart: counters continue from its totals, open
         windows continue if the agent was away at most `max_unobserved_gap`; a longer
@@ -287,6 +299,9 @@ class Engine:
         for name, total in (group_totals or {}).items():
             if name in self.group_totals:
                 self.group_totals[name] = total
+        for row in group_days:  # the current days' rows go on from what they hold
+            if row.group in self.group_days:
+                self.group_days[row.group][row.day] = row.cost
         gap_allowed = self.config.agent.max_unobserved_gap
         resumed: list[tuple[Live, WindowRecord]] = []
         for record in windows:
@@ -320,14 +335,19 @@ class Engine:
             new = self.lives.get(name)
             if new is not None and new.system == live.system and new.canary == live.canary:
                 kept.append(live)
-                continue
-            if live.window is not None:
+            elif live.window is not None:
                 old._close(live, at)
-            if new is not None:
-                new.totals, new.incidents, new.days = live.totals, live.incidents, live.days
         old.accounts.advance(at, None)
         old.accounts.settle_all()
         old._flush(batch)
+        kept_names = {live.system.name for live in kept}
+        self.retired = dict(old.retired)
+        for name, live in old.lives.items():
+            if name not in kept_names and not live.canary:
+                self.retired[name] = (live.totals, live.incidents, live.days)
+        for name, new in self.lives.items():
+            if name in self.retired and name not in kept_names:
+                new.totals, new.incidents, new.days = self.retired.pop(name)
         for name, total in old.group_totals.items():
             if name in self.group_totals:
                 self.group_totals[name] = total
@@ -441,7 +461,8 @@ class Engine:
             feeds = self.lives.values() if live.canary else (
                 self.lives[n] for n in self.dependants[live.system.name]
             )
-            pending.extend((other, None) for other in feeds if not other.canary)
+            # a dependant's context changed when this one's did: at the same instant
+            pending.extend((other, when) for other in feeds if not other.canary)
 
     def _transition(
         self, live: Live, state: State, cause: str | None, boundary: float, at: float, batch: Batch
@@ -641,6 +662,10 @@ class Engine:
         for live in self.lives.values():
             for day in [d for d in live.days if d < first and d not in live.dirty_days]:
                 del live.days[day]
+        dirty = {day for _, day in self._dirty_group_days}
+        for days in self.group_days.values():
+            for day in [d for d in days if d < first and d not in dirty]:
+                del days[day]
 
     def period_costs(self, at: float) -> dict[str, tuple[str, dict[str, float]]]:
         """Cost per system in the current calendar day, ISO week and month of the cost

@@ -7,17 +7,35 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from agent.ledger import Ledger, StoredWindow
+from agent.loss import round_to_total
 from agent.model import Config
 from agent.records import AuditEntry
+from agent.report.model import to_pennies
 from agent.report.source import costed_windows
 from agent.text import iso
 
 
+def windows_json(found: list[StoredWindow], now: float,
+                 shape: Callable[[StoredWindow, float], dict[str, Any]] | None = None,
+                 ) -> list[dict[str, Any]]:
+    """Windows as the API or an export lists them, their money to the penny so that the
+    list adds up to its exact total rounded once (what a report of the range says): costs
+    rounded to add up, direct costs each, staff time the difference."""
+    rows = [(shape or window_json)(w, now) for w in found]
+    costs = round_to_total([w.record.amounts.cost for w in found])
+    for row, w, cost in zip(rows, found, costs, strict=True):
+        shown = to_pennies(cost, w.record.amounts.direct, cost, cost)
+        row.update(cost=shown.cost, staff_cost=shown.staff, direct_cost=shown.direct)
+    return rows
+
+
 def window_json(stored: StoredWindow, now: float) -> dict[str, Any]:
-    """A window as the API (`/api/v1/outages`) and exports show it."""
+    """A window as the API (`/api/v1/outages`) and exports show it (`windows_json` sets its
+    money to the penny)."""
     w = stored.record
     end = w.end if w.end is not None else now
     uncertainty = (w.start - w.before_start if w.before_start is not None else 0.0) + (
@@ -62,8 +80,8 @@ def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> s
     export adds up to the report); `recorded_cost` is the ledger's own figure."""
     data: dict[str, list[dict[str, Any]]] = {}
     if what in ("windows", "all"):
-        data["windows"] = [window_export(w, now)
-                           for w in costed_windows(config, ledger, None, math.inf, now)]
+        data["windows"] = windows_json(costed_windows(config, ledger, None, math.inf, now),
+                                       now, window_export)
     if what in ("audit", "all"):
         data["audit"] = [audit_json(entry) for entry in ledger.audit_trail()]
     if fmt == "json":

@@ -249,7 +249,7 @@ def uncovered(span: Span, down: Iterable[Span], timezone: str) -> str | None:
         return None
     a, b = gaps[0]
     return (f"was not down over the whole window: nothing recorded or imported from "
-            f"{local(a, timezone)} to {local(b, timezone)}")
+            f"{local(a, timezone, seconds=True)} to {local(b, timezone, seconds=True)}")
 
 
 Cover = tuple[float, float, str]  # a span in which a system was down, and its root cause

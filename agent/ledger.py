@@ -41,6 +41,7 @@ from agent.records import (
     Basis,
     Batch,
     DayRecord,
+    GroupDayRecord,
     ImportChanges,
     WindowRecord,
 )
@@ -766,6 +767,12 @@ class Ledger:
             DayRecord(system, day, Amounts(cost=c, staff=s, direct=d, downtime=dn, degraded=dg))
             for system, day, c, s, d, dn, dg in rows
         ]
+
+    def group_days_since(self, first_day: str) -> list[GroupDayRecord]:
+        """What each group lost per day, from `first_day` on: where the day rows continue."""
+        rows = self._read("SELECT grp, day, cost FROM group_days WHERE site = :site "
+                          "AND day >= :day ORDER BY day", site=self.site, day=first_day)
+        return [GroupDayRecord(group, day, float(cost)) for group, day, cost in rows]
 
     def group_totals(self) -> dict[str, float]:
         """What each group of people has lost, over the site's whole history."""

@@ -102,16 +102,20 @@ def combined(xs: Iterable[float]) -> float:
     return loss_ratio(sum_weights(weight_of(x) for x in xs))
 
 
-def round_to_total(values: Sequence[float], places: int = 2) -> list[float]:
-    """Given amounts, return them rounded to `places` decimals so they sum to the rounded
-    sum of the amounts (largest remainder first; ties to the earlier), as a finance officer
-    adds them up."""
+def round_to_total(values: Sequence[float], places: int = 2,
+                   total: float | None = None) -> list[float]:
+    """Given amounts, return them rounded to `places` decimals so they sum to `total` (by
+    default the rounded sum of the amounts): the largest remainders are rounded up first,
+    ties to the earlier, as a finance officer adds them up. A `total` that needs more than
+    one unit per amount of change is reached as closely as that allows."""
     scale = 10**places
-    target = round(math.fsum(values) * scale)
+    target = round((math.fsum(values) if total is None else total) * scale)
     scaled = [v * scale for v in values]
     floors = [math.floor(v) for v in scaled]
     missing = target - sum(floors)
     order = sorted(range(len(values)), key=lambda i: (floors[i] - scaled[i], i))
     for i in order[: max(0, missing)]:
         floors[i] += 1
-    return [f / scale for f in floors]
+    for i in order[::-1][: max(0, -missing)]:
+        floors[i] -= 1
+    return [round(f / scale, places) for f in floors]

@@ -35,11 +35,13 @@ def iso(t: float | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
-def local(t: float, timezone: str) -> str:
-    """A time as people in the organisation read it: 2026-11-27 14:05 GMT."""
+def local(t: float, timezone: str, seconds: bool = False) -> str:
+    """A time as people in the organisation read it: 2026-11-27 14:05 GMT (with `seconds`,
+    14:05:07 GMT, where a minute is too coarse to tell two probes apart)."""
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.fromtimestamp(t, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return dt.datetime.fromtimestamp(t, ZoneInfo(timezone)).strftime(shape)
 
 
 USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # the user:password@ of a URL

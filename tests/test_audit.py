@@ -176,8 +176,8 @@ def test_annotate_and_void_from_the_command_line(cfg, ledger, tmp_path, capsys):
                                           "network)"),
     (["annotate", "1", "--cause", "network"], "--cause: 'network' was not down over the "
                                               "whole window: nothing recorded or imported "
-                                              "from 2026-11-03 09:30 UTC to 2026-11-03 "
-                                              "10:00 UTC"),
+                                              "from 2026-11-03 09:30:00 UTC to "
+                                              "2026-11-03 10:00:00 UTC"),
     (["void", "1", "--reason", " "], "--reason: say why"),
 ])
 def test_a_correction_that_cannot_apply_exits_2(cfg, ledger, tmp_path, capsys, args, message):

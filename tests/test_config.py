@@ -362,17 +362,27 @@ def test_a_window_without_groups_may_carry_a_shift_rate(tmp_path: Path) -> None:
     assert (window.users, window.hourly_cost_per_user) == (50, 19.5)
 
 
-@pytest.mark.parametrize("cost", [
-    pytest.param("{hourly_cost_per_user: 1.0e+300, concurrent_users: 1.0e+300}", id="users"),
+@pytest.mark.parametrize(("cost", "where"), [
+    pytest.param("{hourly_cost_per_user: 1.0e+16, concurrent_users: 100}",
+                 "cost.hourly_cost_per_user", id="hourly"),
     pytest.param('{hourly_cost_per_user: 1, concurrent_users: {default: 1, windows: [{days: mon, '
                  'hours: "08:00-18:00", users: 1.0e+10, hourly_cost_per_user: 1.0e+300}]}}',
-                 id="shift-rate"),
+                 "cost.concurrent_users.windows[0].hourly_cost_per_user", id="shift-rate"),
 ])
-def test_a_peak_cost_per_hour_beyond_floating_point_is_refused(tmp_path: Path, cost: str) -> None:
+def test_a_figure_too_large_to_integrate_is_refused(tmp_path: Path, cost: str,
+                                                     where: str) -> None:
+    # Found by review: 1.0e+308 an hour passed check, then made counters +Inf and the API
+    # emit Infinity, which is not JSON.
     text = f"cost: {cost}\n{SYSTEMS}"
+    assert problems(tmp_path, text) == [f"config.yaml:1: {where}: must be at most 1e+15 in size"]
+
+
+def test_a_number_yaml_reads_as_text_gets_a_hint(tmp_path: Path) -> None:
+    text = MINIMAL.replace("annual_cost_per_user: 25000", "annual_cost_per_user: 2.5e4")
     assert problems(tmp_path, text) == [
-        "config.yaml:1: cost: the peak cost per hour (users x hourly cost) is not a finite number"
-    ]
+        "config.yaml:1: cost.annual_cost_per_user: expected a number, got text: YAML reads "
+        "'2.5e4' as text; write it with a decimal point and a signed exponent (1.0e+5) or in "
+        "full (100000)"]
 
 
 def test_the_groups_example_loads_without_environment_variables() -> None:
@@ -392,9 +402,12 @@ def test_summary_with_groups_shows_each_groups_peak_and_their_sum() -> None:
     assert summary(load_config(GROUPS_EXAMPLE, env={})).splitlines() == [
         "Systems: 5",
         "Currency: GBP; time zone: Europe/London",
-        f"Group office-staff: peak 1,500 users {TIMES} £12.9938 = £19,490.64 per hour",
-        f"Group care-workers: peak 300 users {TIMES} £12.3077 = £3,692.31 per hour",
-        f"Group contact-centre: peak 80 users {TIMES} £14.2 = £1,136.00 per hour",
+        f"Group office-staff: peak 1,500 users {TIMES} £12.9938 = £19,490.64 per hour; "
+        "£25,000 / 1,924 h = £12.99 per user-hour",
+        f"Group care-workers: peak 300 users {TIMES} £12.3077 = £3,692.31 per hour; "
+        "£24,000 / 1,950 h = £12.31 per user-hour",
+        f"Group contact-centre: peak 80 users {TIMES} £14.2 = £1,136.00 per hour; "
+        "£14.20 per user-hour (given)",
         "Peak cost of a full outage: £24,318.95 per hour (sum of the groups' peaks)",
     ]
 
@@ -414,8 +427,9 @@ def test_summary_peak_uses_a_shift_rate_where_it_costs_most(tmp_path: Path) -> N
     groups = f"{{night: {{concurrent_users: {SHIFT}}}, day: {{concurrent_users: 5}}}}"
     grouped = f"cost: {{hourly_cost_per_user: 10, groups: {groups}}}\n{SYSTEMS}"
     assert summary(load(tmp_path, grouped)).splitlines()[2:] == [
-        f"Group night: peak 8 users {TIMES} £20 = £160.00 per hour",
-        f"Group day: peak 5 users {TIMES} £10 = £50.00 per hour",
+        f"Group night: peak 8 users {TIMES} £20 = £160.00 per hour; £10.00 per user-hour "
+        "(given)",
+        f"Group day: peak 5 users {TIMES} £10 = £50.00 per hour; £10.00 per user-hour (given)",
         "Peak cost of a full outage: £210.00 per hour (sum of the groups' peaks)",
     ]
 

@@ -114,7 +114,7 @@ def test_failing_behind_a_dependency_in_maintenance_is_maintenance_and_costs_not
     engine = Engine(config(core, email), T0 - 60)
     for name in ("network-core", "email"):
         engine.observe(name, UP, T0 - 30)
-    engine.plan_maintenance("network-core", T0 - 10, T0 + 120, T0 - 10)
+    engine.plan_maintenance([("network-core", T0 - 10, T0 + 120)], T0 - 10)
     confirm_down(engine, T0, "network-core", "email")
     email_live = engine.lives["email"]
     assert (email_live.state, email_live.cause) == (State.MAINTENANCE, "network-core")
@@ -136,7 +136,7 @@ def test_a_healthy_dependency_in_maintenance_still_covers_its_failing_dependants
     engine = Engine(config(core, app), T0 - 60)
     for name in ("network-core", "app"):
         engine.observe(name, UP, T0 - 30)
-    engine.plan_maintenance("network-core", T0 - 10, T0 + 600, T0 - 10)
+    engine.plan_maintenance([("network-core", T0 - 10, T0 + 600)], T0 - 10)
     confirm_down(engine, T0, "app")  # the work breaks app; network-core itself answers
     assert (engine.lives["app"].state, engine.lives["app"].cause) == (State.MAINTENANCE,
                                                                       "network-core")
@@ -294,3 +294,49 @@ def test_the_group_counter_continues_from_the_ledger_after_a_restart(ledger):
     fresh = Engine(config(system("email")), T0 + 2 * HOUR)
     fresh.restore([], {}, [], T0 + 2 * HOUR, group_totals=totals)
     assert fresh.group_views(T0 + 2 * HOUR)[0].cost_total == pytest.approx(ORG_HOUR)
+
+
+def test_a_dependant_stops_being_behind_its_root_cause_when_the_root_cause_recovers():
+    # Found by review: the dependant's "behind network-core" window ran on to the moment
+    # network-core's recovery was confirmed, a probe after it ended, so live charged that
+    # second to network-core and the report to email.
+    core = system("network-core", users_share=0.3)
+    email = system("email", users_share=0.9, depends_on=("network-core",))
+    engine = Engine(config(core, email), T0 - 60)
+    batches = [engine.observe(n, UP, T0 - 30) for n in ("network-core", "email")]
+    for k in range(3):
+        batches += [engine.observe(n, DOWN, T0 + 5 * k) for n in ("network-core", "email")]
+    batches.append(engine.observe("network-core", UP, T0 + 600))
+    batches.append(engine.observe("email", DOWN, T0 + 601))
+    batches.append(engine.observe("network-core", UP, T0 + 605))  # recovered from T0 + 600
+    behind = [w for b in batches for w in b.windows if w.system == "email" and w.cause]
+    assert behind[-1].end == T0 + 600
+    batches.append(engine.account(T0 + 900))
+    live = {v.name: v.totals.cost for v in engine.view(T0 + 900)}
+    report = build_report(stored(batches), engine.config, T0 - HOUR, T0 + HOUR, T0 + 900)
+    assert {s.name: s.cost for s in report.systems} == pytest.approx(live)
+    # by hand: 600 s of 0.93 of everyone's time to network-core, then email alone 0.9
+    assert live["network-core"] == pytest.approx(ORG_HOUR * 0.93 * 600 / 3600)
+    assert live["email"] == pytest.approx(ORG_HOUR * 0.9 * 300 / 3600)
+
+
+def test_the_group_day_goes_on_from_the_ledger_after_a_restart(ledger):
+    # Found by review: after a restart the day's group row was overwritten with the new
+    # run's money alone, so outage_group_cost_total went down at the next restart.
+    def run(engine: Engine, start: float, end: float) -> None:
+        batches = [engine.observe("email", UP, start - 30)]
+        batches += [engine.observe("email", DOWN, start + 5 * k) for k in range(3)]
+        batches += [engine.observe("email", UP, end), engine.observe("email", UP, end + 5)]
+        batches.append(engine.account(end + 10))
+        for batch in batches:
+            ledger.submit(batch).result(timeout=10)
+
+    run(Engine(config(system("email")), T0 - 60), T0, T0 + 600)
+    day = dt.datetime.fromtimestamp(T0, dt.UTC).date().isoformat()
+    second = Engine(config(system("email")), T0 + 900)
+    second.restore([], {}, [], T0 + 900, group_totals=ledger.group_totals(),
+                   group_days=ledger.group_days_since(day))
+    run(second, T0 + 1000, T0 + 1300)
+    assert ledger.group_totals() == {"everyone": pytest.approx(ORG_HOUR * 900 / 3600)}
+    assert [(r.day, r.cost) for r in ledger.group_days_since(day)] == [
+        (day, pytest.approx(ORG_HOUR * 900 / 3600))]

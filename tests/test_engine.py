@@ -278,3 +278,20 @@ def test_short_backdated_parts_are_costed_exactly_for_one_system():
     per_second = 2000 * HOURLY / 3600
     assert view.totals.downtime == pytest.approx(at - (T0 + 0.37))
     assert view.totals.cost == pytest.approx(per_second * view.totals.downtime, rel=1e-9)
+
+
+def test_a_system_removed_by_a_reload_and_added_back_keeps_its_counters():
+    # Found by review: its counter started again at 0 and its day row lost the money.
+    cfg = config(system("email"), system("web"))
+    engine = Engine(cfg, T0)
+    feed(engine, "web", [UP, DOWN, DOWN, DOWN], T0)
+    engine.account(T0 + 65)
+    before = engine.lives["web"].totals.cost
+    assert before == pytest.approx(2000 * HOURLY * 60 / 3600)
+    without = Engine(config(system("email")), T0 + 65)
+    without.adopt(engine, T0 + 65)
+    again = Engine(cfg, T0 + 100)
+    again.adopt(without, T0 + 100)
+    view = {v.name: v for v in again.view(T0 + 100)}["web"]
+    assert (view.totals.cost, view.incidents) == (pytest.approx(before), 1)
+    assert view.cost_day == pytest.approx(before)

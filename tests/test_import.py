@@ -186,7 +186,7 @@ def test_a_cause_that_was_not_down_over_the_whole_window_is_refused(cfg, tmp_pat
         import_file(cfg, path, WHO, NOW)
     assert refused.value.problems == [
         "windows.csv:3: cause (column 4): 'network' was not down over the whole window: "
-        "nothing recorded or imported from 2026-11-04 09:00 GMT to 2026-11-04 09:30 GMT "
+        "nothing recorded or imported from 2026-11-04 09:00:00 GMT to 2026-11-04 09:30:00 GMT "
         "(import its window too, or leave the cause empty)",
     ]
     assert windows(cfg) == []

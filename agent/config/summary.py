@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.config.cost import peak, peak_cost
-from agent.model import Config, CostConfig, UserGroup
+from agent.model import Config, UserGroup
 from agent.shard import share
 
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -17,8 +17,8 @@ def summary(config: Config) -> str:
         total = sum(peak_cost(group.users, group.hourly_cost_per_user) for group in cost.groups)
         return "\n".join([
             *head,
-            *(f"Group {group.name}: peak {_peak(group, cost.currency, ' users')}"
-              for group in cost.groups),
+            *(f"Group {group.name}: peak {_peak(group, cost.currency, ' users')}; "
+              f"{_cost_basis(group, cost.currency)}" for group in cost.groups),
             f"Peak cost of a full outage: {_money(f'{total:,.2f}', cost.currency)} per hour "
             "(sum of the groups' peaks)",
         ])
@@ -26,7 +26,7 @@ def summary(config: Config) -> str:
     users = max([cost.users.default, *(window.users for window in cost.users.windows)])
     return "\n".join([
         *head,
-        f"Cost per user-hour: {_cost_basis(cost)}",
+        f"Cost per user-hour: {_cost_basis(everyone, cost.currency)}",
         f"Peak concurrent users: {_figure(users)}",
         f"Peak cost of a full outage: {_peak(everyone, cost.currency)}",
     ])
@@ -62,9 +62,10 @@ def _money(text: str, currency: str) -> str:
     return f"{symbol}{text}" if symbol else f"{currency} {text}"
 
 
-def _cost_basis(cost: CostConfig) -> str:
-    hourly = _money(f"{cost.hourly_cost_per_user:,.2f}", cost.currency)
-    if cost.annual_cost_per_user is None:
+def _cost_basis(group: UserGroup, currency: str) -> str:
+    """How an hour of one of the group's people was costed."""
+    hourly = _money(f"{group.hourly_cost_per_user:,.2f}", currency)
+    if group.annual_cost_per_user is None:
         return f"{hourly} per user-hour (given)"
-    annual = _money(_figure(cost.annual_cost_per_user), cost.currency)
-    return f"{annual} / {_figure(cost.working_hours_per_year)} h = {hourly} per user-hour"
+    annual = _money(_figure(group.annual_cost_per_user), currency)
+    return f"{annual} / {_figure(group.working_hours_per_year)} h = {hourly} per user-hour"

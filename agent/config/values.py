@@ -165,7 +165,18 @@ def boolean(ctx: Context, node: Node) -> bool | None:
     return result
 
 
+LARGEST = 1e15  # no figure in a config needs more; money times time stays far from overflow
+
+
 def number(ctx: Context, node: Node) -> float | None:
+    """Return the node's number; report one that is not finite or is larger than LARGEST,
+    and text YAML did not read as a number although it looks like one (1e5: YAML 1.1 wants
+    1.0e+5)."""
+    if isinstance(node.value, str) and not node.broken and _looks_numeric(node.value):
+        ctx.bad(node, f"expected a number, got text: YAML reads {node.value.strip()!r} as "
+                      "text; write it with a decimal point and a signed exponent "
+                      "(1.0e+5) or in full (100000)")
+        return None
     value = expect(ctx, node, (int, float), "a number")
     if value is None:
         return None
@@ -176,7 +187,18 @@ def number(ctx: Context, node: Node) -> float | None:
     if not math.isfinite(result):
         ctx.bad(node, "must be a finite number")
         return None
+    if abs(result) > LARGEST:
+        ctx.bad(node, f"must be at most {LARGEST:.0e} in size")
+        return None
     return result
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")
 
 
 def ranged(check: Callable[[float], bool], message: str) -> Callable[[Context, Node], float | None]:
@@ -264,7 +286,7 @@ def name_error(name: str) -> str | None:
     """Why `name` cannot name a system or a group of users, or None if it can."""
     if _NAME.fullmatch(name):
         return None
-    return "a name may only contain letters, digits, '_', '.' and '-'"
+    return "a name may only contain ASCII letters, digits, '_', '.' and '-'"
 
 
 def _nul_error(text: str) -> str | None:

@@ -17,7 +17,9 @@ def render(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(WINDOW_FIELDS)
-    writer.writerows([cell(value) for value in window(w).values()] for w in report.windows)
+    shown = report.window_pennies()
+    writer.writerows([cell(value) for value in window(w, shown[w.id]).values()]
+                     for w in report.windows)
     return out.getvalue()
 
 

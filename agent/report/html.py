@@ -131,7 +131,8 @@ def _system(report: Report, s: SystemReport) -> str:
 
 
 def _windows(report: Report, lines: Sequence[WindowLine]) -> str:
-    rows = [[*words.window_cells(w, report), words.notes_text(w)] for w in lines]
+    shown = report.window_pennies()
+    rows = [[*words.window_cells(w, shown[w.id], report), words.notes_text(w)] for w in lines]
     classes = ["voided" if w.voided is not None else "" for w in lines]
     return table(words.WINDOW_COLUMNS, rows, numeric=(0, 5, 6), classes=classes)
 

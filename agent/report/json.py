@@ -15,27 +15,28 @@ def render(report: Report) -> str:
     each system with its "windows"; money rounded to 2 places (a system's so that they add up
     to the totals), availability a fraction (null when no time was counted), sla_met null for
     a system without an SLA."""
-    shown, total = report.pennies(), report.total_pennies()
+    shown, total, lines = report.pennies(), report.total_pennies(), report.window_pennies()
     document = {
         "site": report.site, "from": iso(report.start), "to": iso(report.end),
         "currency": report.currency,
         "total_cost": total.cost, "total_cost_low": total.low, "total_cost_high": total.high,
         "total_downtime_seconds": round(report.downtime, 3),
         "basis": "current" if report.model.what_if else "recorded",
-        "systems": [system(s, shown[s.name]) for s in report.systems],
+        "systems": [system(s, shown[s.name], lines) for s in report.systems],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def system(s: SystemReport, shown: Pennies) -> dict[str, Any]:
-    """A system's figures, its money as the other formats show it (adding up to the total)."""
+def system(s: SystemReport, shown: Pennies, lines: dict[int, Pennies]) -> dict[str, Any]:
+    """A system's figures, its money as the other formats show it (adding up to the total,
+    and its windows' to its own)."""
     return {
         "system": s.name, "incidents": s.incidents, "downtime_seconds": round(s.downtime, 3),
         "availability": None if s.availability is None else round(s.availability, 6),
         "cost": shown.cost, "cost_low": shown.low, "cost_high": shown.high,
         "staff_cost": shown.staff,
         "direct_cost": shown.direct, "sla_met": s.sla_met,
-        "windows": [window(w) for w in s.windows],
+        "windows": [window(w, lines[w.id]) for w in s.windows],
     }
 
 
@@ -46,12 +47,13 @@ WINDOW_FIELDS = (  # a window's fields in the JSON report, and the CSV's columns
 )
 
 
-def window(w: WindowLine) -> dict[str, Any]:
+def window(w: WindowLine, shown: Pennies) -> dict[str, Any]:
     """One window as the report counts it: start and end as recorded (end null while open),
-    the figures for the part inside the range, and the ledger's own for the whole window."""
+    the figures for the part inside the range (to the penny, as `Report.window_pennies`),
+    and the ledger's own for the whole window."""
     return dict(zip(WINDOW_FIELDS, (
         w.id, w.system, w.state, w.cause, iso(w.start), iso(w.end), round(w.downtime, 3),
-        round(w.staff, 2), round(w.direct, 2), round(w.cost, 2), round(w.recorded_cost, 2),
+        shown.staff, shown.direct, shown.cost, round(w.recorded_cost, 2),
         round(w.uncertainty, 3), w.source, w.voided, w.ticket, w.note, w.reason,
-        round(w.cost_low, 2), round(w.cost_high, 2),
+        shown.low, shown.high,
     ), strict=True))

@@ -83,8 +83,9 @@ def _system(report: Report, s: SystemReport) -> str:
 
 def _windows(report: Report, lines: Sequence[WindowLine]) -> str:
     rows = []
+    shown = report.window_pennies()
     for w in lines:
-        row = words.window_cells(w, report)
+        row = words.window_cells(w, shown[w.id], report)
         if w.voided is not None:
             row = [f"~~{cell(c)}~~" if c else c for c in row]
         rows.append([*row, words.notes_text(w)])

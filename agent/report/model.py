@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from agent.loss import round_to_total
@@ -156,9 +157,13 @@ class Pennies:
         return round(self.staff + self.direct, 2)
 
 
-def _pennies(staff: float, direct: float, low: float, high: float) -> Pennies:
-    cost = round(staff + direct, 2)
-    return Pennies(staff, direct, min(round(low, 2), cost), max(round(high, 2), cost))
+def to_pennies(cost: float, direct: float, low: float, high: float) -> Pennies:
+    """Given a cost already to the penny, its exact direct part and its range, return its
+    figures to the penny: the direct part rounded, the staff time the rest (never below 0),
+    and the range never excluding the cost."""
+    shown_direct = min(round(direct, 2), cost)
+    return Pennies(round(cost - shown_direct, 2), shown_direct, min(round(low, 2), cost),
+                   max(round(high, 2), cost))
 
 
 @dataclass(frozen=True)
@@ -191,18 +196,28 @@ class Report:
         return self.staff + self.direct
 
     def pennies(self) -> dict[str, Pennies]:
-        """Each system's staff and direct cost rounded so that each column adds up to its
-        rounded total (largest remainder first); a system's cost is its two, added."""
-        staff = round_to_total([s.staff for s in self.systems])
-        direct = round_to_total([s.direct for s in self.systems])
-        return {s.name: _pennies(a, b, s.cost_low, s.cost_high)
-                for s, a, b in zip(self.systems, staff, direct, strict=True)}
+        """Each system's figures to the penny: costs rounded so that they add up to the
+        total rounded once (the figure the live counters give), direct costs rounded each,
+        staff time the difference, so every row and column adds up."""
+        costs = round_to_total([s.cost for s in self.systems])
+        return {s.name: to_pennies(cost, s.direct, s.cost_low, s.cost_high)
+                for s, cost in zip(self.systems, costs, strict=True)}
 
     def total_pennies(self) -> Pennies:
-        """The totals as shown: the rounded columns, added up."""
+        """The totals as shown: the rows, added up."""
         shown = self.pennies().values()
-        return _pennies(round(sum(p.staff for p in shown), 2),
-                        round(sum(p.direct for p in shown), 2), self.cost_low, self.cost_high)
+        return to_pennies(round(math.fsum(p.cost for p in shown), 2),
+                       math.fsum(p.direct for p in shown), self.cost_low, self.cost_high)
+
+    def window_pennies(self) -> dict[int, Pennies]:
+        """Each window's figures to the penny, adding up to its system's."""
+        out: dict[int, Pennies] = {}
+        systems = self.pennies()
+        for s in self.systems:
+            costs = round_to_total([w.cost for w in s.windows], total=systems[s.name].cost)
+            out.update((w.id, to_pennies(cost, w.direct, w.cost_low, w.cost_high))
+                       for w, cost in zip(s.windows, costs, strict=True))
+        return out
 
     @property
     def cost_low(self) -> float:

@@ -103,9 +103,10 @@ def method(report: Report) -> list[str]:
     model = report.model
     schedule = "the users schedule" if model.scheduled else "the configured number of users"
     holidays = f", bank holidays {model.holidays}" if model.holidays else ""
+    excluded = f" ({holidays[2:]} excluded)" if holidays else ""
     business = (
-        "In business hours: the same, counting only time inside the users schedule's windows"
-        f"{holidays} excluded." if model.scheduled else
+        "In business hours: the same, counting only time inside the users windows of the "
+        f"groups of people using the system{excluded}." if model.scheduled else
         "Business-hours availability needs a users schedule with windows; none is configured."
     )
     people = (f"the groups of people ({', '.join(g.name for g in model.groups)}), each with "
@@ -152,7 +153,7 @@ def basis_text(model: CostModel) -> str:
     if model.what_if:
         return ("WHAT-IF: every moment is costed with today's configuration (report --basis "
                 "current), not with the cost basis in force at the time.")
-    changed = (f"; it changed {plural(model.bases - 1, 'time')} in this range"
+    changed = (f"; {model.bases} bases were in force over this range, one after another"
                if model.bases > 1 else "")
     return ("Each moment is costed with the cost basis (groups, users schedules, hourly "
             "costs, shares, impacts, direct costs) in force at the time, as the ledger "
@@ -171,13 +172,13 @@ def incidents_text(s: SystemReport) -> str:
     return f"{downtime_text(s)} in {plural(s.incidents, 'incident')}"
 
 
-def window_figures(line: WindowLine, currency: str) -> tuple[str, str]:
-    """(downtime, cost) of a window as listed: for a voided one, what was recorded, which
-    the listing strikes out."""
+def window_figures(line: WindowLine, cost: float, currency: str) -> tuple[str, str]:
+    """(downtime, cost) of a window as listed, given its cost to the penny: for a voided
+    one, what was recorded, which the listing strikes out."""
     if line.voided is not None:
         return (duration(line.shown_end - line.shown_start),
                 money(line.recorded_cost, currency))
-    return duration(line.downtime), money(line.cost, currency)
+    return duration(line.downtime), money(cost, currency)
 
 
 def downtime_text(s: SystemReport) -> str:
@@ -296,10 +297,12 @@ def facts(s: SystemReport, report: Report) -> list[str]:
     return said
 
 
-def window_cells(w: WindowLine, report: Report) -> list[str]:
-    """Given a window, return its row of WINDOW_COLUMNS up to, not including, the Notes."""
+def window_cells(w: WindowLine, shown: Pennies, report: Report) -> list[str]:
+    """Given a window and its figures to the penny, return its row of WINDOW_COLUMNS up to,
+    not including, the Notes."""
     return [str(w.id), when(w.start, report), when(w.end, report) if w.end is not None
-            else "open", w.state, w.cause or "", *window_figures(w, report.currency)]
+            else "open", w.state, w.cause or "", *window_figures(w, shown.cost,
+                                                                 report.currency)]
 
 
 def maintenance_rows(report: Report) -> list[tuple[str, str, str, str]]:

@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent.daemon import Agent
 from agent.engine import GroupView, SystemView
-from agent.export import window_json
+from agent.export import windows_json
 from agent.ledger import Ledger, LedgerError, StoredWindow
 from agent.model import State, WebConfig
 from agent.report.source import (
@@ -185,7 +185,7 @@ async def outages(request: web.Request) -> web.Response:
                                            now)
     except BadRequest as exc:
         return error(400, str(exc))
-    return json_response([window_json(w, now) for w in found])
+    return json_response(windows_json(found, now))
 
 
 async def summary(request: web.Request) -> web.Response:

@@ -10,7 +10,8 @@ The month (London, November 2026: 720 h, all GMT), with H = £25,000 / 1,924 h:
 Rounded so the staff column adds up to its total (£31,185.031 -> £31,185.03), the spare penny
 goes to the larger remainder: email £25,987.53 (.526), finance £5,197.50 (.505).
 Email's live window may have started 30 s sooner and ended 15 s sooner: at 1,000 users x H,
-£108.28 and £54.14 either way of its £19,490.64.
+£108.28 and £54.14 either way of its £19,490.644. Its windows are rounded to add up to its
+£25,987.53: £19,490.65 (.644, the larger remainder) and £6,496.88 (.8815).
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def test_json_has_exactly_the_documented_fields(report):
     assert windows["email"][0] == {  # the CSV's first row, with numbers and nulls
         "id": 1, "system": "email", "state": "down", "cause": None,
         "start": "2026-11-03T09:00:00.000Z", "end": "2026-11-03T10:30:00.000Z",
-        "downtime_seconds": 5400.0, "staff_cost": 19490.64, "direct_cost": 0.0,
-        "cost": 19490.64, "recorded_cost": 19490.64, "uncertainty_seconds": 45.0,
+        "downtime_seconds": 5400.0, "staff_cost": 19490.65, "direct_cost": 0.0,
+        "cost": 19490.65, "recorded_cost": 19490.64, "uncertainty_seconds": 45.0,
         "source": "live", "voided_reason": None, "ticket": "INC-42", "note": None, "reason": "",
         "cost_low": 19436.50, "cost_high": 19598.93,
     }
@@ -104,14 +105,14 @@ def test_json_has_exactly_the_documented_fields(report):
 def test_csv_has_one_row_per_window(report):
     rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"](report))))
     assert [(r["id"], r["system"], r["source"], r["cost"]) for r in rows] == [
-        ("1", "email", "live", "19490.64"), ("2", "finance", "live", "5647.51"),
+        ("1", "email", "live", "19490.65"), ("2", "finance", "live", "5647.5"),
         ("3", "email", "imported", "6496.88"), ("4", "email", "live", "0.0"),
     ]
     assert rows[0] == {
         "id": "1", "system": "email", "state": "down", "cause": "",
         "start": "2026-11-03T09:00:00.000Z", "end": "2026-11-03T10:30:00.000Z",
-        "downtime_seconds": "5400.0", "staff_cost": "19490.64", "direct_cost": "0.0",
-        "cost": "19490.64", "recorded_cost": "19490.64", "uncertainty_seconds": "45.0",
+        "downtime_seconds": "5400.0", "staff_cost": "19490.65", "direct_cost": "0.0",
+        "cost": "19490.65", "recorded_cost": "19490.64", "uncertainty_seconds": "45.0",
         "source": "live", "voided_reason": "", "ticket": "INC-42", "note": "", "reason": "",
         "cost_low": "19436.5", "cost_high": "19598.93",
     }
