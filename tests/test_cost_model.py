@@ -340,3 +340,17 @@ def test_the_group_day_goes_on_from_the_ledger_after_a_restart(ledger):
     assert ledger.group_totals() == {"everyone": pytest.approx(ORG_HOUR * 900 / 3600)}
     assert [(r.day, r.cost) for r in ledger.group_days_since(day)] == [
         (day, pytest.approx(ORG_HOUR * 900 / 3600))]
+
+
+def test_maintenance_started_and_ended_before_the_agent_looked_never_shows():
+    # Found by review: replaying `maintenance --for 10m` and `--end` at a restart put a
+    # failing system into maintenance for a moment, and the gap's cost vanished.
+    engine = Engine(config(system("finance", users_share=0.2)), T0 - 60)
+    engine.observe("finance", UP, T0 - 30)
+    confirm_down(engine, T0, "finance")
+    # `maintenance --for 15m` at T0 - 300, then `--end` at T0 - 100, both read at T0 + 20
+    batch = engine.plan_maintenance([("finance", T0 - 300, T0 + 600),
+                                     ("finance", T0 - 100, T0 - 100)], T0 + 20)
+    assert engine.lives["finance"].state is State.DOWN
+    assert [w.state for w in batch.windows] in ([], ["down"])
+    assert staff(engine, T0 + HOUR)["finance"] == pytest.approx(0.2 * ORG_HOUR)
