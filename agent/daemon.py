@@ -381,7 +381,7 @@ class Agent:
         if self.config.secrets:  # a plugin or server may echo a configured secret back
             result = dataclasses.replace(result, reason=redact(result.reason,
                                                                self.config.secrets))
-        self.metrics.observe_probe(name, result.latency, result.ok)
+        self.metrics.observe_probe(name, result.latency, result.status)
         async with self._lock:
             batch = self.engine.observe(name, result, self.clock())
         if batch:

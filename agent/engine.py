@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from agent.accounts import Accounts, Member
 from agent.basis import basis_of, window_basis
 from agent.maintenance import MaintenanceCalendar
-from agent.model import Config, ProbeResult, State, System
+from agent.model import Config, ProbeResult, State, Status, System
 from agent.records import (
     Amounts,
     Basis,
@@ -87,6 +87,7 @@ class Live:
     in_maintenance: bool = False
     recoveries: list[float] = field(default_factory=list)  # starts of runs towards recovery
     maintenance_end: float | None = None
+    faults: int = 0  # probes in a row the agent could not make (its own fault)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,14 @@ class Engine:
         live = self.lives[name]
         batch = Batch()
         live.last_result, live.last_probe_at = result, at
+        if result.status is Status.UNKNOWN:
+            self._agent_fault(live, at, batch)
+            self.accounts.advance(at, self._hold())
+            self._flush(batch)
+            return batch
+        if live.faults:
+            live.faults = 0
+            self._refresh_from(live, at, None, batch)
         run_before = live.tracker.run_start
         live.tracker.observe(result.status, at)
         if live.window is not None:
@@ -213,6 +222,18 @@ class Engine:
         self.accounts.advance(at, self._hold())
         self._flush(batch)
         return batch
+
+    def _agent_fault(self, live: Live, at: float, batch: Batch) -> None:
+        """A probe the agent could not make (its own descriptors or memory ran out) is no
+        verdict on the target: nothing is counted towards its health, and after as many in
+        a row as would confirm an outage the agent counts itself blind to it (unknown, which
+        bills nobody) until it can probe again."""
+        live.faults += 1
+        if live.faults == live.system.failure_threshold:
+            log.warning("system=%s: %d probes in a row failed for want of the agent's own "
+                        "resources (%s): unknown until it can probe again", live.system.name,
+                        live.faults, live.last_result.reason if live.last_result else "")
+            self._refresh_from(live, at, None, batch)
 
     def account(self, at: float) -> Batch:
         """Bring the books up to `at` (a scrape, a checkpoint), or as far towards it as no
@@ -433,7 +454,9 @@ class Engine:
                 self._try_confirm(live, at, batch)
 
     def _context(self, live: Live) -> Context:
-        blind = not live.canary and any(c.tracker.health == DOWN for c in self.canaries)
+        blind = not live.canary and (
+            live.faults >= live.system.failure_threshold
+            or any(c.tracker.health == DOWN for c in self.canaries))
         root = planned = None
         for dep in live.system.depends_on:
             other = self.lives[dep]

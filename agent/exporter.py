@@ -23,7 +23,7 @@ from prometheus_client.utils import floatToGoString
 
 from agent import __version__
 from agent.engine import GroupView, SystemView
-from agent.model import State
+from agent.model import State, Status
 
 prometheus_client.disable_created_metrics()  # no `_created` series: they only add noise
 
@@ -94,12 +94,15 @@ class Metrics:
         for name, count in counts.items():
             self.alerts_firing.labels(name).set(count)
 
-    def observe_probe(self, system: str, latency: float, ok: bool) -> None:
+    def observe_probe(self, system: str, latency: float, result: Status) -> None:
+        """Count one probe: success (up or degraded), failure (down), or unknown (the agent
+        could not make it: its own fault, not the target's)."""
         series = self.probe_duration.labels(system) if self.per_system_histograms else (
             self.probe_duration
         )
         series.observe(latency)
-        self.probes.labels("success" if ok else "failure").inc()
+        outcome = {Status.DOWN: "failure", Status.UNKNOWN: "unknown"}.get(result, "success")
+        self.probes.labels(outcome).inc()
 
     def render(self) -> bytes:
         """The whole exposition: the registry's figures, then every system's."""
@@ -220,7 +223,7 @@ def _values(view: SystemView) -> tuple[float | None, ...]:
         incident_age = max(0.0, view.as_of - view.incident_start)
     return (
         0 if view.state is State.DOWN else 1,
-        None if result is None else (1 if result.ok else 0),
+        None if result is None or result.status is Status.UNKNOWN else (1 if result.ok else 0),
         totals.downtime, totals.degraded, totals.cost, totals.direct,
         view.cost_per_hour, view.affected_users, view.incidents,
         view.incident_cost if view.incident_start is not None else 0.0, incident_age,

@@ -24,11 +24,14 @@ class State(enum.StrEnum):
 
 
 class Status(enum.StrEnum):
-    """What one probe saw. A down target is data, never an exception."""
+    """What one probe saw. A down target is data, never an exception. UNKNOWN: the probe
+    could not be made because of the agent's own resources (no file descriptor, no memory),
+    which says nothing about the target and never bills it."""
 
     UP = "up"
     DEGRADED = "degraded"
     DOWN = "down"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class ProbeResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is not Status.DOWN
+        return self.status in (Status.UP, Status.DEGRADED)
 
 
 # --- probe specifications: one dataclass per probe type --------------------------------

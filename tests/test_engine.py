@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.engine import Engine
-from agent.model import Maintenance, State, UsersSchedule, UsersWindow
+from agent.model import (
+    Maintenance,
+    ProbeResult,
+    State,
+    Status,
+    UsersSchedule,
+    UsersWindow,
+)
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp()  # a Monday morning
 
@@ -295,3 +302,36 @@ def test_a_system_removed_by_a_reload_and_added_back_keeps_its_counters():
     view = {v.name: v for v in again.view(T0 + 100)}["web"]
     assert (view.totals.cost, view.incidents) == (pytest.approx(before), 1)
     assert view.cost_day == pytest.approx(before)
+
+
+AGENT_FAULT = ProbeResult(Status.UNKNOWN, 0.0, "the agent's own fault: Too many open files")
+
+
+@pytest.mark.fault("The agent runs out of file descriptors while probing a healthy system",
+                   "no verdict: nothing counts towards its health, no transition, no money",
+                   area="Agent process")
+def test_probes_the_agent_could_not_make_never_make_a_system_down():
+    engine = Engine(config(system("email")), T0)
+    engine.observe("email", UP, T0)
+    feed(engine, "email", [AGENT_FAULT] * 20, T0 + 5)
+    assert engine.lives["email"].state is State.UP
+    engine.account(T0 + 200)
+    assert engine.view(T0 + 200)[0].totals.cost == 0
+
+
+@pytest.mark.fault("The agent runs out of file descriptors during a confirmed outage",
+                   "after failure_threshold such probes the system is unknown and bills "
+                   "nobody; the outage resumes as soon as the agent can probe again",
+                   area="Agent process")
+def test_a_blind_agent_stops_billing_an_outage_until_it_can_see_again():
+    engine = Engine(config(system("email")), T0)
+    at = feed(engine, "email", [UP, DOWN, DOWN, DOWN], T0)  # down from T0 + 5, at T0 + 15
+    feed(engine, "email", [AGENT_FAULT] * 2, at + 5)
+    assert engine.lives["email"].state is State.DOWN  # two faults: not yet blind
+    engine.observe("email", AGENT_FAULT, at + 15)  # the third: as many as confirm an outage
+    assert engine.lives["email"].state is State.UNKNOWN
+    engine.account(at + 600)
+    per_second = 2000 * HOURLY / 3600
+    assert engine.view(at + 600)[0].totals.cost == pytest.approx(per_second * (at + 15 - 5 - T0))
+    engine.observe("email", DOWN, at + 605)  # it can probe again: still down
+    assert engine.lives["email"].state is State.DOWN

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -49,6 +51,17 @@ PROBES: dict[str, ProbeFn] = {
 }
 
 REASON_LIMIT = 200
+# The agent's own resources running out: a probe failing so says nothing about its target.
+AGENT_FAULTS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+_AGENT_FAULT_TEXTS = tuple(os.strerror(code).lower() for code in AGENT_FAULTS)
+
+
+def agent_fault(result: ProbeResult) -> bool:
+    """Whether a failed probe failed for want of the agent's own resources: its reason is
+    the system's words for running out of descriptors, memory or buffers (every probe type
+    reports an OSError by its strerror)."""
+    reason = result.reason.lower()
+    return result.status is Status.DOWN and any(text in reason for text in _AGENT_FAULT_TEXTS)
 
 
 def clean_reason(text: str) -> str:
@@ -112,11 +125,15 @@ class Prober:
             await resources.resolver.close()
 
     async def run(self, check: Check) -> ProbeResult:
-        """Probe once; never raises except CancelledError. A failure is a down result."""
+        """Probe once; never raises except CancelledError. A failure is a down result; one
+        for want of the agent's own resources is unknown."""
         start = self._clock()
         result = await self._attempt(check)
         latency = result.latency or self._clock() - start
         result = dataclasses.replace(result, latency=latency, reason=clean_reason(result.reason))
+        if agent_fault(result):
+            return dataclasses.replace(result, status=Status.UNKNOWN,
+                                       reason=f"the agent's own fault: {result.reason}")
         return apply_degraded(result, check.degraded_after)
 
     async def _attempt(self, check: Check) -> ProbeResult:
@@ -130,6 +147,11 @@ class Prober:
                 return await probe(check.spec, check.timeout, self.resources)
         except TimeoutError:
             return ProbeResult(Status.DOWN, 0.0, f"timeout after {check.timeout:g}s")
+        except OSError as exc:
+            log.debug("%s probe failed unexpectedly", kind, exc_info=True)
+            return ProbeResult(Status.DOWN, 0.0, exc.strerror or unexpected_reason(exc))
+        except MemoryError:
+            return ProbeResult(Status.UNKNOWN, 0.0, "the agent's own fault: out of memory")
         except Exception as exc:  # the contract: run() never raises; logged below
             log.debug("%s probe failed unexpectedly", kind, exc_info=True)
             return ProbeResult(Status.DOWN, 0.0, unexpected_reason(exc))
