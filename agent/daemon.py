@@ -260,20 +260,22 @@ class Agent:
         now = self.clock()
         first_day = self.engine.first_day_kept(now)
 
-        def read() -> tuple[Any, Any, Any, Any, Any]:
+        def read() -> tuple[Any, Any, Any, Any, Any, float]:
+            latest = self.ledger.latest_record()  # before this run's own records
             self.ledger.start_run(__version__, now)
             self.ledger.watch(self._watched(), now)
             return (self.ledger.open_windows(), self.ledger.totals(),
                     self.ledger.days_since(first_day), self.ledger.group_totals(),
-                    self.ledger.group_days_since(first_day))
+                    self.ledger.group_days_since(first_day), latest)
 
-        windows, totals, days, groups, group_days = await loop.run_in_executor(None, read)
+        windows, totals, days, groups, group_days, latest = await loop.run_in_executor(
+            None, read)
         windows = [w for w in windows if keeps_window(
             w.record.system, self.engine.lives, self.configured, self.config.agent.shard)]
         batch = self.engine.restore(
             [w.record for w in windows],
             {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
-            group_totals=groups, group_days=group_days,
+            group_totals=groups, group_days=group_days, not_before=latest,
         )
         self._basis_since = self.engine.accounts.horizon
         await self._record_basis()

@@ -305,11 +305,21 @@ class Engine:
     def restore(
         self, windows: list[WindowRecord], totals: dict[str, tuple[Amounts, int]],
         days: list[DayRecord], at: float, group_totals: dict[str, float] | None = None,
-        group_days: Sequence[GroupDayRecord] = (),
+        group_days: Sequence[GroupDayRecord] = (), not_before: float = 0.0,
     ) -> Batch:
         """Resume from the ledger after a restart: counters continue from its totals, open
         windows continue if the agent was away at most `max_unobserved_gap`; a longer
-        absence closes them at the last observation and records the gap as unknown."""
+        absence closes them at the last observation and records the gap as unknown.
+
+        `not_before` is the ledger's latest record. A wall clock behind it (a boot before
+        NTP, a VM snapshot restored) is never resumed across: the windows close at their
+        last observation, and nothing new is dated before that record until the clock
+        passes it, so no window ends before it starts or is costed for time never seen."""
+        if at < not_before:
+            log.warning("the wall clock is %.0fs behind the ledger's latest record: open "
+                        "windows close where they were last seen, and nothing new is dated "
+                        "before that record until the clock passes it", not_before - at)
+        self._last = max(self._last, not_before)
         batch = Batch()
         for name, (amounts, incidents) in totals.items():
             if name in self.lives:
@@ -328,12 +338,12 @@ class Engine:
         for record in windows:
             live = self.lives.get(record.system)
             last_seen = max(record.last_observed or record.start, record.accounted_until)
-            if live is not None and not live.canary and at - last_seen <= gap_allowed:
+            if live is not None and not live.canary and 0 <= at - last_seen <= gap_allowed:
                 self._resume_window(live, record, last_seen)
                 resumed.append((live, record))
             else:
                 batch.windows.extend(_closed_after_gap(record, last_seen, at, live is not None))
-        start = min([at, *(r.accounted_until for _, r in resumed)])
+        start = min([self._last, *(r.accounted_until for _, r in resumed)])
         self.accounts = self._books(start)
         for live, record in resumed:
             assert live.window is not None
@@ -750,9 +760,11 @@ class Engine:
             for live in self.lives.values())
 
     def rebase(self, now: float) -> None:
-        """Move the books' clock to `now` (the wall clock stepped) while `idle()`."""
-        self._last = now
-        self.accounts = self._books(now)
+        """Move the books' clock to `now` (the wall clock stepped) while `idle()`; never
+        back before what is recorded already: after a step back, events are dated at the
+        latest record until the clock passes it."""
+        self._last = max(self._last, now)
+        self.accounts = self._books(self._last)
 
     def _clamp(self, at: float) -> float:
         """Never let time run backwards inside the books (a wall-clock step back)."""

@@ -37,7 +37,7 @@ def window_json(stored: StoredWindow, now: float) -> dict[str, Any]:
     """A window as the API (`/api/v1/outages`) and exports show it (`windows_json` sets its
     money to the penny)."""
     w = stored.record
-    end = w.end if w.end is not None else now
+    end = w.end if w.end is not None else max(now, w.start)  # a wall clock behind: 0, not < 0
     uncertainty = (w.start - w.before_start if w.before_start is not None else 0.0) + (
         (w.end - w.before_end) if w.end is not None and w.before_end is not None else 0.0)
     return {

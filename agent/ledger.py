@@ -50,7 +50,7 @@ from agent.shard import format_shard
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0  # waiting for a lock, or for a connection
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE windows (
@@ -464,6 +464,54 @@ def take_write_lock(conn: sa.Connection) -> None:
         conn.exec_driver_sql(lock)
 
 
+# A window never ends before it starts, nor counts more downtime than it lasts (a millisecond
+# of rounding allowed): what a wall clock behind the ledger once produced.
+SANE_WINDOW = ("(end_ts IS NULL OR end_ts >= start_ts) AND (end_ts IS NULL OR "
+               "downtime_seconds <= end_ts - start_ts + 0.001)")
+_NEW_ROW_SANE = (SANE_WINDOW.replace("end_ts", "NEW.end_ts").replace("start_ts", "NEW.start_ts")
+                 .replace("downtime_seconds", "NEW.downtime_seconds"))
+SANE_WINDOW_TRIGGERS = [  # SQLite cannot add a CHECK to a table; triggers enforce the same
+    f"CREATE TRIGGER windows_sane_{event.lower()} BEFORE {event} ON windows "
+    f"WHEN NOT ({_NEW_ROW_SANE}) BEGIN SELECT RAISE(ABORT, 'a window must not end before it "
+    "starts, nor count more downtime than it lasts'); END"
+    for event in ("INSERT", "UPDATE")
+]
+REPAIRER = "outage-agent (schema 6)"
+
+
+def repair_windows(conn: sa.Connection, at: float) -> None:
+    """Migration 6: clamp the windows that break SANE_WINDOW (an end before the start moves to
+    the start; downtime beyond the length is cut to it), each logged and in the audit trail,
+    then enforce it for good: a CHECK on PostgreSQL, triggers on SQLite."""
+    rows = conn.execute(sa.text(
+        "SELECT id, site, system, start_ts, end_ts, downtime_seconds FROM windows "
+        f"WHERE NOT ({SANE_WINDOW})")).all()
+    for wid, site, system, start, end, downtime in rows:
+        fixed_end = max(end, start)
+        fixed_downtime = min(downtime, fixed_end - start)
+        conn.execute(sa.text("UPDATE windows SET end_ts = :end, downtime_seconds = :downtime "
+                             "WHERE id = :id"),
+                     {"end": fixed_end, "downtime": fixed_downtime, "id": wid})
+        before = f"end {end}, downtime {downtime}s"
+        after = f"end {fixed_end}, downtime {fixed_downtime}s"
+        conn.execute(sa.text(
+            "INSERT INTO audit (site, window_id, at, who, field, before, after) "
+            "VALUES (:site, :id, :at, :who, 'repaired', :before, :after)"),
+            {"site": site, "id": wid, "at": at, "who": REPAIRER, "before": before,
+             "after": after})
+        log.warning("ledger: window %s of %s ended before it started or counted more downtime "
+                    "than it lasted (%s); repaired to %s", wid, system, before, after)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ALTER TABLE windows ADD CONSTRAINT windows_sane CHECK "
+                             f"({SANE_WINDOW})")
+    else:
+        for statement in SANE_WINDOW_TRIGGERS:
+            conn.exec_driver_sql(statement)
+
+
+CODE_MIGRATIONS: dict[int, Callable[[sa.Connection, float], None]] = {6: repair_windows}
+
+
 def migrate(conn: sa.Connection, at: float) -> None:
     """In the transaction `conn` is in, apply the numbered migrations the store has not yet
     seen; raise LedgerError for a newer schema. Agents starting together take turns."""
@@ -477,8 +525,11 @@ def migrate(conn: sa.Connection, at: float) -> None:
     conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS ledger_schema ("
                          f"version INTEGER PRIMARY KEY, applied {DIALECTS[dialect].real})")
     for number in range(version + 1, SCHEMA_VERSION + 1):
-        for statement in migration_sql(number, dialect):
-            conn.exec_driver_sql(statement)
+        if number in CODE_MIGRATIONS:
+            CODE_MIGRATIONS[number](conn, at)
+        else:
+            for statement in migration_sql(number, dialect):
+                conn.exec_driver_sql(statement)
         conn.execute(sa.text("INSERT INTO ledger_schema (version, applied) VALUES (:v, :at)"),
                      {"v": number, "at": at})
     if dialect == "sqlite":  # agents from before ledger_schema read this, and refuse newer
@@ -773,6 +824,19 @@ class Ledger:
         rows = self._read("SELECT grp, day, cost FROM group_days WHERE site = :site "
                           "AND day >= :day ORDER BY day", site=self.site, day=first_day)
         return [GroupDayRecord(group, day, float(cost)) for group, day, cost in rows]
+
+    def latest_record(self) -> float:
+        """The latest time anything of the site was recorded at: a window's end or last
+        observation, a transition, a run's heartbeat (0 for an empty ledger)."""
+        rows = self._read(
+            "SELECT MAX(t) FROM (SELECT MAX(start_ts) AS t FROM windows WHERE site = :site "
+            "UNION ALL SELECT MAX(end_ts) FROM windows WHERE site = :site "
+            "UNION ALL SELECT MAX(accounted_until) FROM windows WHERE site = :site "
+            "UNION ALL SELECT MAX(last_observed) FROM windows WHERE site = :site "
+            "UNION ALL SELECT MAX(at) FROM transitions WHERE site = :site "
+            "UNION ALL SELECT MAX(heartbeat) FROM runs WHERE site = :site) AS seen",
+            site=self.site)
+        return float(rows[0][0] or 0.0)
 
     def group_totals(self) -> dict[str, float]:
         """What each group of people has lost, over the site's whole history."""

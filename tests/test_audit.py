@@ -139,9 +139,42 @@ def test_a_ledger_of_schema_2_is_migrated_with_its_windows(tmp_path):
     [stored] = ledger.report_windows(0, 100)
     assert stored.annotations.voided_reason is None
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         applied = check.execute("SELECT version FROM ledger_schema ORDER BY version").fetchall()
-    assert applied == [(3,), (4,), (5,)]  # the numbered migrations this file had not yet seen
+    assert applied == [(3,), (4,), (5,), (6,)]  # the migrations this file had not yet seen
+
+
+@pytest.mark.fault("A ledger holds windows that end before they start or count more downtime "
+                   "than they last (written while the wall clock was behind)",
+                   "the migration clamps them, logs each and records it in the audit trail, "
+                   "then the ledger refuses any such window for good", area="Ledger")
+def test_windows_that_break_time_are_repaired_and_then_refused(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for number in range(1, 6):
+        for statement in migration_sql(number, "sqlite"):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 5")
+    columns = ("system, state, start_ts, end_ts, accounted_until, downtime_seconds, cost, "
+               "hourly_cost_per_user, users_share, impact, direct_cost_per_hour, users_at_start")
+    conn.execute(f"INSERT INTO windows ({columns}) VALUES "  # the FAKETIME=-2h row: start = end
+                 "('email', 'down', 7200, 7200, 7200, 7198, 51961, 13, 1, 1, 0, 2000), "
+                 "('web', 'down', 100, 40, 100, 60, 10, 13, 1, 1, 0, 2000), "
+                 "('ok', 'down', 10, 20, 20, 10, 1, 13, 1, 1, 0, 2000)")
+    conn.commit()
+    conn.close()
+    ledger = Ledger(path)
+    ledger.prepare()
+    found = {w.record.system: w.record for w in ledger.report_windows(0, 1e5)}
+    assert (found["email"].end, found["email"].amounts.downtime) == (7200, 0)
+    assert (found["web"].start, found["web"].end, found["web"].amounts.downtime) == (100, 100, 0)
+    assert (found["ok"].end, found["ok"].amounts.downtime) == (20, 10)  # untouched
+    repairs = [(e.system, e.field, e.who) for e in ledger.audit_trail()]
+    assert repairs == [("email", "repaired", "outage-agent (schema 6)"),
+                       ("web", "repaired", "outage-agent (schema 6)")]
+    with sqlite3.connect(path) as check, pytest.raises(sqlite3.IntegrityError, match="before"):
+        check.execute(f"INSERT INTO windows ({columns}) VALUES "
+                      "('x', 'down', 50, 40, 50, 0, 0, 13, 1, 1, 0, 2000)")
 
 
 # --- the commands -------------------------------------------------------------------------------

@@ -87,3 +87,38 @@ def test_wall_clock_steps_neither_stall_probing_nor_distort_outages(faked):
 
     wait_for("the agent's clock to realign with the wall clock", realigned, timeout=15)
     assert "wall clock stepped" in agent.log.read_text()
+
+
+@pytest.mark.fault("Restart during an outage with the wall clock two hours behind the ledger "
+                   "(a boot before NTP, a VM snapshot restored)",
+                   "not resumed across the backward gap: the window closes where it was last "
+                   "seen, nothing is dated before the ledger's latest record, no window ends "
+                   "before it starts and no made-up money is counted")
+def test_a_restart_with_the_wall_clock_behind_never_invents_money(faked, tmp_path):
+    agent, target, offset = faked
+    agent.start()
+    target.down()
+    wait_for("down", lambda: agent.state("intranet") == "down")
+    time.sleep(3)
+    agent.stop()
+    offset.write_text("-7200\n")  # restarted two hours in the past
+    agent.start()
+    wait_for("seen down again", lambda: agent.state("intranet") == "down")
+    time.sleep(3)
+    cost = agent.metrics()['outage_cost_total{system="intranet"}']
+    per_second = 2000 * 25000 / 1924 / 3600
+    assert cost < per_second * 60, cost  # seconds of outage, not two hours (£51,961)
+    windows = get_json(agent.base + "/api/v1/outages?from=0&to=4102444800")  # its now: 2 h ago
+    # the window open at the stop closed where it was last seen; the outage seen after the
+    # restart is a new window, dated no earlier than that (not two hours before it)
+    first, second = sorted(windows, key=lambda w: w["start"])
+    assert first["end"] is not None and second["end"] is None
+    assert second["start"] >= first["end"]
+    for window in windows:
+        start = dt.datetime.fromisoformat(window["start"].replace("Z", "+00:00")).timestamp()
+        if window["end"] is not None:
+            end = dt.datetime.fromisoformat(window["end"].replace("Z", "+00:00")).timestamp()
+            assert end >= start, window
+            assert window["downtime_seconds"] <= end - start + 0.001, window
+        assert window["duration_seconds"] >= 0, window
+    assert "behind the ledger's latest record" in agent.log.read_text()

@@ -184,3 +184,18 @@ def test_a_postgresql_ledger_without_psycopg_says_what_to_install(monkeypatch):
                         lambda name, *a: None if name == "psycopg" else real(name, *a))
     with pytest.raises(LedgerError, match=r"pip install 'outage-cost-agent\[postgresql\]'"):
         Ledger("postgresql+psycopg://agent@db.example.internal/outages")
+
+
+def test_the_store_refuses_a_window_that_ends_before_it_starts(ledger):
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    insert = sa.text(
+        "INSERT INTO windows (site, system, state, start_ts, end_ts, accounted_until, "
+        "downtime_seconds, hourly_cost_per_user, users_share, impact, direct_cost_per_hour, "
+        "users_at_start) VALUES ('s', 'x', 'down', 50, :end, 50, :downtime, 13, 1, 1, 0, 2000)")
+    for end, downtime in ((40.0, 0.0), (60.0, 11.0)):  # ends early; more downtime than length
+        with pytest.raises(sa_exc.IntegrityError), ledger.engine.begin() as conn:
+            conn.execute(insert, {"end": end, "downtime": downtime})
+    with ledger.engine.begin() as conn:
+        conn.execute(insert, {"end": 60.0, "downtime": 10.0})
