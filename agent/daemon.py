@@ -181,7 +181,12 @@ class Agent:
     async def start(self) -> None:
         """Open the ledger, restore the books, then start probing. Raise if the ledger fails."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.ledger.open)
+        await loop.run_in_executor(None, self.ledger.claim)  # one agent per ledger identity
+        try:
+            await loop.run_in_executor(None, self.ledger.open)
+        except LedgerError:
+            self.ledger.release()
+            raise
         await self._restore()
         await self._restore_alerts()
         self.dispatcher.start()

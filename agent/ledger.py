@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
+import hashlib
 import importlib.util
 import logging
 import os
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -558,6 +560,7 @@ class Ledger:
         self._backoff = threading.Event()  # waited on between retries (never set)
         self.last_error = ""
         self.run_id: int | None = None
+        self._claim: Any = None  # what holds the ledger for this agent alone (see claim)
 
     @classmethod
     def of(cls, agent: AgentConfig) -> Ledger:
@@ -631,8 +634,51 @@ class Ledger:
 
     def dispose(self) -> None:
         """Close pooled connections (PostgreSQL): the end of a CLI command or of the agent."""
+        self.release()
         if self._engine is not None:
             self._engine.dispose()
+
+    # --- one agent per ledger identity ---------------------------------------------------------
+
+    def claim(self) -> None:
+        """Take the ledger for this agent alone, for as long as it runs: two agents on one
+        SQLite file, or on one site and shard of a PostgreSQL database, would each bill every
+        outage. Raise LedgerError, saying who holds it, if another agent does. Readers and
+        the CLI's own writes (report, import, ack...) never need it."""
+        if self._claim is not None:
+            return
+        if self.path is not None:
+            self._claim = _claim_file(self.path.with_name(self.path.name + ".lock"),
+                                      self.site, self.shard)
+        else:
+            self._claim = self._claim_advisory()
+
+    def release(self) -> None:
+        """Give the ledger back (at stop; the kernel or the server does it if we die)."""
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            with suppress(OSError, sa_exc.SQLAlchemyError):
+                claim.close()
+
+    def _claim_advisory(self) -> sa.Connection:
+        """A session-level PostgreSQL advisory lock keyed by site and shard, held on a
+        connection of its own: released at stop, or by the server when the session dies."""
+        digest = hashlib.sha256(f"outage-agent\0{self.site}\0{self.shard}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        try:
+            conn = self.engine.connect()
+            taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
+                                 {"key": key}).scalar()
+            conn.commit()
+        except sa_exc.SQLAlchemyError as exc:
+            raise LedgerError(f"{self.name}: {reason(exc)}") from exc
+        if not taken:
+            conn.close()
+            raise LedgerError(f"{self.name}: another agent already runs on site "
+                              f"{self.site or '(none)'}{_shard_words(self.shard)} of this "
+                              "ledger; two would bill every outage twice. Stop it first, or "
+                              "give this agent its own agent.site or agent.shard")
+        return conn
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -1095,6 +1141,33 @@ def _execute_many(conn: sa.Connection, statement: sa.TextClause,
     """Run `statement` once per row, in one round of the driver (none for no rows)."""
     if rows:
         conn.execute(statement, rows)
+
+
+def _shard_words(shard: str) -> str:
+    return f", shard {shard}" if shard else ""
+
+
+def _claim_file(lock: Path, site: str, shard: str) -> IO[str]:
+    """Hold an exclusive flock on `lock` (created if need be), saying who holds it; raise
+    LedgerError naming the holder if another process does."""
+    try:
+        handle = open(lock, "a+", encoding="utf-8")  # noqa: SIM115 - held while the agent runs
+    except OSError as exc:
+        raise LedgerError(f"{lock}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise LedgerError(f"{lock.with_suffix('')}: another agent already runs on this ledger "
+                          f"({holder}); two would bill every outage twice. Stop it first, "
+                          "or give this agent a ledger of its own") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, site {site or '(none)'}{_shard_words(shard)}\n")
+    handle.flush()
+    return handle
 
 
 def _close(conn: sa.Connection | None) -> None:
