@@ -335,7 +335,8 @@ class Agent:
         async with self._lock:
             now = self.clock()
             engine = Engine(config, now)
-            batch = engine.adopt(self.engine, now)
+            adoption = engine.adopt(self.engine, now)
+            batch = adoption.batch
             old, self.engine, self.config = self.engine, engine, config
             alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
             alerting.restore(list(self.alerting.states.values()))
@@ -349,14 +350,11 @@ class Agent:
             self.dispatcher.stop()
             self.dispatcher = Dispatcher(config.notifiers, self.metrics.count_notification)
             self.dispatcher.start()
-        if self.scheduler is not None:
-            for name, live in old.lives.items():
-                new = engine.lives.get(name)
-                if new is None or new is not live:
-                    self.scheduler.remove_job(name)
-            for name, live in engine.lives.items():
-                if old.lives.get(name) is not live:
-                    self._add_job(live.system)
+        if self.scheduler is not None:  # a changed system may be probed on another rhythm
+            for name in (*adoption.changed, *adoption.replaced, *adoption.removed):
+                self.scheduler.remove_job(name)
+            for name in (*adoption.changed, *adoption.replaced, *adoption.added):
+                self._add_job(engine.lives[name].system)
         await self._commit(batch)
         await self._record_basis()
         try:

@@ -88,6 +88,9 @@ class Live:
     recoveries: list[float] = field(default_factory=list)  # starts of runs towards recovery
     maintenance_end: float | None = None
     faults: int = 0  # probes in a row the agent could not make (its own fault)
+    # Down behind a root cause that has since recovered: failures seen since. Until it has
+    # had as many probes as would confirm its own recovery, it stays behind that cause.
+    grace: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,18 @@ class SystemView:
     last_result: ProbeResult | None
     last_probe_at: float | None
     as_of: float
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What a reload did to each system (by name), and the records to commit."""
+
+    batch: Batch
+    kept: tuple[str, ...]  # unchanged
+    changed: tuple[str, ...]  # settings changed, probe the same: its state and window go on
+    added: tuple[str, ...]
+    replaced: tuple[str, ...]  # its probe changed: it starts afresh, counters kept
+    removed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,7 @@ class Engine:
         # day rows go on from them rather than starting again at 0.
         self.retired: dict[str, tuple[Amounts, int, dict[str, Amounts]]] = {}
         self._holds: list[tuple[float, str]] = []  # (time, system): changes still in doubt
+        self._behind: dict[str, set[str]] = {}  # root cause -> systems with a window behind it
         self._last = now
         self.accounts = self._books(now)
 
@@ -204,6 +220,11 @@ class Engine:
         if live.faults:
             live.faults = 0
             self._refresh_from(live, at, None, batch)
+        if live.grace is not None and not result.ok:
+            live.grace += 1
+            if live.grace >= live.system.success_threshold:  # its own outage from now
+                live.grace = None
+                self._refresh_from(live, at, None, batch)
         run_before = live.tracker.run_start
         live.tracker.observe(result.status, at)
         if live.window is not None:
@@ -288,15 +309,24 @@ class Engine:
         edge = period[0] if period is not None else (live.maintenance_end or at)
         live.in_maintenance, live.maintenance_end = period is not None, period and period[1]
         edge = min(max(edge, self.accounts.horizon), at)  # money counted is never taken back
+        if period is None:  # over: what failed during the work proves nothing about after it
+            for covered in self._planned_behind(live):
+                covered.tracker.forget()
         self._refresh_from(live, at, edge, batch)
         for name in self.dependants[live.system.name]:  # failing behind it is planned too
             self._refresh_from(self.lives[name], at, edge, batch)
+
+    def _planned_behind(self, live: Live) -> list[Live]:
+        """The system and every system in maintenance because of its planned work."""
+        name = live.system.name
+        return [live, *(other for other in self.lives.values() if other is not live
+                        and other.state is State.MAINTENANCE and other.cause == name)]
 
     def next_delay(self, name: str) -> float:
         """Seconds until `name` should be probed again: `retry_interval` while a change is in
         doubt, `down_interval` while failing with the outage confirmed, else `interval`."""
         live = self.lives[name]
-        if live.tracker.run_start is not None:
+        if live.tracker.run_start is not None or live.grace is not None:
             return live.system.retry_interval
         if live.last_result is not None and not live.last_result.ok:
             return live.system.down_interval or live.system.interval
@@ -350,27 +380,63 @@ class Engine:
             self._join(live, live.window, record.accounted_until)
         return batch
 
-    def adopt(self, old: Engine, at: float) -> Batch:
+    def adopt(self, old: Engine, at: float) -> Adoption:
         """Take over from the engine of the previous configuration (a reload at `at`).
 
         The old books are brought to `at` as things stand (a change still in doubt then
-        dates from `at` at the earliest); the new cost basis holds from `at`. Systems whose
-        configuration is unchanged keep everything (health, open window, counters); a changed
-        or removed one has its window closed at `at`, and a changed one starts afresh but
-        keeps its counters, so nothing exported ever goes down.
+        dates from `at` at the earliest); the new cost basis holds from `at`. A system whose
+        probe is unchanged keeps everything (health, open window, incident, counters), with
+        its new settings and cost from `at`; one whose probe changed, or that was removed,
+        has its window closed at `at`, and a changed one starts afresh but keeps its
+        counters, so nothing exported ever goes down. Ad-hoc maintenance carries over.
         """
         batch = old.account(at)
         old.accounts.advance(at, None)
         kept: list[Live] = []
+        changed: list[str] = []
         for name, live in old.lives.items():
             new = self.lives.get(name)
-            if new is not None and new.system == live.system and new.canary == live.canary:
+            if (new is not None and new.canary == live.canary
+                    and new.system.check.spec == live.system.check.spec):
+                if new.system != live.system:
+                    changed.append(name)
+                    live.system = new.system
+                    live.tracker.failure_threshold = new.system.failure_threshold
+                    live.tracker.success_threshold = new.system.success_threshold
                 kept.append(live)
             elif live.window is not None:
                 old._close(live, at)
         old.accounts.advance(at, None)
         old.accounts.settle_all()
         old._flush(batch)
+        self._carry_counters(old, kept)
+        self.accounts = self._books(at)
+        for live in kept:
+            self.lives[live.system.name] = live
+            if live.tracker.run_start is not None:
+                heapq.heappush(self._holds, (live.tracker.run_start, live.system.name))
+        self._adhoc = {name: periods for name, periods in old._adhoc.items()
+                       if name in self.lives}
+        self.canaries = [live for live in self.lives.values() if live.canary]
+        self.maintained = [live for live in self.lives.values()
+                           if live.system.maintenance or live.system.name in self._adhoc]
+        for live in kept:
+            if live.window is not None:
+                self._join(live, live.window, at)
+        for live in kept:  # a dependency that changed may change what a kept system is
+            self._refresh_from(live, at, at, batch)
+        self._flush(batch)
+        kept_names = {live.system.name for live in kept}
+        return Adoption(
+            batch=batch, kept=tuple(sorted(kept_names - set(changed))), changed=tuple(changed),
+            added=tuple(name for name in self.lives if name not in old.lives),
+            replaced=tuple(name for name in self.lives
+                           if name in old.lives and name not in kept_names),
+            removed=tuple(name for name in old.lives if name not in self.lives))
+
+    def _carry_counters(self, old: Engine, kept: list[Live]) -> None:
+        """Counters of systems that start afresh, and of the groups, go on from the old
+        engine's; a removed system's are kept in case it comes back."""
         kept_names = {live.system.name for live in kept}
         self.retired = dict(old.retired)
         for name, live in old.lives.items():
@@ -383,18 +449,6 @@ class Engine:
             if name in self.group_totals:
                 self.group_totals[name] = total
                 self.group_days[name] = old.group_days[name]
-        self.accounts = self._books(at)
-        for live in kept:
-            self.lives[live.system.name] = live
-            if live.tracker.run_start is not None:
-                heapq.heappush(self._holds, (live.tracker.run_start, live.system.name))
-        for live in kept:
-            if live.window is not None:
-                self._join(live, live.window, at)
-        for live in kept:  # a dependency that changed may change what a kept system is
-            self._refresh_from(live, at, at, batch)
-        self._flush(batch)
-        return batch
 
     def _resume_window(self, live: Live, record: WindowRecord, last_seen: float) -> None:
         state = State(record.state)
@@ -474,6 +528,8 @@ class Engine:
                 planned = other.cause or other.system.name
             if root is None and other.state is State.DOWN:
                 root = other.cause or other.system.name
+        if root is None and live.grace is not None and live.state is State.DOWN:
+            root = live.cause  # its root cause recovered; it has yet to show its own verdict
         return Context(maintenance=live.in_maintenance, blind=blind, root_cause=root,
                        planned_cause=planned)
 
@@ -507,7 +563,10 @@ class Engine:
             boundary = max(boundary, live.window.start)
             self._close(live, boundary)
         self._track_incident(live, state, boundary)
-        live.state, live.cause = state, cause
+        live.state, live.cause, live.grace = state, cause, None
+        if old is State.DOWN and state is not State.DOWN:
+            for name in self._behind.get(live.system.name, ()):
+                self.lives[name].grace = 0
         if _window_open(state, health) and not live.canary:
             new_incident = state is State.DOWN and old is not State.DOWN
             self._open(live, state, cause, boundary, at, new_incident)
@@ -548,6 +607,8 @@ class Engine:
             incident_start=live.incident_start,
         )
         live.window = window
+        if cause is not None:
+            self._behind.setdefault(cause, set()).add(live.system.name)
         self._join(live, window, start)
         self._touch(window)
 
@@ -582,6 +643,21 @@ class Engine:
             self.accounts.close(window.member, end)
         self._touch(window)
         live.window = None
+        if window.cause is not None:
+            self._behind.get(window.cause, set()).discard(live.system.name)
+        for name in self._behind.get(live.system.name, ()):
+            self._repay(self.lives[name], end)
+
+    def _repay(self, live: Live, at: float) -> None:
+        """Its root cause's window has ended but it is still down behind it (see `grace`):
+        from `at` its users' lost time is charged to its own window, as a report does."""
+        window = live.window
+        member = window.member if window is not None else None
+        if window is None or member is None or member.payee is window:
+            return
+        self.accounts.close(member, at)
+        window.member = dataclasses.replace(member, payee=window, start=max(at, member.start))
+        self.accounts.open(window.member)
 
     # --- money ------------------------------------------------------------------------------
 

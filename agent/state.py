@@ -92,6 +92,12 @@ class Tracker:
             level == DOWN for _, level in self._run
         )
 
+    def forget(self) -> None:
+        """Drop the confirmed health and any run: the next results confirm a state afresh,
+        by the thresholds (after planned maintenance, whose failures proved nothing)."""
+        self.health = None
+        self._run.clear()
+
     def restore(self, level: int, at: float) -> None:
         """Resume with a health recorded before a restart (the ledger's open window)."""
         self.health = level

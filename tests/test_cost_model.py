@@ -121,12 +121,12 @@ def test_failing_behind_a_dependency_in_maintenance_is_maintenance_and_costs_not
     views = {v.name: v for v in engine.view(T0 + 100)}
     assert views["email"].totals.cost == 0.0 and views["email"].totals.downtime == 0.0
     assert views["network-core"].totals.cost == 0.0
-    # the maintenance ends with both still failing: a real outage from then, at the root
+    # the maintenance ends with both still failing: confirmed afresh, a real outage from
+    # the first failed probe after it, at the root
     engine.account(T0 + 120)
-    engine.observe("network-core", DOWN, T0 + 125)
-    engine.observe("email", DOWN, T0 + 125)
+    confirm_down(engine, T0 + 125, "network-core", "email")
     assert (email_live.state, email_live.cause) == (State.DOWN, "network-core")
-    got = staff(engine, T0 + 120 + HOUR)
+    got = staff(engine, T0 + 125 + HOUR)
     assert got["network-core"] == pytest.approx(ORG_HOUR)
 
 
@@ -296,10 +296,10 @@ def test_the_group_counter_continues_from_the_ledger_after_a_restart(ledger):
     assert fresh.group_views(T0 + 2 * HOUR)[0].cost_total == pytest.approx(ORG_HOUR)
 
 
-def test_a_dependant_stops_being_behind_its_root_cause_when_the_root_cause_recovers():
-    # Found by review: the dependant's "behind network-core" window ran on to the moment
-    # network-core's recovery was confirmed, a probe after it ended, so live charged that
-    # second to network-core and the report to email.
+def test_a_dependant_still_down_after_its_root_cause_recovers_is_charged_for_itself():
+    # Found by review: the dependant's "behind network-core" window ran on past the end of
+    # network-core's, and live charged that time to network-core while the report charged it
+    # to email. Now, once network-core's window ends, email's users' time is email's.
     core = system("network-core", users_share=0.3)
     email = system("email", users_share=0.9, depends_on=("network-core",))
     engine = Engine(config(core, email), T0 - 60)
@@ -309,8 +309,6 @@ def test_a_dependant_stops_being_behind_its_root_cause_when_the_root_cause_recov
     batches.append(engine.observe("network-core", UP, T0 + 600))
     batches.append(engine.observe("email", DOWN, T0 + 601))
     batches.append(engine.observe("network-core", UP, T0 + 605))  # recovered from T0 + 600
-    behind = [w for b in batches for w in b.windows if w.system == "email" and w.cause]
-    assert behind[-1].end == T0 + 600
     batches.append(engine.account(T0 + 900))
     live = {v.name: v.totals.cost for v in engine.view(T0 + 900)}
     report = build_report(stored(batches), engine.config, T0 - HOUR, T0 + HOUR, T0 + 900)
@@ -318,6 +316,44 @@ def test_a_dependant_stops_being_behind_its_root_cause_when_the_root_cause_recov
     # by hand: 600 s of 0.93 of everyone's time to network-core, then email alone 0.9
     assert live["network-core"] == pytest.approx(ORG_HOUR * 0.93 * 600 / 3600)
     assert live["email"] == pytest.approx(ORG_HOUR * 0.9 * 300 / 3600)
+
+
+@pytest.mark.fault("The root cause recovers and its dependants recover a probe later",
+                   "no crumbs: each dependant's outage ends behind the root cause, with no "
+                   "window or incident of its own", area="Agent process")
+def test_dependants_that_recover_with_their_root_cause_leave_no_window_of_their_own():
+    core = system("network-core", users_share=0.3)
+    email = system("email", users_share=0.9, depends_on=("network-core",))
+    engine = Engine(config(core, email), T0 - 60)
+    batches = [engine.observe(n, UP, T0 - 30) for n in ("network-core", "email")]
+    for k in range(3):
+        batches += [engine.observe(n, DOWN, T0 + 5 * k) for n in ("network-core", "email")]
+    for at in (T0 + 600, T0 + 605):
+        batches.append(engine.observe("network-core", UP, at))
+    assert engine.next_delay("email") == 5  # asked for its own verdict promptly
+    for at in (T0 + 606, T0 + 611):
+        batches.append(engine.observe("email", UP, at))
+    email_windows = {(w.start, w.cause) for b in batches for w in b.windows
+                     if w.system == "email"}
+    assert email_windows == {(T0, "network-core")}
+    assert engine.lives["email"].state is State.UP
+    assert [v.incidents for v in engine.view(T0 + 700)] == [1, 1]
+
+
+def test_a_dependant_still_failing_on_its_own_becomes_its_own_outage():
+    core = system("network-core", users_share=0.3)
+    email = system("email", users_share=0.9, depends_on=("network-core",))
+    engine = Engine(config(core, email), T0 - 60)
+    for name in ("network-core", "email"):
+        engine.observe(name, UP, T0 - 30)
+    confirm_down(engine, T0, "network-core", "email")
+    for at in (T0 + 600, T0 + 605):
+        engine.observe("network-core", UP, at)
+    engine.observe("email", DOWN, T0 + 606)
+    assert engine.lives["email"].cause == "network-core"  # one failure: not yet its own
+    engine.observe("email", DOWN, T0 + 611)  # as many as would have confirmed a recovery
+    assert (engine.lives["email"].state, engine.lives["email"].cause) == (State.DOWN, None)
+    assert engine.lives["email"].window.start == T0 + 611
 
 
 def test_the_group_day_goes_on_from_the_ledger_after_a_restart(ledger):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -17,6 +18,7 @@ from agent.model import (
     ProbeResult,
     State,
     Status,
+    TcpProbe,
     UsersSchedule,
     UsersWindow,
 )
@@ -168,10 +170,29 @@ def test_failures_in_maintenance_are_planned_and_cost_nothing():
     assert engine.lives["email"].state is State.MAINTENANCE
     engine.account(T0 + 3599)
     assert engine.view(T0 + 3599)[0].totals.cost == 0
-    engine.account(T0 + 3700)  # maintenance over, still failing: a real outage from its end
+    engine.account(T0 + 3650)  # maintenance over: the failures during it prove nothing
+    assert engine.lives["email"].state is State.UNKNOWN
+    feed(engine, "email", [DOWN, DOWN, DOWN], T0 + 3700)  # confirmed afresh, by the threshold
     assert engine.lives["email"].state is State.DOWN
-    engine.account(T0 + 3600 + 360)
-    assert engine.view(T0 + 3960)[0].totals.downtime == pytest.approx(360)
+    engine.account(T0 + 3960)
+    assert engine.view(T0 + 3960)[0].totals.downtime == pytest.approx(260)
+
+
+@pytest.mark.fault("`maintenance --end` right after the fix, the last probe in maintenance "
+                   "having failed", "state is confirmed afresh: the first good probe is up, "
+                   "no window, no incident, no money", area="Agent process")
+def test_a_fix_that_ends_maintenance_is_not_an_outage():
+    engine = Engine(config(system("email")), T0)
+    engine.observe("email", UP, T0)
+    engine.plan_maintenance([("email", T0 + 1, T0 + 600)], T0 + 1)
+    feed(engine, "email", [DOWN, DOWN, DOWN, DOWN], T0 + 10)
+    assert engine.lives["email"].state is State.MAINTENANCE
+    batch = engine.plan_maintenance([("email", T0 + 100, T0 + 100)], T0 + 100)  # --end
+    assert engine.lives["email"].state is not State.DOWN
+    engine.observe("email", UP, T0 + 101)  # it was fixed
+    assert engine.lives["email"].state is State.UP
+    assert engine.view(T0 + 200)[0].incidents == 0
+    assert not [w for w in batch.windows if w.state == "down"]
 
 
 def test_degraded_costs_its_degraded_impact():
@@ -212,25 +233,38 @@ def test_council_month_hand_calculation():
     assert view.totals.cost == pytest.approx(560_031.19, abs=0.01)
 
 
-def test_reload_keeps_unchanged_systems_and_restarts_changed_ones():
+@pytest.mark.fault("SIGHUP changes a down system's share, thresholds and another system's "
+                   "probe", "the down system keeps its window, incident and counters; the new "
+                   "share costs from the reload; only the re-pointed system starts afresh",
+                   area="Agent process")
+def test_reload_keeps_a_system_whose_probe_is_unchanged_and_restarts_a_repointed_one():
     cfg = config(system("email", users_share=0.5), system("web", users_share=0.5))
     engine = Engine(cfg, T0)
     for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
         for name in ("email", "web"):
             engine.observe(name, result, T0 + 5 * k)
     engine.account(T0 + 60)
-    new = Engine(config(system("email", users_share=0.5), system("web", users_share=0.4)),
-                 T0 + 60)
-    batch = new.adopt(engine, T0 + 60)
-    assert new.lives["email"] is engine.lives["email"]  # untouched: same window, same health
-    assert new.lives["email"].window.start == T0 + 5
-    assert new.lives["web"].window is None and new.lives["web"].state is State.UNKNOWN
-    closed = [w for w in batch.windows if w.system == "web" and w.end is not None]
+    before = engine.lives["web"].totals.cost
+    repointed = dataclasses.replace(system("email", users_share=0.5).check,
+                                    spec=TcpProbe(target="127.0.0.1:10"))
+    new = Engine(config(system("email", users_share=0.5, check=repointed),
+                        system("web", users_share=0.4, failure_threshold=4)), T0 + 60)
+    adoption = new.adopt(engine, T0 + 60)
+    assert (adoption.changed, adoption.replaced, adoption.kept) == (("web",), ("email",), ())
+    web = new.lives["web"]
+    assert web is engine.lives["web"] and web.window.start == T0 + 5  # the same outage
+    assert (web.state, web.incidents, web.tracker.failure_threshold) == (State.DOWN, 1, 4)
+    assert not [w for w in adoption.batch.windows if w.system == "web" and w.end is not None]
+    email = new.lives["email"]  # probing another target: its old window closed at the reload
+    assert email.window is None and email.state is State.UNKNOWN
+    closed = [w for w in adoption.batch.windows if w.system == "email" and w.end is not None]
     assert closed and closed[-1].end == T0 + 60
-    # both down for 55 s: the people lose 1 - 0.5 x 0.5 = 0.75 of their time, half each
-    assert new.lives["web"].totals.cost == pytest.approx(2000 * 0.375 * HOURLY * 55 / 3600)
     new.account(T0 + 120)
-    assert new.view(T0 + 120)[0].totals.downtime == pytest.approx(115)
+    # by hand: both down 55 s, 1 - 0.5 x 0.5 = 0.75 of the time, half each; then web alone,
+    # at its new share, 0.4, for 60 s
+    assert web.totals.cost == pytest.approx(before + 2000 * 0.4 * HOURLY * 60 / 3600)
+    assert before == pytest.approx(2000 * 0.375 * HOURLY * 55 / 3600)
+    assert {v.name: v for v in new.view(T0 + 120)}["web"].totals.downtime == pytest.approx(115)
 
 
 @settings(max_examples=60, deadline=None)
