@@ -74,14 +74,18 @@ def with_overrides(config: Config, listen: str | None, ledger: str | None,
     return dataclasses.replace(config, agent=agent)
 
 
-def ledger_argument(text: str) -> str:
-    """argparse type for --ledger: a location the ledger cannot use is a usage error."""
-    from agent.config.agent import ledger_error
+class LedgerArgument(argparse.Action):
+    """--ledger: a location the ledger cannot use is a usage error (exit 2) on one line,
+    which never quotes the location: a database URL may hold a password."""
 
-    error = ledger_error(text)
-    if error is not None:
-        raise argparse.ArgumentTypeError(error)
-    return text
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from agent.config.agent import ledger_error
+
+        error = ledger_error(str(values))
+        if error is not None:
+            parser.exit(2, f"{parser.prog}: {option_string}: {error}\n")
+        setattr(namespace, self.dest, values)
 
 
 def shard_argument(text: str) -> tuple[int, int]:
@@ -469,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the agent (the daemon)")
     run.add_argument("-c", "--config", required=True, help="YAML configuration file")
     run.add_argument("--listen", help="override agent.listen (host:port)")
-    run.add_argument("--ledger", type=ledger_argument,
+    run.add_argument("--ledger", action=LedgerArgument,
                      help="override agent.ledger (a SQLite file or a PostgreSQL URL)")
     run.add_argument("--shard", type=shard_argument, metavar="K/N",
                      help="override agent.shard: probe the K-th of N shares of the systems")

@@ -37,7 +37,7 @@ from agent.alerts import Alerting, Facts, Outcome
 from agent.clock import SteadyClock
 from agent.engine import Engine, SystemView
 from agent.exporter import Metrics, Scrape
-from agent.ledger import Action, Ledger, LedgerError
+from agent.ledger import TIMEOUT_SECONDS, Action, Ledger, LedgerError
 from agent.model import Config, System
 from agent.notify.dispatch import Dispatcher
 from agent.probes import Prober
@@ -47,7 +47,9 @@ from agent.text import redact
 
 log = logging.getLogger(__name__)
 
-COMMIT_WAIT_SECONDS = 2.0  # a scrape waits this long for the ledger, then serves from memory
+# A scrape waits this long for its figures to be safe: committed, or kept in the journal once
+# the store has given up on a try (its lock timeout), then serves them.
+SAFE_WAIT_SECONDS = TIMEOUT_SECONDS + 5.0
 TICK_SECONDS = 0.01  # the scheduler's timer granularity: a few probes start per wake-up
 RUN_SLACK_SECONDS = 1.0  # a probe ends within its timeout plus this, however busy the loop
 GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10); see tune_garbage_collector
@@ -517,20 +519,19 @@ class Agent:
         return await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)
 
     async def _commit(self, batch: Batch) -> bool:
-        """Commit a batch; True once on disk, False if the ledger is failing or too slow right
-        now (the batch stays queued and is written once the ledger recovers)."""
+        """Commit a batch; True once in the ledger, False once only kept safe in the journal
+        because the ledger cannot take it now (it is written once the ledger recovers). So
+        figures shown after it never exceed what a crash would leave: a scrape waits until
+        the store answers or gives up (its lock timeout) and the journal has it."""
         if not batch:
             return self.ledger.healthy
         future = asyncio.wrap_future(self.ledger.submit(batch))
-        if not self.ledger.healthy:
-            return False
         try:
-            await asyncio.wait_for(asyncio.shield(future), COMMIT_WAIT_SECONDS)
+            return await asyncio.wait_for(asyncio.shield(future), SAFE_WAIT_SECONDS)
         except TimeoutError:
-            log.warning("ledger commit slower than %ss; serving figures from memory",
-                        COMMIT_WAIT_SECONDS)
+            log.error("ledger neither committed nor journaled within %ss; serving figures "
+                      "from memory", SAFE_WAIT_SECONDS)
             return False
-        return True
 
     # --- scheduler events ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from agent.ledger import Ledger, StoredWindow
 from agent.loss import round_to_total
 from agent.model import Config
 from agent.records import AuditEntry
+from agent.report.csv import cell
 from agent.report.model import to_pennies
 from agent.report.source import costed_windows
 from agent.text import iso
@@ -90,9 +91,11 @@ def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> s
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV, free text neutralised as the report's CSV does (`=HYPERLINK(...)` is
+    shown by a spreadsheet, not run)."""
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()

@@ -34,6 +34,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
 from agent.basis import CostBasis
+from agent.journal import Journal, journal_path
 from agent.model import AgentConfig
 from agent.records import (
     AlertState,
@@ -45,6 +46,8 @@ from agent.records import (
     DayRecord,
     GroupDayRecord,
     ImportChanges,
+    NotificationRecord,
+    TransitionRecord,
     WindowRecord,
 )
 from agent.shard import format_shard
@@ -52,6 +55,7 @@ from agent.shard import format_shard
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0  # waiting for a lock, or for a connection
+RETRY_LOCK_WAIT = 0.25  # waiting for a SQLite lock once commits are failing (the journal has it)
 SCHEMA_VERSION = 6
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -266,16 +270,24 @@ def migration_sql(number: int, dialect: str) -> list[str]:
 
 def ledger_url(location: str | Path | sa.URL) -> sa.URL:
     """Given a path (a SQLite file) or a database URL, return its SQLAlchemy URL; raise
-    LedgerError for a store the ledger cannot use."""
+    LedgerError for a store the ledger cannot use. No message quotes the URL, which may hold
+    a password."""
     if isinstance(location, sa.URL):
         return location
     text = str(location)
     if "://" not in text:
         return sa.URL.create("sqlite", database=text)
+    stores = "give a file path, sqlite:///path or postgresql+psycopg://host/database"
+    bad_port = ("not a database URL: the port must be a number from 1 to 65535, and an IPv6 "
+                "address goes in brackets: postgresql+psycopg://[::1]:5432/database")
     try:
         url = sa.make_url(text)
-    except sa_exc.ArgumentError as exc:
-        raise LedgerError(f"not a database URL: {exc}") from exc
+    except sa_exc.ArgumentError:
+        raise LedgerError(f"not a database URL: {stores}") from None
+    except ValueError:  # SQLAlchemy's int() of the port: `:abc`, or `[::1` unclosed
+        raise LedgerError(bad_port) from None
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise LedgerError(bad_port)
     backend = url.get_backend_name()
     if backend == "postgresql":
         if importlib.util.find_spec("psycopg") is None:
@@ -283,8 +295,7 @@ def ledger_url(location: str | Path | sa.URL) -> sa.URL:
                               "pip install 'outage-cost-agent[postgresql]'")
         return url.set(drivername="postgresql+psycopg")  # psycopg 3, whatever was written
     if backend != "sqlite":
-        raise LedgerError(f"unsupported ledger store {backend!r}: give a file path, "
-                          "sqlite:///path or postgresql+psycopg://user@host/database")
+        raise LedgerError(f"unsupported ledger store {backend!r}: {stores}")
     return url
 
 
@@ -551,9 +562,13 @@ class Ledger:
         # What the logs and messages call it: never with the password.
         self.name = str(self.path) if self.path else self.url.render_as_string(True)
         self._engine: sa.Engine | None = None
-        self._queue: queue.Queue[tuple[Batch | None, concurrent.futures.Future[None]]] = (
+        self._queue: queue.Queue[tuple[Batch | None, concurrent.futures.Future[bool]]] = (
             queue.Queue()
         )
+        # What cannot be committed yet is kept here, so a crash cannot lose it (agent.journal).
+        self._journal_failing = False
+        self.journal = Journal(journal_path(
+            self.path, f"{self.url.render_as_string(True)}\0{site}\0{shard}"))
         self._thread: threading.Thread | None = None
         self.healthy = True  # False while commits are failing (the batch is kept for retry)
         self.pending = 0  # records held in memory, not yet committed
@@ -618,8 +633,11 @@ class Ledger:
             raw.close()
 
     def open(self) -> None:
-        """Prepare the store and start the writer; raise LedgerError if it is unusable."""
+        """Prepare the store, write what the journal kept from a run that could not, and start
+        the writer; raise LedgerError if the store is unusable or the journal cannot be
+        written to it (the journal is then kept for the next try)."""
         self.prepare()
+        self.replay_journal()
         self._thread = threading.Thread(target=self._writer, name="ledger-writer", daemon=True)
         self._thread.start()
 
@@ -627,7 +645,7 @@ class Ledger:
         """Commit everything queued, then stop the writer."""
         if self._thread is None:
             return
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
         self._queue.put((None, done))
         self._thread.join(timeout=30)
         self._thread = None
@@ -682,9 +700,10 @@ class Ledger:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def submit(self, batch: Batch) -> concurrent.futures.Future[None]:
-        """Queue a batch; the future completes once it is committed."""
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+    def submit(self, batch: Batch) -> concurrent.futures.Future[bool]:
+        """Queue a batch; the future completes once it is safe: True once committed, False
+        once kept in the journal because the store cannot take it yet."""
+        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
         self._queue.put((batch, future))
         return future
 
@@ -693,11 +712,12 @@ class Ledger:
         await asyncio.wrap_future(self.submit(batch))
 
     def _writer(self) -> None:
-        """Commit queued batches in order. A failed commit keeps its records (compacted) and
-        retries with backoff, absorbing what arrives meanwhile; nothing is dropped unless the
-        agent is stopping and the ledger still cannot be written after a few tries."""
+        """Commit queued batches in order. A failed commit keeps its records (compacted) in
+        memory and in the journal, and retries with backoff, absorbing what arrives meanwhile;
+        nothing is dropped unless the agent is stopping and the ledger still cannot be
+        written after a few tries (the journal still has it, for the next start)."""
         conn: sa.Connection | None = None
-        pending, waiting = Batch(), list[concurrent.futures.Future[None]]()
+        pending, waiting = Batch(), list[concurrent.futures.Future[bool]]()
         failures, delay, stop = 0, 0.1, False
         while True:
             taken = self._take(block=not waiting)
@@ -705,8 +725,13 @@ class Ledger:
             pending.absorb_all(batch for batch, _ in taken if batch is not None)
             waiting.extend(future for _, future in taken)
             self.pending = pending.size()
+            if failures:  # kept safe first: the next try may block until the store's timeout
+                self._keep(pending, waiting, again=False)
             try:
                 conn = conn or self.engine.connect()
+                if failures and self.path is not None:  # failing: try often, wait little
+                    cast(sqlite3.Connection, conn.connection.driver_connection).execute(
+                        f"PRAGMA busy_timeout = {int(RETRY_LOCK_WAIT * 1000)}")
                 with conn.begin():
                     self._write_batch(conn, pending)
             except sa_exc.SQLAlchemyError as exc:
@@ -714,26 +739,101 @@ class Ledger:
                 self._note_failure(exc, failures)
                 _close(conn)
                 conn = None
+                self._keep(pending, waiting)
                 if not (stop and failures > 3):
-                    self._backoff.wait(delay)
+                    stop = self._back_off(delay, pending, waiting) or stop
                     delay = min(delay * 2, 5.0)
                     continue
-                log.error("ledger %s: stopping with %d records never written", self.name,
-                          pending.size())
+                log.error("ledger %s: stopping with %d records not written; the journal %s "
+                          "keeps them for the next start", self.name, pending.size(),
+                          self.journal.path)
             else:
                 if failures:
                     log.warning("ledger %s: writable again; %d records written", self.name,
                                 pending.size())
+                    self.journal.clear()
                 self.healthy, self.last_error, failures, delay = True, "", 0, 0.1
-            for future in waiting:
-                if not future.done():
-                    future.set_result(None)
+                _resolve(waiting, True)
+            _resolve(waiting, False)
             pending, waiting, self.pending = Batch(), [], 0
             if stop:
                 _close(conn)
                 return
 
-    def _take(self, block: bool) -> list[tuple[Batch | None, concurrent.futures.Future[None]]]:
+    def _keep(self, pending: Batch, waiting: list[concurrent.futures.Future[bool]],
+              again: bool = True) -> None:
+        """Journal what is held back, and let the batches waiting go on (safe, though not
+        committed, unless the journal cannot be written either). Unless `again`, a journal
+        that failed last time is not tried until the next commit: its disk is the ledger's,
+        unwell too, and must be let go of (to be remounted)."""
+        if again or not self._journal_failing:
+            try:
+                self.journal.keep(pending)
+                self._journal_failing = False
+            except OSError as exc:  # the local disk too: held in memory only, and said so
+                if not self._journal_failing:
+                    log.error("ledger %s: cannot keep the journal %s either (%s): the held "
+                              "records are in memory only until one of them can be written",
+                              self.name, self.journal.path, exc.strerror)
+                self._journal_failing = True
+        _resolve(waiting, False)  # as safe as they can be made: waiting longer gains nothing
+
+    def _back_off(self, delay: float, pending: Batch,
+                  waiting: list[concurrent.futures.Future[bool]]) -> bool:
+        """Wait `delay` before the next try, journaling what arrives meanwhile at once (a
+        scrape waits for its figures to be safe); return True if told to stop."""
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                batch, future = self._queue.get(timeout=left)
+            except queue.Empty:
+                return False
+            waiting.append(future)
+            if batch is None:
+                return True
+            pending.absorb_all([batch])
+            self.pending = pending.size()
+            self._keep(pending, waiting, again=False)
+        return False
+
+    def replay_journal(self) -> None:
+        """Write what the journal kept into the store (transitions and notifications already
+        there are not written twice), then remove it; raise LedgerError if it cannot."""
+        try:
+            kept = self.journal.read()
+        except ValueError as exc:
+            raise LedgerError(f"{exc}; move it aside to start without it") from exc
+        if kept is None:
+            return
+        try:
+            with self.engine.begin() as conn:
+                kept.transitions = [t for t in kept.transitions
+                                    if not self._transition_recorded(conn, t)]
+                kept.notifications = [n for n in kept.notifications
+                                      if not self._notification_recorded(conn, n)]
+                self._write_batch(conn, kept)
+        except sa_exc.SQLAlchemyError as exc:
+            raise LedgerError(f"{self.name}: cannot write the {kept.size()} records the "
+                              f"journal {self.journal.path} kept: {reason(exc)}") from exc
+        log.warning("ledger %s: %d records a previous run could not commit written from the "
+                    "journal", self.name, kept.size())
+        self.journal.clear()
+
+    def _transition_recorded(self, conn: sa.Connection, t: TransitionRecord) -> bool:
+        return conn.execute(sa.text(
+            "SELECT 1 FROM transitions WHERE site = :site AND system = :system AND at = :at "
+            "AND new_state = :state"),
+            {"site": self.site, "system": t.system, "at": t.at, "state": t.new_state}
+        ).first() is not None
+
+    def _notification_recorded(self, conn: sa.Connection, n: NotificationRecord) -> bool:
+        return conn.execute(sa.text(
+            "SELECT 1 FROM notifications WHERE site = :site AND at = :at AND rule = :rule "
+            "AND status = :status AND title = :title"),
+            {"site": self.site, "at": n.at, "rule": n.rule, "status": n.status,
+             "title": n.title}).first() is not None
+
+    def _take(self, block: bool) -> list[tuple[Batch | None, concurrent.futures.Future[bool]]]:
         items = [self._queue.get()] if block else []
         while len(items) < 5000:
             try:
@@ -1143,30 +1243,35 @@ def _execute_many(conn: sa.Connection, statement: sa.TextClause,
         conn.execute(statement, rows)
 
 
+def _resolve(futures: list[concurrent.futures.Future[bool]], committed: bool) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(committed)
+
+
 def _shard_words(shard: str) -> str:
     return f", shard {shard}" if shard else ""
 
 
 def _claim_file(lock: Path, site: str, shard: str) -> IO[str]:
-    """Hold an exclusive flock on `lock` (created if need be), saying who holds it; raise
-    LedgerError naming the holder if another process does."""
+    """Hold an exclusive flock on `lock` (created if need be), saying in it who holds it;
+    raise LedgerError naming the holder if another process does. The file held open is only
+    read: a filesystem can still be remounted read-only under a running agent."""
     try:
-        handle = open(lock, "a+", encoding="utf-8")  # noqa: SIM115 - held while the agent runs
+        os.close(os.open(lock, os.O_CREAT | os.O_RDONLY, 0o600))
+        handle = open(lock, encoding="utf-8")  # noqa: SIM115 - held while the agent runs
     except OSError as exc:
         raise LedgerError(f"{lock}: {exc.strerror}") from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
         raise LedgerError(f"{lock.with_suffix('')}: another agent already runs on this ledger "
                           f"({holder}); two would bill every outage twice. Stop it first, "
                           "or give this agent a ledger of its own") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}, site {site or '(none)'}{_shard_words(shard)}\n")
-    handle.flush()
+    with suppress(OSError), open(lock, "w", encoding="utf-8") as note:  # who holds it, if we can
+        note.write(f"pid {os.getpid()}, site {site or '(none)'}{_shard_words(shard)}\n")
     return handle
 
 

@@ -13,6 +13,13 @@ from pgparts import PostgresCluster
 from agent.ledger import Ledger
 
 
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Journals of PostgreSQL ledgers go under the test's own folder, never the home one."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
     """One throwaway PostgreSQL cluster on 127.0.0.1 for the session; removed at the end."""

@@ -58,6 +58,30 @@ def test_check_reports_every_problem_and_exits_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+BAD_PORT = ("not a database URL: the port must be a number from 1 to 65535, and an IPv6 "
+            "address goes in brackets: postgresql+psycopg://[::1]:5432/database")
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://agent:s3cretpw@db.example.internal:abc/o",
+                                 "postgresql://agent:s3cretpw@[::1/outages"])
+@pytest.mark.fault("a PostgreSQL URL with a bad port given as run --ledger, or as agent.ledger "
+                   "to check", "exit 2 with one line (run: naming --ledger; check: file:line); "
+                   "the password is never printed", area="Security")
+def test_a_bad_ledger_url_is_one_line_without_its_password(tmp_path, url):
+    config = tmp_path / "config.yaml"
+    config.write_text(f'agent: {{ledger: "{url}"}}\ncost: {{annual_cost_per_user: 1, '
+                      "concurrent_users: 1}\nsystems:\n  - name: a\n    probe: "
+                      "{type: tcp, target: '127.0.0.1:9'}\n")
+    given = run("run", "-c", str(tmp_path / "missing.yaml"), "--ledger", url)
+    checked = run("check", "-c", str(config))
+    assert (given.returncode, given.stderr.splitlines()) == (
+        2, [f"outage-agent run: --ledger: {BAD_PORT}"])
+    assert (checked.returncode, checked.stderr.splitlines()) == (
+        2, [f"{config}:1: agent.ledger: {BAD_PORT}"])
+    for result in (given, checked):
+        assert "s3cretpw" not in result.stdout + result.stderr
+
+
 def test_probe_prints_a_table_and_exits_1_when_a_system_fails(tmp_path):
     up = HttpTarget()
     up.up()

@@ -187,6 +187,52 @@ def test_ledger_url_errors_name_the_key(tmp_path: Path, written: str, message: s
     assert message in problem
 
 
+BAD_PORT = ("config.yaml:1: agent.ledger: not a database URL: the port must be a number from 1 "
+            "to 65535, and an IPv6 address goes in brackets: "
+            "postgresql+psycopg://[::1]:5432/database")
+
+
+@pytest.mark.parametrize("written", [
+    "postgresql+psycopg://agent:s3cretpw@db.example.internal:abc/outages",
+    "postgresql://agent:s3cretpw@[::1/outages",
+    "postgresql://agent:s3cretpw@db.example.internal:/outages",
+    "postgresql://agent:s3cretpw@db.example.internal:99999/outages",
+    "postgresql://agent:s3cretpw@db.example.internal:s3cretpw/outages",
+])
+@pytest.mark.fault("a PostgreSQL ledger URL with a bad port (:abc, an unclosed [::1)",
+                   "one file:line problem, which never shows the password")
+def test_a_ledger_url_with_a_bad_port_is_a_problem_without_its_password(
+    tmp_path: Path, written: str,
+) -> None:
+    assert problems(tmp_path, f'agent: {{ledger: "{written}"}}\n{MINIMAL}') == [BAD_PORT]
+
+
+AUTHORIZATION = ("config.yaml:4: systems[0].probe.headers.{name}: the url's user:password@ is "
+                 "sent as an Authorization header of its own: give one or the other")
+
+
+@pytest.mark.parametrize(("url", "headers", "problem"), [
+    ("https://monitor:s3cretpw@intranet.example.internal/", "{authorization: Bearer x}",
+     AUTHORIZATION.format(name="authorization")),
+    ("http://monitor@intranet.example.internal/", "{Authorization: Basic eA==}",
+     AUTHORIZATION.format(name="Authorization")),
+    ("https://monitor:s3cretpw@intranet.example.internal/", "{Accept: text/plain}", None),
+    ("https://intranet.example.internal/", "{Authorization: Bearer x}", None),
+])
+@pytest.mark.fault("an http probe with user:password@ in its url and an Authorization header",
+                   "a file:line problem at the header, not a probe that passes check and is "
+                   "then down for ever with reason 'ValueError'")
+def test_url_credentials_and_an_authorization_header_are_refused_together(
+    tmp_path: Path, url: str, headers: str, problem: str | None,
+) -> None:
+    text = with_system("", f'{{type: http, url: "{url}", headers: {headers}}}')
+    if problem is None:
+        spec = load(tmp_path, text).systems[0].check.spec
+        assert isinstance(spec, HttpProbe) and spec.url == url
+    else:
+        assert problems(tmp_path, text) == [problem]
+
+
 def test_example_agent_section(example: Config) -> None:
     agent = example.agent
     assert (agent.listen, agent.site, agent.log_level) == ("127.0.0.1:9321", "shire-hall", "info")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import subprocess
 
+import pytest
 from ledgerparts import HOUR, at, store, window, write_config
 
 from agent.ledger import Ledger
@@ -44,3 +46,29 @@ def test_export_writes_windows_and_the_audit_trail(tmp_path, ledger_location):
         == (stored.id, "ticket", None, "INC-4411", "ops@shire-hall")
     assert both["windows"][0]["id"] == stored.id
     assert export(config, "--what", "all").returncode == 2  # CSV is one table at a time
+
+
+@pytest.mark.fault("=HYPERLINK(...), @SUM(...), +cmd and -2+3 in a window's reason, note, "
+                   "ticket and audit trail", "the export's CSV shows them as text (a leading "
+                   "'), as the report's CSV does; JSON keeps them as they are",
+                   area="Security")
+def test_export_csv_cells_are_never_spreadsheet_formulas(tmp_path):
+    config = write_config(tmp_path, SYSTEMS)
+    ledger = Ledger(tmp_path / "ledger.db", "shire-hall")
+    ledger.open()
+    start = at("2026-11-03 09:00")
+    record = window("email", start, start + HOUR)
+    [stored] = store(ledger, dataclasses.replace(record, reason="=HYPERLINK(\"http://x\",\"y\")"))
+    ledger.annotate(stored.id, {"note": "@SUM(A1:A9)", "ticket": "+cmd|' /C calc'!A0"},
+                    "-2+3", start + 2 * HOUR)
+    ledger.close()
+
+    [row] = csv.DictReader(io.StringIO(export(config).stdout))
+    assert (row["reason"], row["note"], row["ticket"]) == (
+        "'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1:A9)", "'+cmd|' /C calc'!A0")
+    assert (row["system"], row["cost"]) == ("email", "25987.53")  # text and numbers kept
+    audit = list(csv.DictReader(io.StringIO(export(config, "--what", "audit").stdout)))
+    assert {(a["who"], a["after"]) for a in audit} == {
+        ("'-2+3", "'@SUM(A1:A9)"), ("'-2+3", "'+cmd|' /C calc'!A0")}
+    [window_json] = json.loads(export(config, "--format", "json").stdout)
+    assert window_json["note"] == "@SUM(A1:A9)"

@@ -4,6 +4,7 @@ it cannot write, and writes it once the disk recovers. A corrupt file is never o
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -172,3 +173,39 @@ def test_a_corrupt_ledger_is_refused_and_left_untouched(tmp_path):
     assert "Traceback" not in result.stderr
     for file, content in junk.items():
         assert file.read_bytes() == content
+
+
+@pytest.mark.fault("SIGKILL while another process holds the ledger locked during an outage, "
+                   "then the lock is released and the agent restarted",
+                   "what could not be committed was kept in the journal beside the ledger "
+                   "and is written at the restart: no counter ends below the last value "
+                   "served")
+def test_a_crash_while_the_ledger_is_locked_loses_nothing_served(tmp_path):
+    [target] = http_targets("intranet").values()
+    ledger = tmp_path / "ledger.db"
+    agent = configured_agent(tmp_path, CONFIG, ledger=ledger, target=target.url).start()
+    cost = 'outage_cost_total{system="intranet"}'
+    try:
+        wait_for("up", lambda: agent.state("intranet") == "up")
+        target.down()
+        wait_for("down", lambda: agent.state("intranet") == "down")
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(ledger), "30"],
+                                  stdout=subprocess.PIPE, text=True)
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        wait_for("the ledger to fail", lambda: agent.metrics()["outage_ledger_up"] == 0,
+                 timeout=30)
+        served = [agent.metrics()[cost] for _ in range(3)]
+        time.sleep(2)
+        served.append(agent.metrics()[cost])
+        assert served == sorted(served) and served[-1] > served[0]
+        assert Path(f"{ledger}.journal").exists()
+        assert agent.kill(signal.SIGKILL) == -signal.SIGKILL
+        locker.kill()
+        locker.wait(timeout=30)
+        agent.start()
+        assert agent.metrics()[cost] >= served[-1]
+        assert not Path(f"{ledger}.journal").exists()  # written into the ledger at the start
+        assert "written from the journal" in agent.log.read_text()
+    finally:
+        agent.stop()
+        target.down()

@@ -84,8 +84,13 @@ systems:
     probe:
       type: http
       url: "http://admin:${{PROBE_PASSWORD}}@127.0.0.1:{refused}/health"
-      headers: {{Authorization: "Bearer ${{API_TOKEN}}", Accept: text/plain}}
+      headers: {{Accept: text/plain}}
       proxy: "http://proxyuser:${{PROXY_PASSWORD}}@127.0.0.1:{refused}"
+  - name: api  # an Authorization header goes with a URL without user:password@
+    probe:
+      type: http
+      url: "http://127.0.0.1:{refused}/api"
+      headers: {{Authorization: "Bearer ${{API_TOKEN}}"}}
   - name: backup
     probe: {{type: command, command: ["{plugin}"]}}
 notifiers:

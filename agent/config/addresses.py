@@ -82,3 +82,9 @@ def url_error(text: str) -> str | None:
     except UnicodeError:
         error = f"{host!r} is not a valid host name"
     return f"not a valid URL: {error}" if error else None
+
+
+def has_credentials(url: str) -> bool:
+    """Given a valid URL, return whether it carries a user (and password) before its host, as
+    in https://user:password@host/: an http client makes an Authorization header of them."""
+    return urlsplit(url).username is not None

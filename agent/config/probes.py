@@ -8,7 +8,13 @@ import shlex
 from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
-from agent.config.addresses import host_error, host_port_error, is_ip, url_error
+from agent.config.addresses import (
+    has_credentials,
+    host_error,
+    host_port_error,
+    is_ip,
+    url_error,
+)
 from agent.config.timing import PROBE_SETTINGS, Setting, read_settings
 from agent.config.tree import Context, Node, one_or_list
 from agent.config.values import (
@@ -134,6 +140,10 @@ def _check_http(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -
     url = values.get("url")
     if "tls_expiry_degraded" in fields and url and not url.lower().startswith("https:"):
         ctx.bad(fields["tls_expiry_degraded"], "needs an https:// url: there is no certificate")
+    names = [name for name, _ in values.get("headers", ()) if name.lower() == "authorization"]
+    if names and url and has_credentials(url):
+        ctx.bad(fields["headers"].value[names[0]], "the url's user:password@ is sent as an "
+                "Authorization header of its own: give one or the other")
 
 
 def _check_dns(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ its SSL context per probe costs far more CPU than the probe itself. Host names a
 by c-ares (aiohttp's AsyncResolver), never by the loop's small getaddrinfo thread pool.
 
 A plain-http URL without a proxy or credentials goes through `agent.probes.wire` instead:
-the same request on the wire for a third of the CPU (see there), judged by the same rules.
+the same request on the wire for less CPU, read by the same parser (llhttp) with the same
+settings, and judged by the same rules. Redirects are followed here, one request at a time,
+whichever path sends each one (see `redirected` for what a redirect to another origin drops).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.connector import Connection
+from aiohttp.http_exceptions import PayloadEncodingError
 from cryptography import x509
 from yarl import URL
 
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
 
 BODY_LIMIT = 1024 * 1024  # bytes of body read for body_contains / body_regex
 USER_AGENT = f"outage-cost-agent/{__version__}"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\s\";]+)", re.IGNORECASE)
 
 SessionKey = tuple[bool, str | None, str | None, str | None, int | None]
 
@@ -84,9 +91,13 @@ class HttpClients:
         return aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": USER_AGENT},
+            # the wire's Accept-Encoding, not aiohttp's (it grows with optional packages)
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": wire.ACCEPT_ENCODING},
             trust_env=False,  # a proxy is configured per probe, never taken from the environment
             response_class=CertResponse,
+            max_line_size=wire.MAX_FIELD,  # aiohttp's defaults, which the wire keeps to
+            max_field_size=wire.MAX_FIELD,
+            max_headers=wire.MAX_HEADERS,
         )
 
     async def close(self) -> None:
@@ -103,6 +114,12 @@ async def read_limited(content: aiohttp.StreamReader, limit: int = BODY_LIMIT) -
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header, if it has one."""
+    match = _CHARSET.search(content_type or "")
+    return match.group(1) if match else None
 
 
 def decode(body: bytes, charset: str | None) -> str:
@@ -176,20 +193,6 @@ class CertResponse(aiohttp.ClientResponse):
         return await super().start(connection)
 
 
-async def check_response(response: aiohttp.ClientResponse, spec: HttpProbe) -> ProbeResult:
-    not_after = getattr(response, "tls_not_after", None)
-    facts = (("tls_not_after", not_after),) if not_after is not None else ()
-    reason = status_reason(response.status, spec.expect_status)
-    if not reason and _checks_body(spec):
-        text = decode(await read_limited(response.content), response.charset)
-        reason = body_reason(text, spec)
-    if reason:
-        return ProbeResult(Status.DOWN, 0.0, reason, facts)
-    if not_after is not None and spec.tls_expiry_degraded is not None:
-        reason = expiry_reason(not_after, time.time(), spec.tls_expiry_degraded)
-    return ProbeResult(Status.DEGRADED if reason else Status.UP, 0.0, reason, facts)
-
-
 def _tls_reason(exc: aiohttp.ClientConnectorCertificateError) -> str:
     error = exc.certificate_error
     detail = getattr(error, "verify_message", None) or getattr(error, "reason", None) or error
@@ -223,7 +226,8 @@ def error_reason(exc: Exception) -> str:
             return connect_reason(exc.os_error)
         case aiohttp.ServerDisconnectedError():
             return "server disconnected"
-        case aiohttp.ClientPayloadError():
+        # a body read raises PayloadEncodingError itself with aiohttp's pure-Python parser
+        case aiohttp.ClientPayloadError() | PayloadEncodingError():
             return "bad response body"
         case aiohttp.ClientResponseError():
             return "bad response"
@@ -238,57 +242,49 @@ def _checks_body(spec: HttpProbe) -> bool:
     return spec.body_contains is not None or spec.body_regex is not None
 
 
-async def probe_wire(
-    spec: HttpProbe, request: wire.Request, timeout: float, resources: Resources
-) -> ProbeResult:
-    """`probe` through the lean exchange; raise wire.Redirect for aiohttp to follow one."""
-    def want_body(status: int) -> bool:
-        return _checks_body(spec) and not status_reason(status, spec.expect_status)
+@dataclass(frozen=True)
+class Redirect:
+    """An answer that sends the probe on: its status and Location."""
 
-    try:
-        async with asyncio.timeout(timeout):
-            response = await wire.exchange(
-                request, spec.method, FAMILIES.get(spec.ip_version, socket.AF_UNSPEC),
-                resources.resolver, want_body, BODY_LIMIT, spec.follow_redirects)
-    except TimeoutError:
-        return ProbeResult(Status.DOWN, 0.0, f"timeout after {timeout:g}s")
-    except wire.DNSFailure as exc:
-        return ProbeResult(Status.DOWN, 0.0, f"DNS: {exc.strerror or 'lookup failed'}")
-    except OSError as exc:
-        return ProbeResult(Status.DOWN, 0.0, connect_reason(exc))
-    except wire.Disconnected:
-        return ProbeResult(Status.DOWN, 0.0, "server disconnected")
-    except wire.BadResponse:
-        return ProbeResult(Status.DOWN, 0.0, "bad response")
-    except wire.BadBody:
-        return ProbeResult(Status.DOWN, 0.0, "bad response body")
-    reason = status_reason(response.status, spec.expect_status)
-    if not reason and response.body is not None:
-        reason = body_reason(decode(response.body, response.charset), spec)
-    return ProbeResult(Status.DOWN if reason else Status.UP, 0.0, reason)
+    status: int
+    location: str
 
 
-async def probe(spec: HttpProbe, timeout: float, resources: Resources) -> ProbeResult:
-    """Request the URL once; a status, body or connection problem is a down result."""
-    request = wire.lean_request(spec, USER_AGENT)
-    if request is not None:
-        try:
-            return await probe_wire(spec, request, timeout, resources)
-        except wire.Redirect as redirect:
-            if spec.max_redirects < 1:
-                return ProbeResult(Status.DOWN, 0.0, "too many redirects")
-            following = redirected(spec, redirect)
-            if following is None:
-                return ProbeResult(Status.DOWN, 0.0, "invalid URL")
-            spec = following
-    return await probe_aiohttp(spec, timeout, resources)
+def redirect_to(spec: HttpProbe, status: int, location: str | None) -> Redirect | None:
+    """The redirect to follow, or None if the answer is the one to judge."""
+    if spec.follow_redirects and status in REDIRECTS and location:
+        return Redirect(status, location)
+    return None
 
 
-def redirected(spec: HttpProbe, redirect: wire.Redirect) -> HttpProbe | None:
-    """The rest of the probe after a redirect, as aiohttp would go on: to the Location, with
-    one redirect fewer allowed; a 303 (or a 301/302 answering a POST) becomes a GET without
-    the body; an Authorization header is not sent to another origin. None if the Location
-    is not an http(s) URL (aiohttp: an invalid URL)."""
+def wants_body(spec: HttpProbe, status: int, location: str | None) -> bool:
+    """Whether the body decides the verdict: it is checked, the status passes, and the
+    answer is not a redirect to follow."""
+    return (_checks_body(spec) and not status_reason(status, spec.expect_status)
+            and redirect_to(spec, status, location) is None)
+
+
+def judge(spec: HttpProbe, status: int, content_type: str | None, body: bytes | None,
+          not_after: float | None = None) -> ProbeResult:
+    """Given a final answer (its body only if `wants_body`, and the certificate's expiry
+    over TLS), return the verdict."""
+    facts = (("tls_not_after", not_after),) if not_after is not None else ()
+    reason = status_reason(status, spec.expect_status)
+    if not reason and body is not None:
+        reason = body_reason(decode(body, charset(content_type)), spec)
+    if reason:
+        return ProbeResult(Status.DOWN, 0.0, reason, facts)
+    if not_after is not None and spec.tls_expiry_degraded is not None:
+        reason = expiry_reason(not_after, time.time(), spec.tls_expiry_degraded)
+    return ProbeResult(Status.DEGRADED if reason else Status.UP, 0.0, reason, facts)
+
+
+def redirected(spec: HttpProbe, redirect: Redirect) -> HttpProbe | None:
+    """The probe's next request after a redirect: to the Location; a 303 (or a 301/302
+    answering a POST) becomes a GET without the body. To another origin (scheme, host or
+    port) no header the config sets goes along: not Authorization, Cookie or
+    Proxy-Authorization, nor an API key or token; nor do credentials in the URL. None if the
+    Location is not an http(s) URL (aiohttp: an invalid URL)."""
     url = URL(spec.url)
     try:
         target = url.join(URL(redirect.location))
@@ -301,14 +297,83 @@ def redirected(spec: HttpProbe, redirect: wire.Redirect) -> HttpProbe | None:
             redirect.status in (301, 302) and method == "POST"):
         method, body = "GET", None
     headers = spec.headers
-    if target.origin() != url.origin():
-        headers = tuple((k, v) for k, v in headers if k.lower() != "authorization")
+    if _origin(target) != _origin(url):
+        headers = ()
+    elif url.user is not None and target.user is None:  # as aiohttp keeps its auth
+        target = target.with_user(url.user).with_password(url.password)
     return dataclasses.replace(spec, url=str(target), method=method, body=body,
-                               headers=headers, max_redirects=spec.max_redirects - 1)
+                               headers=headers)
+
+
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return url.scheme, url.host, url.port  # the port, given or the scheme's default
+
+
+async def probe(spec: HttpProbe, timeout: float, resources: Resources) -> ProbeResult:
+    """Request the URL, following redirects; a status, body or connection problem is a down
+    result. Plain http goes through the lean exchange (agent.probes.wire), the rest through
+    aiohttp."""
+    return await _follow(spec, timeout, resources, lean=True)
 
 
 async def probe_aiohttp(spec: HttpProbe, timeout: float, resources: Resources) -> ProbeResult:
-    """`probe` through aiohttp: https, proxies, credentials in the URL, redirects."""
+    """`probe` with every request sent by aiohttp: the reference the lean exchange is held
+    to (tests/probes/test_http_corpus.py)."""
+    return await _follow(spec, timeout, resources, lean=False)
+
+
+async def _follow(spec: HttpProbe, timeout: float, resources: Resources,
+                  lean: bool) -> ProbeResult:
+    """Send the probe's request and follow at most `max_redirects` redirects, one request
+    at a time, so both paths follow them by the same rules."""
+    try:
+        async with asyncio.timeout(timeout):
+            for _ in range(spec.max_redirects + 1):
+                request = wire.lean_request(spec, USER_AGENT) if lean else None
+                if request is not None:
+                    answer = await request_wire(spec, request, resources)
+                else:
+                    answer = await request_aiohttp(spec, timeout, resources)
+                if isinstance(answer, ProbeResult):
+                    return answer
+                following = redirected(spec, answer)
+                if following is None:
+                    return ProbeResult(Status.DOWN, 0.0, "invalid URL")
+                spec = following
+    except TimeoutError:
+        return ProbeResult(Status.DOWN, 0.0, f"timeout after {timeout:g}s")
+    return ProbeResult(Status.DOWN, 0.0, "too many redirects")
+
+
+async def request_wire(spec: HttpProbe, request: wire.Request,
+                       resources: Resources) -> ProbeResult | Redirect:
+    """One request through the lean exchange: the verdict, or the redirect to follow."""
+    def want_body(status: int, headers: Mapping[str, str]) -> bool:
+        return wants_body(spec, status, headers.get("location"))
+
+    try:
+        response = await wire.exchange(
+            request, FAMILIES.get(spec.ip_version, socket.AF_UNSPEC),
+            resources.resolver, want_body, BODY_LIMIT)
+    except wire.DNSFailure as exc:
+        return ProbeResult(Status.DOWN, 0.0, f"DNS: {exc.strerror or 'lookup failed'}")
+    except OSError as exc:
+        return ProbeResult(Status.DOWN, 0.0, connect_reason(exc))
+    except wire.Disconnected:
+        return ProbeResult(Status.DOWN, 0.0, "server disconnected")
+    except wire.BadResponse:
+        return ProbeResult(Status.DOWN, 0.0, "bad response")
+    except wire.BadBody:
+        return ProbeResult(Status.DOWN, 0.0, "bad response body")
+    headers = response.headers
+    redirect = redirect_to(spec, response.status, headers.get("location"))
+    return redirect or judge(spec, response.status, headers.get("content-type"), response.body)
+
+
+async def request_aiohttp(spec: HttpProbe, timeout: float,
+                          resources: Resources) -> ProbeResult | Redirect:
+    """One request through aiohttp (https, proxies, credentials in the URL): the verdict,
+    or the redirect to follow."""
     try:
         session = resources.http.session(spec)
     except (OSError, ssl.SSLError) as exc:  # ca_file / client_cert missing or unreadable
@@ -319,13 +384,20 @@ async def probe_aiohttp(spec: HttpProbe, timeout: float, resources: Resources) -
             spec.url,
             headers=spec.headers,
             data=spec.body,
-            allow_redirects=spec.follow_redirects,
-            max_redirects=spec.max_redirects + 1,  # aiohttp counts the last request too
+            allow_redirects=False,  # followed by _follow, by the same rules as the wire's
             proxy=spec.proxy,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
-            return await check_response(response, spec)
+            status, location = response.status, response.headers.get("Location")
+            redirect = redirect_to(spec, status, location)
+            if redirect is not None:
+                return redirect
+            body = None
+            if wants_body(spec, status, location):
+                body = await read_limited(response.content)
+            return judge(spec, status, response.headers.get("Content-Type"), body,
+                         getattr(response, "tls_not_after", None))
     except TimeoutError:
         return ProbeResult(Status.DOWN, 0.0, f"timeout after {timeout:g}s")
-    except (aiohttp.ClientError, ValueError) as exc:
+    except (aiohttp.ClientError, PayloadEncodingError, ValueError) as exc:
         return ProbeResult(Status.DOWN, 0.0, error_reason(exc))

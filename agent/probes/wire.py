@@ -2,39 +2,59 @@
 
 aiohttp builds a request object, a connector key, timers, trace hooks and a response object
 for every request: about 0.3 ms of CPU beyond the socket work, which at 333 probes a second
-is a third of a core (measured here: 0.85 CPU-s per 1,000 fresh-connection requests through
-aiohttp, 0.52 through a bare asyncio stream). This module sends the same request aiohttp
-would (same headers, `Connection: close`), reads the status line and headers and, only when
-the probe checks it, the body; then closes.
+is a third of a core. This module sends the same request aiohttp would (same headers,
+`Connection: close`) on a raw non-blocking socket and reads the answer with llhttp, through
+httptools: the parser aiohttp's own C parser is built on, set up the same way (the same
+leniencies, the same limits, the same checks aiohttp adds on top), with the body decoded by
+aiohttp's own decompressors. So both paths give one verdict, and the same reason, for every
+answer: tests/probes/test_http_corpus.py holds them to it, shape by shape, and
+docs/probe-verdicts.md lists the shapes.
 
-aiohttp stays the reference and does everything else: https, proxies, credentials in the
-URL, and following redirects (this reader hands back the first redirect, and aiohttp goes
-on from its Location). Failures read as aiohttp's do, so reasons do not depend on
-which of the two ran: "connection refused", "DNS: ...", "server disconnected",
-"bad response", "bad response body".
+aiohttp does everything else: https, proxies and credentials in the URL. Failures read as
+aiohttp's do: "connection refused", "DNS: ...", "server disconnected", "bad response",
+"bad response body".
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
-import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import aiohappyeyeballs
+import httptools
 from aiohttp.abc import AbstractResolver
+from aiohttp.compression_utils import (
+    HAS_BROTLI,
+    HAS_ZSTD,
+    BrotliDecompressor,
+    ZLibDecompressor,
+    ZSTDDecompressor,
+)
+from aiohttp.helpers import DEBUG as AIOHTTP_DEBUG
 from yarl import URL
 
 from agent.model import HttpProbe
 
-HEAD_LIMIT = 64 * 1024  # status line and headers; aiohttp refuses far less per line
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 HAPPY_EYEBALLS_DELAY = 0.25  # as aiohttp's connector: the next address after 250 ms
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3})(?:[ \t][^\r\n]*)?")
-_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\s\";]+)", re.IGNORECASE)
+ACCEPT_ENCODING = "gzip, deflate, br"  # what both paths ask for (aiohttp's session too)
+READ_SIZE = 256 * 1024  # what an asyncio transport reads at once: the same bytes per parse
+# aiohttp's limits (its ClientSession is given these too): a reason phrase, or a header's
+# name and value together, longer than MAX_FIELD bytes; more than MAX_HEADERS headers.
+MAX_FIELD = 8190
+MAX_HEADERS = 128
+# aiohttp's C parser is lenient with responses, as below, unless in Python's dev mode; then
+# it refuses a repeat of any of SINGLETONS instead (RFC 9110's singleton fields).
+STRICT = AIOHTTP_DEBUG
+LENIENCIES = {} if STRICT else {
+    "lenient_headers": True, "lenient_optional_cr_before_lf": True,
+    "lenient_spaces_after_chunk_size": True}
+SINGLETONS = frozenset({b"content-length", b"content-location", b"content-range",
+                        b"content-type", b"etag", b"host", b"max-forwards", b"server",
+                        b"transfer-encoding", b"user-agent"})
+DECODED = frozenset({"gzip", "deflate", "br", "zstd"})  # other codings pass through as is
 
 
 class BadResponse(Exception):
@@ -49,15 +69,6 @@ class Disconnected(Exception):
     """The server closed before the response's headers (aiohttp: ServerDisconnectedError)."""
 
 
-class Redirect(Exception):
-    """The response is a redirect to follow (aiohttp follows it from there on)."""
-
-    def __init__(self, status: int, location: str) -> None:
-        super().__init__(status, location)
-        self.status = status
-        self.location = location
-
-
 @dataclass(frozen=True)
 class Request:
     """What to connect to and the whole request to send."""
@@ -70,27 +81,25 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     status: int
-    headers: dict[str, str]  # names in lower case; a repeated header keeps its last value
+    headers: dict[str, str]  # names in lower case; a repeated header keeps its first value
     body: bytes | None  # None unless asked for
-
-    @property
-    def charset(self) -> str | None:
-        match = _CHARSET.search(self.headers.get("content-type", ""))
-        return match.group(1) if match else None
 
 
 @lru_cache(maxsize=100_000)
 def lean_request(spec: HttpProbe, user_agent: str) -> Request | None:
-    """The request for `spec` as aiohttp would write it, or None where aiohttp must send it
-    (https, a proxy, credentials in the URL)."""
+    """The request for `spec` as aiohttp would write it, or None where aiohttp must send it:
+    https, a proxy, credentials in the URL, or HEAD (httptools cannot tell llhttp that an
+    answer has no body, as aiohttp's parser does)."""
     url = URL(spec.url)
     if url.scheme != "http" or spec.proxy or url.user is not None or not url.raw_host:
+        return None
+    if spec.method.upper() == "HEAD":
         return None
     headers = {"host": ("Host", url.host_port_subcomponent or url.raw_host),
                "user-agent": ("User-Agent", user_agent)}
     for name, value in spec.headers:
         headers[name.lower()] = (name, value)
-    defaults = [("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate")]
+    defaults = [("Accept", "*/*"), ("Accept-Encoding", ACCEPT_ENCODING)]
     body = spec.body.encode() if spec.body is not None else b""
     if spec.body is not None:
         defaults += [("Content-Length", str(len(body))),
@@ -109,57 +118,6 @@ async def connect(request: Request, family: int, resolver: AbstractResolver) -> 
     infos = await _addresses(request, family, resolver)
     return await aiohappyeyeballs.start_connection(infos,
                                                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
-
-
-class SocketReader:
-    """The reads an HTTP response needs, straight from a non-blocking socket.
-
-    Not asyncio's transport and StreamReader: the selector transport of Python 3.11 keeps a
-    reference cycle (itself and a bound method of its own) that only the cycle collector
-    frees. At thousands of probes a second those collections, each walking every live object,
-    took most of the event loop (measured: 7 s in every 10 during a mass outage). Raises as
-    StreamReader does: IncompleteReadError at an early end, LimitOverrunError past `limit`.
-    """
-
-    def __init__(self, sock: socket.socket, limit: int = HEAD_LIMIT) -> None:
-        self.sock = sock
-        self.limit = limit
-        self.buffer = bytearray()
-        self.eof = False
-        self.loop = asyncio.get_running_loop()
-
-    async def _fill(self) -> bool:
-        """Read what has arrived into the buffer; False at the end of the stream."""
-        if not self.eof:
-            data = await self.loop.sock_recv(self.sock, 65536)
-            self.buffer += data
-            self.eof = not data
-        return not self.eof
-
-    async def readuntil(self, separator: bytes) -> bytes:
-        while (index := self.buffer.find(separator)) < 0:
-            if len(self.buffer) > self.limit:
-                raise asyncio.LimitOverrunError("separator not found in time", len(self.buffer))
-            if not await self._fill():
-                raise asyncio.IncompleteReadError(bytes(self.buffer), None)
-        return self._take(index + len(separator))
-
-    async def read(self, size: int) -> bytes:
-        """Up to `size` bytes; b"" at the end of the stream."""
-        if not self.buffer:
-            await self._fill()
-        return self._take(min(size, len(self.buffer)))
-
-    async def readexactly(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            if not await self._fill():
-                raise asyncio.IncompleteReadError(bytes(self.buffer), size)
-        return self._take(size)
-
-    def _take(self, size: int) -> bytes:
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
 
 
 class DNSFailure(OSError):
@@ -189,144 +147,226 @@ def _info(family: int, host: str, port: int) -> aiohappyeyeballs.AddrInfoType:
     return (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address)
 
 
-async def exchange(request: Request, method: str, family: int, resolver: AbstractResolver,
-                   want_body: Callable[[int], bool], body_limit: int,
-                   follow_redirects: bool) -> Response:
-    """Send the request and read the response (its body only if `want_body(status)`).
+WantBody = Callable[[int, Mapping[str, str]], bool]
 
-    Raise OSError (connecting, or reading), `Disconnected`, `BadResponse`, `BadBody`, or
-    `Redirect` when the answer is a redirect to follow.
+
+async def exchange(request: Request, family: int, resolver: AbstractResolver,
+                   want_body: WantBody, body_limit: int) -> Response:
+    """Send the request and read the response: its body (at most `body_limit` decoded bytes)
+    only if `want_body(status, headers)`.
+
+    Raise OSError (connecting, or reading), `Disconnected`, `BadResponse` or `BadBody`.
+    Not asyncio's transports: the selector transport of Python 3.11 keeps a reference cycle
+    that only the cycle collector frees, and at thousands of probes a second those
+    collections took most of the event loop (measured: 7 s in every 10 in a mass outage).
     """
     sock = await connect(request, family, resolver)
     try:
-        await asyncio.get_running_loop().sock_sendall(sock, request.data)
-        reader = SocketReader(sock)
-        status, headers = await _read_head(reader)
-        if follow_redirects and status in REDIRECTS and "location" in headers:
-            raise Redirect(status, headers["location"])
-        body = None
-        if want_body(status):
-            body = await _read_body(reader, method, status, headers, body_limit)
-        return Response(status, headers, body)
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(sock, request.data)
+        reading = Reading(body_limit)
+        wanted: bool | None = None
+        while True:
+            data = await loop.sock_recv(sock, READ_SIZE)
+            if data:
+                reading.feed(data)
+            else:
+                reading.end()
+            if reading.head is None:
+                continue
+            if wanted is None:
+                wanted = want_body(reading.head.status, reading.head.headers)
+            if not wanted:
+                return reading.head
+            if reading.body_done():
+                return Response(reading.head.status, reading.head.headers, reading.body())
     finally:
         sock.close()  # a fresh connection per probe: never kept alive
 
 
-async def _read_head(reader: SocketReader) -> tuple[int, dict[str, str]]:
-    """The status and headers of the final response (interim 1xx answers are skipped)."""
-    for _ in range(10):
+class Reading:
+    """One response as it arrives, parsed by llhttp with aiohttp's settings and checks.
+
+    `feed` each read and `end` at the end of the stream. A failure raises as aiohttp fails:
+    a head that cannot be read, or a parser error in the same read that completed the head,
+    fails the whole response (BadResponse); a body that is cut short or will not decode
+    fails only reading the body (BadBody); no head at all is Disconnected. Interim 1xx
+    answers are skipped, as aiohttp skips them (a 101 is final).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.head: Response | None = None  # the final response's status and headers
+        self.complete = False  # the final response has ended
+        self.body_error: BadBody | None = None
+        self._limit = limit
+        self._parser = httptools.HttpResponseParser(self)
+        self._parser.set_dangerous_leniencies(**LENIENCIES)
+        self._framed = False  # a Content-Length or chunks: the body's end is not the close
+        self._decoder: Decoder | None = None
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.on_message_begin()
+
+    def feed(self, data: bytes) -> None:
+        had_head = self.head is not None
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            raise Disconnected from exc
-        except asyncio.LimitOverrunError as exc:
-            raise BadResponse("headers too long") from exc
-        status, headers = parse_head(head)
-        if not 100 <= status < 200:
-            return status, headers
-    raise BadResponse("too many interim responses")
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # after a 101 the connection speaks another protocol: the response ended
+        except httptools.HttpParserError as exc:
+            self._failed(exc.__context__ or exc, had_head)
+
+    def _failed(self, cause: BaseException, had_head: bool) -> None:
+        if isinstance(cause, BadBody):  # llhttp stops there, as aiohttp's payload does
+            self.body_error = cause
+        elif not had_head:  # aiohttp fails the response the read completed the head of
+            raise BadResponse(str(cause)) from cause
+        elif not self.complete:  # aiohttp has handed the response over: its body fails
+            self.body_error = BadBody(f"after the head: {cause}")
+
+    def end(self) -> None:
+        """The server closed the connection: a body that runs to the close has ended."""
+        if self.head is None:
+            raise Disconnected
+        if self.complete or self.body_error is not None:
+            return
+        if self._framed or not self._decoded_to_the_end():
+            self.body_error = BadBody("body cut short")
+        else:
+            self.complete = True
+
+    def body_done(self) -> bool:
+        return (self.complete or self.body_error is not None or self._size >= self._limit)
+
+    def body(self) -> bytes:
+        """The decoded body, at most `limit` bytes; raise BadBody if it could not be read."""
+        if self.body_error is not None:
+            raise self.body_error
+        return b"".join(self._parts)[:self._limit]
+
+    # --- httptools' callbacks: what aiohttp's C parser adds to llhttp ----------------------
+
+    def on_message_begin(self) -> None:
+        self._reason = 0
+        self._count = 0
+        self._fields: dict[bytes, bytes] = {}  # lower-case name: its first value
+        self._encoding = b""  # the last Content-Encoding, as aiohttp takes it
+        self._codings = b""  # every Transfer-Encoding, joined
+        self._old_websocket = False
+
+    def on_status(self, data: bytes) -> None:
+        self._reason += len(data)
+        if self._reason > MAX_FIELD:
+            raise BadResponse("status line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) + len(value) > MAX_FIELD:
+            raise BadResponse("header too long")
+        value = value.rstrip(b" \t")  # llhttp strips the spaces before a value, not after
+        if b"\x00" in value:
+            raise BadResponse("NUL in a header value")
+        self._count += 1
+        if self._count > MAX_HEADERS:
+            raise BadResponse("too many headers")
+        name = name.lower()
+        if name in self._fields and STRICT and name in SINGLETONS:
+            raise BadResponse(f"repeated {name.decode('latin-1')}")
+        self._fields.setdefault(name, value)
+        if name == b"content-encoding":
+            self._encoding = value
+        elif name == b"transfer-encoding":
+            self._codings += b"," + value
+        elif name == b"sec-websocket-key1":
+            self._old_websocket = True
+
+    def on_headers_complete(self) -> None:
+        if self._old_websocket:
+            raise BadResponse("Sec-WebSocket-Key1")  # aiohttp refuses the old websocket draft
+        decoder = _decoder(self._encoding)
+        status = self._parser.get_status_code()
+        if (100 <= status < 200 and status != 101) or self.head is not None:
+            return  # an interim answer (the final one follows), or bytes after the final one
+        headers = {name.decode("latin-1"): value.decode("utf-8", "surrogateescape")
+                   for name, value in self._fields.items()}
+        self.head = Response(status, headers, None)
+        self._decoder = decoder
+        self._framed = b"content-length" in self._fields or _chunked(self._codings)
+
+    def on_body(self, data: bytes) -> None:
+        if self.head is None or self.complete or self._size >= self._limit:
+            return  # past the limit nothing more is decoded
+        room = self._limit - self._size
+        decoded = data if self._decoder is None else self._decoder.decode(data, room)
+        self._parts.append(decoded)
+        self._size += len(decoded)
+
+    def on_message_complete(self) -> None:
+        if self.head is None or self.complete:
+            return
+        if not self._decoded_to_the_end():  # aiohttp raises this from its parser
+            raise BadResponse("compressed stream cut short")
+        self.complete = True
+
+    def _decoded_to_the_end(self) -> bool:
+        return self._decoder is None or self._decoder.finished()
 
 
-def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
-    """Given a response's head (status line to the blank line), return status and headers;
-    raise BadResponse if it is not HTTP/1.x."""
-    lines = head.split(b"\r\n")
-    match = _STATUS_LINE.fullmatch(lines[0])
-    if match is None:
-        raise BadResponse("bad status line")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or line[:1] in b" \t":
-            raise BadResponse("bad header line")
-        headers[name.decode("latin-1").lower()] = value.strip().decode("latin-1")
-    return int(match.group(1)), headers
+def _chunked(codings: bytes) -> bool:
+    """Whether llhttp reads chunks: "chunked" is the last transfer coding."""
+    return codings.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
 
 
-async def _read_body(reader: SocketReader, method: str, status: int,
-                     headers: dict[str, str], limit: int) -> bytes:
-    """At most `limit` bytes of the decoded body; raise BadBody if it is cut short."""
-    if method.upper() == "HEAD" or status in (204, 304):
-        return b""
-    decoder = _decoder(headers.get("content-encoding", ""))
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        chunks = _chunks(reader)
-    elif "content-length" in headers:
-        chunks = _sized(reader, _length(headers["content-length"]))
-    else:
-        chunks = _to_close(reader)
-    out: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        data = decoder(chunk, limit - size)
-        out.append(data)
-        size += len(data)
-        if size >= limit:
-            break
-    return b"".join(out)[:limit]
+class Decoder:
+    """A Content-Encoding decoded as aiohttp's DeflateBuffer decodes it, with aiohttp's own
+    decompressors: deflate with or without its zlib wrapper (the first byte tells), a
+    deflate stream that stops short is an error at its end, a gzip one is not."""
 
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._fed = 0
+        self._inflate: ZLibDecompressor | BrotliDecompressor | ZSTDDecompressor
+        if encoding == "br":
+            self._inflate = BrotliDecompressor()
+        elif encoding == "zstd":
+            self._inflate = ZSTDDecompressor()
+        else:
+            self._inflate = ZLibDecompressor(encoding=encoding)
 
-def _length(text: str) -> int:
-    if not text.isdigit():
-        raise BadResponse("bad Content-Length")
-    return int(text)
-
-
-async def _sized(reader: SocketReader, length: int,
-                 short: str = "body shorter than its Content-Length") -> AsyncIterator[bytes]:
-    left = length
-    while left > 0:
-        chunk = await reader.read(min(left, 65536))
-        if not chunk:
-            raise BadBody(short)
-        left -= len(chunk)
-        yield chunk
-
-
-async def _to_close(reader: SocketReader) -> AsyncIterator[bytes]:
-    while chunk := await reader.read(65536):
-        yield chunk
-
-
-async def _chunks(reader: SocketReader) -> AsyncIterator[bytes]:
-    try:
-        while True:
-            line = await reader.readuntil(b"\r\n")
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError as exc:
-                raise BadBody("bad chunk size") from exc
-            if size == 0:
-                return
-            async for chunk in _sized(reader, size, short="body cut short"):
-                yield chunk
-            if await reader.readexactly(2) != b"\r\n":
-                raise BadBody("bad chunk end")
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-        raise BadBody("body cut short") from exc
-
-
-Decoder = Callable[[bytes, int], bytes]
-
-
-def _decoder(encoding: str) -> Decoder:
-    """Given Content-Encoding, return what turns body bytes into at most n decoded bytes."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return lambda data, n: data
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise BadBody(f"unsupported Content-Encoding {encoding}")
-    # gzip: header auto-detected (47); deflate: zlib-wrapped, as aiohttp reads it.
-    inflate = zlib.decompressobj(47 if "gzip" in encoding else zlib.MAX_WBITS)
-
-    def decode(data: bytes, n: int) -> bytes:
+    def decode(self, data: bytes, room: int) -> bytes:
+        """At most `room` decoded bytes of `data`; raise BadBody if it does not decode."""
+        if not self._fed and data and self.encoding == "deflate" and data[0] & 0xF != 8:
+            self._inflate = ZLibDecompressor(encoding="deflate", suppress_deflate_header=True)
+        self._fed += len(data)
         try:
-            return inflate.decompress(data, max(n, 1))
-        except zlib.error as exc:
-            raise BadBody("bad compressed body") from exc
+            parts = [self._inflate.decompress_sync(data, room)]
+            size = len(parts[0])
+            while self._inflate.data_available and size < room:  # each turn adds a byte
+                more = self._inflate.decompress_sync(b"", room - size)
+                if not more:
+                    break
+                parts.append(more)
+                size += len(more)
+        except Exception as exc:  # whatever a decompressor raises, aiohttp: a payload error
+            raise BadBody(f"cannot decode {self.encoding}") from exc
+        return b"".join(parts)
 
-    return decode
+    def finished(self) -> bool:
+        """False for a deflate stream that has not reached its end."""
+        inflate = self._inflate
+        if self.encoding != "deflate" or not self._fed:
+            return True
+        return not isinstance(inflate, ZLibDecompressor) or inflate.eof
 
+
+def _decoder(encoding: bytes) -> Decoder | None:
+    """The decoder for a Content-Encoding value, None for one aiohttp leaves alone; raise
+    BadResponse for one aiohttp knows but cannot decode here (as it fails the response)."""
+    if not encoding:
+        return None
+    coding = encoding.decode("utf-8", "surrogateescape")
+    coding = coding.lower() if coding.isascii() else ""
+    if coding not in DECODED:
+        return None
+    if (coding == "br" and not HAS_BROTLI) or (coding == "zstd" and not HAS_ZSTD):
+        raise BadResponse(f"cannot decode {coding} here")
+    return Decoder(coding)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from agent.report import words
 from agent.report.model import Report, SystemReport, WindowLine
 from agent.text import money
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]", "|": "\\|", "<": "&lt;",
+                          ">": "&gt;", "&": "&amp;"})
+_SCRIPT_SCHEME = re.compile(r"(?i)\b((?:java|vb)script\s*):")
+
 
 def render(report: Report) -> str:
     """Given a report, return it as Markdown."""
     parts = [
-        f"# {words.title(report)}",
-        words.as_of_text(report),
+        f"# {cell(words.title(report))}",
+        cell(words.as_of_text(report)),
         f"> **{words.ESTIMATE}**",
         _totals(report),
-        "## Method\n\n" + "\n".join(f"- {line}" for line in words.method(report)),
+        "## Method\n\n" + "\n".join(f"- {cell(line)}" for line in words.method(report)),
         _systems(report),
         *(_group(report, label) for label in ("supplier", "owner", "tier")),
         *(_system(report, s) for s in report.systems),
@@ -28,8 +33,12 @@ def render(report: Report) -> str:
 
 
 def cell(text: object) -> str:
-    """A table cell: pipes escaped, on one line."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text as inert Markdown on one line, for a table cell or a line of prose: `<`, `>`
+    and `&` as entities (no raw HTML), `[`, `]`, `|` and `\\` backslash-escaped (no links,
+    images or extra columns), and the colon of a `javascript:` or `vbscript:` escaped too,
+    so no renderer makes a link of it."""
+    flat = " ".join(str(text).split()).translate(_ESCAPES)
+    return _SCRIPT_SCHEME.sub(r"\1\\:", flat)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -75,7 +84,7 @@ def _system(report: Report, s: SystemReport) -> str:
     if labels:
         head += "\n\n" + " · ".join(cell(label) for label in labels)
     listed = [w for w in s.windows if w.state != "unknown"]
-    body = head + "\n\n" + "\n".join(f"- {fact}" for fact in facts)
+    body = head + "\n\n" + "\n".join(f"- {cell(fact)}" for fact in facts)
     if listed:
         body += "\n\n" + _windows(report, listed)
     return body
@@ -87,7 +96,7 @@ def _windows(report: Report, lines: Sequence[WindowLine]) -> str:
     for w in lines:
         row = words.window_cells(w, shown[w.id], report)
         if w.voided is not None:
-            row = [f"~~{cell(c)}~~" if c else c for c in row]
+            row = [f"~~{c}~~" if c else c for c in row]  # table() escapes the text
         rows.append([*row, words.notes_text(w)])
     return table(words.WINDOW_COLUMNS, rows)
 

@@ -46,6 +46,7 @@ class WebServer:
     scheme: str = "http"
     host: str = "127.0.0.1"
     mode: str = "ok"
+    location: str = ""  # where the "redirect_elsewhere" mode sends the client
     requests: list[web.Request] = field(default_factory=list)
     peers: list[tuple[str, int]] = field(default_factory=list)  # client (address, port) per request
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -81,6 +82,10 @@ async def _redirect_loop(request: web.Request, server: WebServer) -> web.StreamR
 async def _redirect_ok(request: web.Request, server: WebServer) -> web.StreamResponse:
     server.mode = "ok"
     raise web.HTTPFound("/")
+
+
+async def _redirect_elsewhere(request: web.Request, server: WebServer) -> web.StreamResponse:
+    raise web.HTTPFound(server.location)
 
 
 async def _endless(request: web.Request, server: WebServer) -> web.StreamResponse:
@@ -156,6 +161,7 @@ HANDLERS: dict[str, Handler] = {
     "wrong_body": _wrong_body,
     "redirect_loop": _redirect_loop,
     "redirect_ok": _redirect_ok,
+    "redirect_elsewhere": _redirect_elsewhere,
     "endless": _endless,
     "needle_then_endless": _needle_then_endless,
     "stall": _stall,
@@ -195,6 +201,13 @@ async def _serve(
 
 @pytest.fixture
 async def web_server() -> AsyncIterator[WebServer]:
+    async for server in _serve(WebServer()):
+        yield server
+
+
+@pytest.fixture
+async def other_web_server() -> AsyncIterator[WebServer]:
+    """A second server on another port: another origin."""
     async for server in _serve(WebServer()):
         yield server
 

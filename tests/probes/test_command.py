@@ -6,15 +6,24 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.model import Check, CommandProbe, ProbeResult, Status
 from agent.probes import Prober
-from agent.probes.command import OUTPUT_LIMIT, child_env, summary
+from agent.probes.command import (
+    MARKER,
+    OUTPUT_LIMIT,
+    REAP_LIMIT,
+    become_subreaper,
+    child_env,
+    summary,
+)
 
 Script = Callable[[str], str]
 
@@ -30,6 +39,10 @@ def process_state(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     return stat.rpartition(")")[2].split()[0]
+
+
+def parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
 
 
 async def wait_until_dead(pid: int, limit: float = 2.0) -> str | None:
@@ -185,9 +198,121 @@ async def test_command_exits_even_if_a_background_child_keeps_the_pipe(
     )
     assert (result.status, result.reason) == (Status.UP, "exit 0: OK - started")
     assert result.latency < 1
-    pid = int(pidfile.read_text())  # not ours to kill after a normal exit; tidy up the test
+    pid = int(pidfile.read_text())  # killed as a leftover; if not, tidy up the test
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+# --- what a plugin leaves behind --------------------------------------------------------------
+
+# A grandchild that leaves the plugin's session and writes its pid (atomically) to PIDFILE;
+# the plugin waits, bounded, until it has.
+ESCAPE = """{setsid} sh -c 'echo $$ > {pidfile}.new && mv {pidfile}.new {pidfile}; exec sleep 300' &
+i=0; while [ ! -f {pidfile} ] && [ $i -lt 300 ]; do sleep 0.01; i=$((i+1)); done
+"""
+
+
+def escaped_pid(pidfile: Path) -> int:
+    assert pidfile.exists(), "the plugin's grandchild never started"
+    return int(pidfile.read_text())
+
+
+@pytest.fixture
+def strays() -> Iterator[list[int]]:
+    """Pids a test expects gone: if one survives, it is killed at teardown (never left for
+    300 s), and reaped if it became this process's child."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone: its pid may be another process's now
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\0"):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            for _ in range(100):  # bounded: a killed process dies within milliseconds
+                if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                    break
+                time.sleep(0.01)
+
+
+@pytest.mark.parametrize("setsid", ["setsid", "setsid -f", "env -i"],
+                         ids=["setsid", "double-fork", "empty-environment"])
+@pytest.mark.parametrize("ending", ["exit 0", "sleep 60"], ids=["exits", "hangs"])
+@pytest.mark.fault("command plugin that setsids (or double-forks) a grandchild `sleep 300`, "
+                   "then exits or hangs past the timeout",
+                   "the agent, the orphans' subreaper, kills and reaps every process of the run "
+                   "before the probe returns; none survives")
+async def test_command_leaves_no_process_behind(
+    prober: Prober, script: Script, tmp_path: Path, strays: list[int], setsid: str, ending: str,
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    result = await run(prober, script(ESCAPE.format(setsid=setsid, pidfile=pidfile) + ending),
+                       timeout=1.0)
+    strays.append(escaped_pid(pidfile))
+    assert result.reason == ("exit 0" if ending == "exit 0" else "timeout after 1s")
+    assert process_state(strays[0]) is None  # killed and reaped: not even a zombie is left
+
+
+@pytest.mark.fault("8 plugins at once, each setsid-ing a grandchild `sleep 300`",
+                   "each run kills and reaps its own; none survives the probes, within the "
+                   "bound (REAP_LIMIT)")
+async def test_concurrent_runs_each_reap_their_own(
+    prober: Prober, script: Script, tmp_path: Path, strays: list[int],
+) -> None:
+    pidfiles = [tmp_path / f"grandchild{k}.pid" for k in range(8)]
+    started = time.monotonic()
+    results = await asyncio.gather(*(
+        run(prober, script(ESCAPE.format(setsid="setsid", pidfile=f) + "exit 0"), timeout=3)
+        for f in pidfiles))
+    strays.extend(escaped_pid(f) for f in pidfiles)
+    assert {r.reason for r in results} == {"exit 0"}
+    assert time.monotonic() - started < 3 + REAP_LIMIT
+    assert [process_state(pid) for pid in strays] == [None] * 8
+
+
+@pytest.mark.fault("a plugin that forks a child and exits without reaping it",
+                   "the zombie, handed to the agent, is reaped")
+async def test_a_zombie_the_plugin_left_is_reaped(
+    prober: Prober, tmp_path: Path, strays: list[int],
+) -> None:
+    pidfile = tmp_path / "zombie.pid"
+    plugin = ("import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
+              f"open({str(pidfile)!r}, 'w').write(str(pid))\ntime.sleep(0.2)\n")
+    result = await run(prober, sys.executable, "-c", plugin)
+    strays.append(int(pidfile.read_text()))
+    assert result.reason == "exit 0"
+    assert process_state(strays[0]) is None
+
+
+@pytest.mark.fault("the agent's other children (a database, a test's servers, an orphan "
+                   "from elsewhere) while a plugin's leftovers are killed",
+                   "left running: only processes of the plugin's run are touched",
+                   area="Security")
+async def test_the_agent_s_other_children_are_never_killed(
+    prober: Prober, script: Script, tmp_path: Path, strays: list[int],
+) -> None:
+    become_subreaper()
+    own = subprocess.Popen(["sleep", "300"], start_new_session=True)  # like a test's database
+    try:
+        adopted = tmp_path / "adopted.pid"  # an orphan handed to the agent, not from a plugin
+        subprocess.run(["sh", "-c", f"setsid -f sh -c 'echo $$ > {adopted}.new && "
+                        f"mv {adopted}.new {adopted}; exec sleep 300'"], timeout=10, check=True)
+        for _ in range(300):  # bounded wait for it to write its pid
+            if adopted.exists():
+                break
+            await asyncio.sleep(0.01)
+        strays.append(escaped_pid(adopted))  # killed and reaped at teardown
+        pidfile = tmp_path / "grandchild.pid"
+        result = await run(prober, script(ESCAPE.format(setsid="setsid", pidfile=pidfile)
+                                          + "exit 0"))
+        strays.append(escaped_pid(pidfile))
+        assert result.reason == "exit 0"
+        assert process_state(strays[1]) is None
+        assert process_state(own.pid) == "S" and process_state(strays[0]) == "S"
+        assert parent(strays[0]) == os.getpid()  # the agent's child now: it is the subreaper
+    finally:
+        own.kill()
+        own.wait(timeout=5)
+    assert MARKER not in os.environ  # the marker goes to plugins, never into the agent's own
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,11 @@ from agent.probes import Prober
 from agent.probes.http import (
     BODY_LIMIT,
     USER_AGENT,
+    Redirect,
     expiry_reason,
+    probe,
+    probe_aiohttp,
+    redirected,
     session_key,
     status_reason,
 )
@@ -198,6 +202,51 @@ async def test_http_redirect_is_followed(prober: Prober, web_server: WebServer) 
     result = await run(prober, spec)
     assert result.status is Status.UP, result.reason
     assert [r.path for r in web_server.requests] == ["/old", "/"]
+
+
+SECRETS = (("Authorization", "Bearer s3cret"), ("Cookie", "session=s3cret"),
+           ("Proxy-Authorization", "Basic s3cret"), ("X-Api-Key", "s3cret"),
+           ("X-Auth-Token", "s3cret"))
+PATHS = [pytest.param(probe, id="fast-path"), pytest.param(probe_aiohttp, id="aiohttp")]
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_http_redirect_to_another_origin_sends_none_of_the_configured_headers(
+    prober: Prober, web_server: WebServer, other_web_server: WebServer, path: Any
+) -> None:
+    web_server.mode = "redirect_elsewhere"
+    web_server.location = other_web_server.url("/landed")  # the same host, another port
+    spec = HttpProbe(url=web_server.url("/start"), headers=SECRETS, body_contains="OK")
+    result = await path(spec, 2.0, prober.resources)
+    assert result.status is Status.UP, result.reason
+    first, landed = web_server.requests[0], other_web_server.requests[0]
+    assert [first.headers.get(name) for name, _ in SECRETS] == [v for _, v in SECRETS]
+    assert landed.path == "/landed"
+    assert [name for name, _ in SECRETS if name in landed.headers] == []
+    assert "s3cret" not in repr(dict(landed.headers))
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_http_redirect_within_the_origin_keeps_the_configured_headers(
+    prober: Prober, web_server: WebServer, path: Any
+) -> None:
+    web_server.mode = "redirect_ok"
+    spec = HttpProbe(url=web_server.url("/old"), headers=SECRETS, body_contains="OK")
+    result = await path(spec, 2.0, prober.resources)
+    assert result.status is Status.UP, result.reason
+    moved = web_server.requests[1]
+    assert [moved.headers.get(name) for name, _ in SECRETS] == [v for _, v in SECRETS]
+
+
+def test_http_redirect_to_another_origin_drops_headers_and_url_credentials_only_there() -> None:
+    spec = HttpProbe(url="http://alice:pw@example.org/a", headers=SECRETS)
+    for location in ("https://example.org/b", "http://example.org:8080/b", "//other.org/b"):
+        following = redirected(spec, Redirect(302, location))
+        assert following is not None and following.headers == ()
+        assert "alice" not in following.url
+    same = redirected(spec, Redirect(307, "http://EXAMPLE.org:80/b"))
+    assert same is not None and same.headers == SECRETS
+    assert same.url == "http://alice:pw@example.org/b"
 
 
 async def test_http_redirect_not_followed_is_judged_on_the_redirect(

@@ -1,10 +1,11 @@
-"""The lean plain-http exchange: same request as aiohttp, same verdicts, for answers the
-ordinary test server never gives (chunks, compression, broken framing)."""
+"""The lean plain-http exchange: the same request as aiohttp's, and its reading of answers
+(tests/probes/test_http_corpus.py holds its verdicts to aiohttp's, shape by shape)."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -12,8 +13,8 @@ import pytest
 
 from agent.model import Check, HttpProbe, ProbeResult, Status
 from agent.probes import Prober
-from agent.probes.http import USER_AGENT, probe_aiohttp
-from agent.probes.wire import lean_request, parse_head
+from agent.probes.http import BODY_LIMIT, USER_AGENT, probe_aiohttp
+from agent.probes.wire import Reading, lean_request
 
 
 @dataclass
@@ -34,9 +35,10 @@ async def scripted() -> AsyncIterator[Scripted]:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        length = int(dict(parse_head(b"HTTP/1.1 200 X" + head[head.index(b"\r\n"):])[1])
-                     .get("content-length", 0))
-        state.heads.append(head + await reader.readexactly(length))
+        length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+        size = int(length.group(1)) if length else 0
+        body = await asyncio.wait_for(reader.readexactly(size), 5)
+        state.heads.append(head + body)
         writer.write(state.answer)
         await writer.drain()
         writer.close()
@@ -59,31 +61,46 @@ def chunked(*parts: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body + b"0\r\n\r\n"
 
 
-@pytest.mark.parametrize(
-    ("answer", "status", "reason"),
-    [
-        pytest.param(chunked(b"all ", b"OK"), Status.UP, "", id="chunked"),
-        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
-                     % len(gzip.compress(b"fine: OK")) + gzip.compress(b"fine: OK"),
-                     Status.UP, "", id="gzip"),
-        pytest.param(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK",
-                     Status.UP, "", id="interim 100 skipped"),
-        pytest.param(b"HTTP/1.1 200 OK\r\n\r\nOK until close", Status.UP, "", id="to close"),
-        pytest.param(chunked(b"no")[:-7], Status.DOWN, "bad response body", id="chunks cut"),
-        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nOK", Status.DOWN,
-                     "bad response body", id="shorter than Content-Length"),
-        pytest.param(b"SMTP ready\r\n\r\n", Status.DOWN, "bad response", id="not HTTP"),
-        pytest.param(b"", Status.DOWN, "server disconnected", id="closed without answer"),
-        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=latin-1\r\n"
-                     b"Content-Length: 3\r\n\r\nOK\xe9", Status.UP, "", id="charset"),
-    ],
-)
-async def test_wire_reads_answers_as_aiohttp_does(
-    scripted: Scripted, answer: bytes, status: Status, reason: str
+GOOD = [
+    pytest.param(chunked(b"all ", b"OK"), id="chunked"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                 % len(gzip.compress(b"all OK")) + gzip.compress(b"all OK"), id="gzip"),
+    pytest.param(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"
+                 b"all OK", id="interim 100"),
+    pytest.param(b"HTTP/1.1 200 OK\nX-Folded: a\n b\nContent-Length: 6\n\nall OK", id="LF, fold"),
+]
+
+
+@pytest.mark.parametrize("answer", GOOD)
+def test_reading_a_good_answer_in_two_reads_anywhere_gives_the_same_response(
+    answer: bytes
 ) -> None:
-    scripted.answer = answer
-    result = await run(HttpProbe(url=scripted.url(), body_contains="OK"))
-    assert (result.status, result.reason) == (status, reason)
+    """Where the reads split an answer changes nothing when nothing is wrong with it."""
+    whole = Reading(BODY_LIMIT)
+    whole.feed(answer)
+    whole.end()
+    assert whole.head is not None and whole.body() == b"all OK"
+    for cut in range(1, len(answer)):
+        split = Reading(BODY_LIMIT)
+        split.feed(answer[:cut])
+        split.feed(answer[cut:])
+        split.end()
+        assert (split.head, split.body()) == (whole.head, whole.body()), cut
+
+
+def test_reading_keeps_the_first_value_of_a_repeated_header_as_aiohttps_get_does() -> None:
+    reading = Reading(BODY_LIMIT)
+    reading.feed(b"HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation: /b\r\n"
+                 b"Content-Length: 0\r\n\r\n")
+    assert reading.head is not None and reading.head.headers["location"] == "/a"
+
+
+def test_reading_stops_decoding_at_the_limit() -> None:
+    body = gzip.compress(b"x" * (4 * BODY_LIMIT))
+    reading = Reading(BODY_LIMIT)
+    reading.feed(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                 % len(body) + body)
+    assert reading.body_done() and len(reading.body()) == BODY_LIMIT
 
 
 async def test_wire_sends_the_request_aiohttp_sends(scripted: Scripted) -> None:
@@ -110,6 +127,7 @@ async def test_wire_resolves_host_names(scripted: Scripted) -> None:
 ])
 def test_wire_leaves_tls_credentials_and_other_schemes_to_aiohttp(url: str) -> None:
     assert lean_request(HttpProbe(url=url), USER_AGENT) is None
+    assert lean_request(HttpProbe(url="http://127.0.0.1/", method="HEAD"), USER_AGENT) is None
     assert lean_request(HttpProbe(url="http://127.0.0.1/", proxy="http://p:3128"),
                         USER_AGENT) is None
 

@@ -21,6 +21,7 @@ import dataclasses
 import io
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,86 @@ def test_the_report_command_prints_or_writes_each_format(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no system named 'payroll'" in err and "--to must be after --from" in err
     assert "not an ISO 8601 date or time: 'November'" in err
+
+
+# Free text a person or a target supplies, each a way to smuggle markup into a report.
+HOSTILE = {
+    "description": "<img src=x onerror=alert(1)> [docs](javascript:alert(1))",
+    "owner": "<script>alert(2)</script>",
+    "supplier": "![logo](javascript:alert(3)) & co",
+    "tier": "JavaScript :alert(4)",
+    "reason": "HTTP 503 <b>down</b> see <javascript:alert(5)>",
+    "note": "[x]: javascript:alert(6)\n\\[still](javascript:alert(7))",
+    "ticket": "<a href='javascript:alert(8)'>INC-1</a>",
+    "voided": "vbscript:msgbox(9) | <iframe>",
+    "who": "<svg onload=alert(10)>",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory):
+    """A report whose every piece of user-supplied text is markup: the system's description,
+    owner, supplier and tier, a window's reason, note, ticket and void reason, and the audit
+    trail's who, before and after."""
+    ledger = Ledger(Path(tmp_path_factory.mktemp("hostile")) / "ledger.db", site="shire-hall")
+    ledger.open()
+    try:
+        first = window("email", at("2026-11-03 09:00"), at("2026-11-03 10:00"), cost=HOURLY)
+        store(ledger, dataclasses.replace(first, reason=HOSTILE["reason"]),
+              window("email", at("2026-11-04 09:00"), at("2026-11-04 10:00"), cost=HOURLY))
+        when = at("2026-12-01 09:00")
+        ledger.annotate(1, {"note": "<i>first</i>"}, HOSTILE["who"], when)
+        ledger.annotate(1, {"note": HOSTILE["note"], "ticket": HOSTILE["ticket"]},
+                        HOSTILE["who"], when + 60)
+        ledger.annotate(2, {"voided": HOSTILE["voided"]}, HOSTILE["who"], when + 120)
+        windows, audit = ledger.report_windows(*NOV), ledger.audit_trail()
+    finally:
+        ledger.close()
+    labels = {key: HOSTILE[key] for key in ("description", "owner", "supplier", "tier")}
+    cfg = config(system("email", users_share=0.5, **labels), timezone=LONDON)
+    return build_report(windows, cfg, *NOV, AFTER, audit=audit)
+
+
+@pytest.mark.fault("raw HTML, [text](javascript:...) links and bare javascript: in "
+                   "descriptions, owners, suppliers, tiers, notes, tickets, reasons and the "
+                   "audit trail", "shown as text in a Markdown report: <, > and & as "
+                   "entities, link brackets and the scheme's colon escaped", area="Security")
+def test_markdown_shows_user_supplied_markup_as_inert_text(hostile):
+    md = RENDERERS["md"](hostile)
+    assert "<" not in md.replace("<br>", "")  # no HTML at all: the report writes none
+    assert not re.search(r"(?i)(?:java|vb)script\s*:", md)  # every such colon is escaped
+    assert not re.search(r"(?<!\\)[\[\]]", md)  # no bracket left to open a link or an image
+    for text in ("&lt;img src=x onerror=alert(1)&gt;", "&lt;script&gt;alert(2)",
+                 "!\\[logo\\](javascript\\:alert(3)) &amp; co", "JavaScript \\:alert(4)",
+                 "&lt;b&gt;down&lt;/b&gt;", "\\[x\\]: javascript\\:alert(6)",
+                 "\\\\\\[still\\]", "&lt;a href='javascript\\:alert(8)'&gt;INC-1",
+                 "vbscript\\:msgbox(9) \\| &lt;iframe&gt;", "&lt;svg onload=alert(10)&gt;",
+                 "&lt;i&gt;first&lt;/i&gt;"):
+        assert text in md
+
+
+class _Elements(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+@pytest.mark.fault("the same markup in an HTML report", "escaped: shown as text, never "
+                   "run or linked", area="Security")
+def test_html_escapes_the_same_user_supplied_markup(hostile):
+    page = RENDERERS["html"](hostile)
+    parser = _Elements()
+    parser.feed(page)
+    tags = {tag for tag, _ in parser.found}
+    assert not tags & {"img", "script", "a", "b", "i", "iframe"}
+    attributes = {name for _, attrs in parser.found for name, _ in attrs}
+    assert not {name for name in attributes if name in ("href", "src") or name.startswith("on")}
+    for text in ("&lt;img src=x onerror=alert(1)&gt;", "&lt;script&gt;alert(2)",
+                 "![logo](javascript:alert(3)) &amp; co", "&lt;svg onload=alert(10)&gt;",
+                 "&lt;a href=&#x27;javascript:alert(8)&#x27;&gt;INC-1", "&lt;i&gt;first"):
+        assert text in page
