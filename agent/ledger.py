@@ -619,16 +619,23 @@ class Ledger:
             raise LedgerError(f"{self.name}: {reason(exc)}") from exc
 
     def _check_sqlite_file(self) -> None:
-        raw = self.engine.raw_connection()  # no transaction: WAL cannot be set inside one
+        """Refuse a damaged file, or one whose numbers a person edited into text, with one
+        line saying what to do; then put it in WAL mode."""
+        damaged = ("restore it from a backup (outage-agent backup) or move it aside, with its "
+                   "-wal and -shm files, to start a new ledger")
+        try:
+            raw = self.engine.raw_connection()  # no transaction: WAL cannot be set inside one
+        except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
+            raise LedgerError(f"{self.name}: damaged ({reason(exc)}); {damaged}") from exc
         try:
             cursor = raw.cursor()
             check = cursor.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise LedgerError(f"{self.name}: damaged ({check}); restore it from a "
-                                  "backup or move it aside, with its -wal and -shm files")
+                raise LedgerError(f"{self.name}: damaged ({check}); {damaged}")
+            _refuse_text_in_numbers(cursor, self.name)
             cursor.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.name}: {exc}") from exc
+            raise LedgerError(f"{self.name}: damaged ({exc}); {damaged}") from exc
         finally:
             raw.close()
 
@@ -1241,6 +1248,33 @@ def _execute_many(conn: sa.Connection, statement: sa.TextClause,
     """Run `statement` once per row, in one round of the driver (none for no rows)."""
     if rows:
         conn.execute(statement, rows)
+
+
+# The numbers of a window: SQLite keeps whatever a person types into them, so check them.
+_NUMBERS = ("start_ts", "end_ts", "before_start", "before_end", "last_observed",
+            "accounted_until", "downtime_seconds", "degraded_seconds", "cost", "staff_cost",
+            "direct_cost", "hourly_cost_per_user", "users_share", "impact",
+            "direct_cost_per_hour", "users_at_start")
+
+
+def _refuse_text_in_numbers(cursor: Any, name: str) -> None:
+    """Raise LedgerError naming the first window whose number is text (`cost = 'abc'` typed
+    into the file by hand): every use of it would fail. Nothing to check before windows."""
+    tables = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master "
+                                               "WHERE type = 'table'")}
+    if "windows" not in tables:
+        return
+    text = " OR ".join(f"typeof({column}) IN ('text', 'blob')" for column in _NUMBERS)
+    row = cursor.execute(f"SELECT id, system, {', '.join(_NUMBERS)} FROM windows "
+                         f"WHERE {text} LIMIT 1").fetchone()  # one pass over the table
+    if row is None:
+        return
+    wid, system, *values = row
+    column, value = next((c, v) for c, v in zip(_NUMBERS, values, strict=True)
+                         if isinstance(v, str | bytes))
+    raise LedgerError(
+        f"{name}: window {wid} of {system} has {column} = {value!r}, not a number (edited by "
+        "hand?); set it to a number or restore the ledger from a backup")
 
 
 def _resolve(futures: list[concurrent.futures.Future[bool]], committed: bool) -> None:

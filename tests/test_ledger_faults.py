@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import HOURLY
+from ledgerparts import window
 from realparts import (
     AgentProcess,
     HttpTarget,
@@ -21,6 +23,9 @@ from realparts import (
     one_target_config,
     wait_for,
 )
+
+from agent.ledger import Ledger
+from agent.records import Batch
 
 CONFIG = one_target_config(ledger='"{ledger}"')
 
@@ -209,3 +214,54 @@ def test_a_crash_while_the_ledger_is_locked_loses_nothing_served(tmp_path):
     finally:
         agent.stop()
         target.down()
+
+
+def run_on(tmp_path: Path, ledger: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "agent.yaml"
+    path.write_text(CONFIG.format(ledger=ledger, target="http://127.0.0.1:9/"))
+    return subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def a_used_ledger(tmp_path: Path) -> Path:
+    """A ledger the agent created and wrote (a window of a few seconds)."""
+    ledger = tmp_path / "ledger.db"
+    book = Ledger(ledger)
+    book.open()
+    book.submit(Batch(windows=[window("intranet", 100.0, 200.0, cost=HOURLY)])).result(10)
+    book.close()
+    book.dispose()
+    return ledger
+
+
+@pytest.mark.fault("The ledger file is cut short, or its header bytes are flipped",
+                   "the agent refuses to start (exit 1) with one line naming the file and "
+                   "what to do; no traceback", area="Ledger")
+@pytest.mark.parametrize("damage", ["truncated", "flipped header"])
+def test_a_damaged_ledger_is_refused_in_one_line(tmp_path, damage):
+    ledger = a_used_ledger(tmp_path)
+    data = bytearray(ledger.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 3]
+    else:
+        for offset in (20, 100):
+            data[offset] ^= 0xFF
+    ledger.write_bytes(bytes(data))
+    result = run_on(tmp_path, ledger)
+    assert result.returncode == 1
+    [line] = [x for x in result.stderr.splitlines() if "cannot open the ledger" in x]
+    assert str(ledger) in line and "restore it from a backup" in line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.fault("A number in the ledger edited by hand into text (cost = 'abc')",
+                   "refused at start in one line naming the file, the window and the field, "
+                   "rather than failing on every probe of that system", area="Ledger")
+def test_a_hand_edited_number_is_named_at_start(tmp_path):
+    ledger = a_used_ledger(tmp_path)
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("UPDATE windows SET cost = 'abc'")
+    result = run_on(tmp_path, ledger)
+    assert result.returncode == 1
+    assert f"{ledger}: window 1 of intranet has cost = 'abc', not a number" in result.stderr
+    assert "Traceback" not in result.stderr
