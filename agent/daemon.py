@@ -14,6 +14,7 @@ import gc
 import logging
 import math
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -39,9 +40,10 @@ from agent.engine import Engine, SystemView
 from agent.exporter import Metrics, Scrape
 from agent.ledger import TIMEOUT_SECONDS, Action, Ledger, LedgerError
 from agent.model import Config, System
+from agent.notify import Message
 from agent.notify.dispatch import Dispatcher
 from agent.probes import Prober
-from agent.records import Batch, NotificationRecord
+from agent.records import Batch, NotificationRecord, OutboxRecord
 from agent.shard import format_shard, keeps_window, own_share
 from agent.text import redact
 
@@ -172,7 +174,7 @@ class Agent:
         self._lock = asyncio.Lock()  # one evaluation of the books at a time
         self._clock_watch: asyncio.Task[None] | None = None
         self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
-        self.dispatcher = Dispatcher(config.notifiers, self.metrics.count_notification)
+        self.dispatcher = self._dispatcher(config)
         self._last_action = 0
         self._missed_logged_at = -MISSED_LOG_EVERY
         self._missed_unlogged = 0
@@ -192,6 +194,7 @@ class Agent:
         await self._restore()
         await self._restore_alerts()
         self.dispatcher.start()
+        await self._resend_outbox()
         await self.prober.__aenter__()
         self.scheduler = ProbeScheduler(event_loop=loop, timezone=dt.UTC,
                                         jobstores={"default": ProbeJobStore()})
@@ -350,8 +353,9 @@ class Agent:
                                           seconds=config.agent.evaluation_interval)
         if config.notifiers != old.config.notifiers:
             self.dispatcher.stop()
-            self.dispatcher = Dispatcher(config.notifiers, self.metrics.count_notification)
+            self.dispatcher = self._dispatcher(config)
             self.dispatcher.start()
+            await self._resend_outbox()
         if self.scheduler is not None:  # a changed system may be probed on another rhythm
             for name in (*adoption.changed, *adoption.replaced, *adoption.removed):
                 self.scheduler.remove_job(name)
@@ -451,11 +455,15 @@ class Agent:
                     Facts(now, self.engine.view(now), self.engine.period_costs(now)))
             batch.alerts.extend(outcome.changed)
             batch.alerts_cleared.extend(outcome.cleared)
+            messages = [(names, dataclasses.replace(m, id=uuid.uuid4().hex))
+                        for names, m in outcome.notifications]
             batch.notifications.extend(
                 NotificationRecord(m.at, m.alert, m.status, m.title, names)
-                for names, m in outcome.notifications)
+                for names, m in messages)
+            batch.outbox.extend(OutboxRecord(m.id, name, dataclasses.asdict(m), "queued", now)
+                                for names, m in messages for name in names)
         await self._commit(batch)
-        for names, message in outcome.notifications:
+        for names, message in messages:  # each in the outbox first: a crash cannot lose it
             for name in names:
                 self.dispatcher.submit(name, message)
         self.metrics.set_alerts_firing(self.alerting.firing())
@@ -489,6 +497,34 @@ class Agent:
         if plans:
             batch.extend(self.engine.plan_maintenance(plans, now))
         return batch
+
+    def _dispatcher(self, config: Config) -> Dispatcher:
+        return Dispatcher(config.notifiers, self.metrics.count_notification,
+                          done=self._delivered)
+
+    def _delivered(self, notifier: str, message: Message, result: str) -> None:
+        """A message's fate, from a delivery thread: the outbox says so (and a restart does
+        not send a delivered one again)."""
+        self.ledger.submit(Batch(outbox=[OutboxRecord(
+            message.id, notifier, dataclasses.asdict(message), result, time.time())]))
+
+    async def _resend_outbox(self) -> None:
+        """Queue again what the outbox says is still to be delivered (a restart, or a reload
+        that replaced the notifiers): with the same id, so a receiver can tell."""
+        loop = asyncio.get_running_loop()
+        try:
+            queued = await loop.run_in_executor(None, self.ledger.outbox_queued)
+        except LedgerError as exc:
+            log.warning("cannot read the notification outbox: %s", exc)
+            return
+        for record in queued:
+            message = Message(**record.message)
+            if record.notifier not in {n.name for n in self.config.notifiers}:
+                self._delivered(record.notifier, message, "dropped")
+                continue
+            self.dispatcher.submit(record.notifier, message)
+        if queued:
+            log.info("%d queued notification(s) from the outbox sent again", len(queued))
 
     async def _restore_alerts(self) -> None:
         """Alert states survive restarts; so do ad-hoc maintenance windows still running."""

@@ -25,6 +25,7 @@ from agent.records import (
     DayRecord,
     GroupDayRecord,
     NotificationRecord,
+    OutboxRecord,
     TransitionRecord,
     WindowRecord,
 )
@@ -95,6 +96,7 @@ def _batch_of(body: dict[str, Any]) -> Batch:
         alerts_cleared=[(rule, key) for rule, key in body["alerts_cleared"]],
         notifications=[NotificationRecord(**{**n, "notifiers": tuple(n["notifiers"])})
                        for n in body["notifications"]],
+        outbox=[OutboxRecord(**o) for o in body["outbox"]],
         prune_before=body["prune_before"],
     )
 

@@ -16,6 +16,7 @@ import concurrent.futures
 import fcntl
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import queue
@@ -47,6 +48,7 @@ from agent.records import (
     GroupDayRecord,
     ImportChanges,
     NotificationRecord,
+    OutboxRecord,
     TransitionRecord,
     WindowRecord,
 )
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0  # waiting for a lock, or for a connection
 RETRY_LOCK_WAIT = 0.25  # waiting for a SQLite lock once commits are failing (the journal has it)
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE windows (
@@ -200,6 +202,21 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX cost_basis_since ON cost_basis (site, since);
     ALTER TABLE windows ADD COLUMN impact_override {real};
     """,
+    # 6 is repair_windows, in code. 7: the notification outbox, so a restart delivers what
+    # was queued, and a message is known by its id however often it is retried.
+    7: """
+    CREATE TABLE outbox (
+        site TEXT NOT NULL DEFAULT '',
+        notifier TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created {real} NOT NULL,
+        updated {real} NOT NULL,
+        PRIMARY KEY (site, notifier, message_id)
+    );
+    CREATE INDEX outbox_queued ON outbox (site, state);
+    """,
 }
 
 
@@ -221,6 +238,12 @@ ON CONFLICT (site, system, start_ts) DO UPDATE SET
     degraded_seconds = excluded.degraded_seconds, cost = excluded.cost,
     staff_cost = excluded.staff_cost, direct_cost = excluded.direct_cost,
     reason = excluded.reason
+""")
+UPSERT_OUTBOX = sa.text("""
+INSERT INTO outbox (site, notifier, message_id, message, state, created, updated)
+VALUES (:site, :notifier, :message_id, :message, :state, :at, :at)
+ON CONFLICT (site, notifier, message_id) DO UPDATE SET
+    state = excluded.state, updated = excluded.updated
 """)
 UPSERT_GROUP_DAY = sa.text("""
 INSERT INTO group_days (site, grp, day, cost) VALUES (:site, :grp, :day, :cost)
@@ -883,13 +906,18 @@ class Ledger:
         _execute_many(conn, sa.text(
             "DELETE FROM alert_state WHERE site = :site AND rule = :rule AND key = :key"),
             [{"site": site, "rule": rule, "key": key} for rule, key in batch.alerts_cleared])
+        _execute_many(conn, UPSERT_OUTBOX, [
+            {"site": site, "notifier": o.notifier, "message_id": o.message_id,
+             "message": json.dumps(o.message, sort_keys=True), "state": o.state, "at": o.at}
+            for o in batch.outbox])
         _execute_many(conn, sa.text(
             "INSERT INTO notifications (site, at, rule, status, title, notifiers) "
             "VALUES (:site, :at, :rule, :status, :title, :notifiers)"),
             [{"site": site, "at": n.at, "rule": n.rule, "status": n.status, "title": n.title,
               "notifiers": ",".join(n.notifiers)} for n in batch.notifications])
         if batch.prune_before is not None:  # retention: raw history only, never windows
-            for table, column in (("transitions", "at"), ("notifications", "at")):
+            for table, column in (("transitions", "at"), ("notifications", "at"),
+                                  ("outbox", "updated")):
                 conn.execute(sa.text(f"DELETE FROM {table} WHERE site = :site AND "
                                      f"{column} < :before"),
                              {"site": site, "before": batch.prune_before})
@@ -1024,6 +1052,15 @@ class Ledger:
         rows = self._read("SELECT since, body FROM cost_basis WHERE site = :site "
                           "ORDER BY since, id", site=self.site)
         return [(float(since), CostBasis.from_json(body)) for since, body in rows]
+
+    def outbox_queued(self) -> list[OutboxRecord]:
+        """Messages queued and not yet delivered or given up on, oldest first: a restart
+        sends them again."""
+        rows = self._read("SELECT notifier, message_id, message, state, updated FROM outbox "
+                          "WHERE site = :site AND state = 'queued' ORDER BY created, "
+                          "message_id", site=self.site)
+        return [OutboxRecord(message_id, notifier, json.loads(message), state, float(at))
+                for notifier, message_id, message, state, at in rows]
 
     def alert_states(self) -> list[AlertState]:
         rows = self._read(

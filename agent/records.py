@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass
@@ -115,6 +116,19 @@ class NotificationRecord:
     notifiers: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class OutboxRecord:
+    """A message for one notifier and where it stands: queued until delivered (sent), given
+    up on (failed) or refused by a full queue (dropped). Queued ones are sent again after a
+    restart; `message` is the notification's fields (agent.notify.Message), by name."""
+
+    message_id: str
+    notifier: str
+    message: dict[str, Any]
+    state: str  # queued | sent | failed | dropped
+    at: float  # when it reached this state
+
+
 @dataclass
 class Batch:
     """Everything one evaluation wants committed, in order."""
@@ -127,13 +141,15 @@ class Batch:
     alerts: list[AlertState] = field(default_factory=list)
     alerts_cleared: list[tuple[str, str]] = field(default_factory=list)  # (rule, key)
     notifications: list[NotificationRecord] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
     prune_before: float | None = None  # drop raw transitions and notifications older than this
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.days or self.group_days or self.transitions
                     or self.heartbeat
                     or self.prune_before
-                    or self.alerts or self.alerts_cleared or self.notifications)
+                    or self.alerts or self.alerts_cleared or self.notifications
+                    or self.outbox)
 
     def extend(self, other: Batch) -> None:
         self.windows.extend(other.windows)
@@ -143,6 +159,7 @@ class Batch:
         self.alerts.extend(other.alerts)
         self.alerts_cleared.extend(other.alerts_cleared)
         self.notifications.extend(other.notifications)
+        self.outbox.extend(other.outbox)
         if other.heartbeat is not None:
             self.heartbeat = max(self.heartbeat or 0.0, other.heartbeat)
         if other.prune_before is not None:
@@ -184,7 +201,7 @@ class Batch:
     def size(self) -> int:
         return (len(self.windows) + len(self.days) + len(self.group_days)
                 + len(self.transitions) + len(self.alerts)
-                + len(self.alerts_cleared) + len(self.notifications))
+                + len(self.alerts_cleared) + len(self.notifications) + len(self.outbox))
 
 
 # --- corrections and imports: written by the CLI, never by the daemon ----------------------

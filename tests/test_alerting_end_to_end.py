@@ -98,3 +98,30 @@ def test_notify_test_reports_the_outcome(setup):
     failed = cli("notify-test", "-c", str(path), "hook")
     assert failed.returncode == 1 and "HTTP 404" in failed.stderr
     assert cli("notify-test", "-c", str(path), "nope").returncode == 2
+
+
+@pytest.mark.fault("The agent stops while a notification waits to be delivered (its "
+                   "receiver is down)", "the message waits in the ledger's outbox and is "
+                   "delivered after the restart, once, with the same id (the webhook's "
+                   "Idempotency-Key)", area="Alerting")
+def test_a_notification_queued_at_a_stop_is_delivered_after_the_restart(setup):
+    agent, target, receiver, path = setup
+    path.write_text(path.read_text().replace("retries: 1", "retries: 8"))
+    receiver.down()  # nobody listens: the message waits between retries (1 s, 2 s, 4 s...)
+    agent.start()
+    target.down()
+    wait_for("the down alert to be tried", lambda: "notifier hook:" in agent.log.read_text())
+    agent.stop()  # SIGTERM while it waits
+    assert receiver.requests == []
+    receiver.up()
+    agent.start()
+    wait_for("the queued alert", lambda: ("down", "firing") in sent(receiver))
+    first = receiver.json(sent(receiver).index(("down", "firing")))
+    assert first["id"] and len(first["id"]) == 32
+    [(_, headers, _)] = [r for r in receiver.requests if first["id"].encode() in r[2]][:1]
+    assert headers["Idempotency-Key"] == first["id"]
+    agent.stop()
+    agent.start()  # delivered: the outbox does not send it a third time
+    wait_for("a reminder", lambda: sent(receiver).count(("down", "reminder")) >= 1)
+    ids = [receiver.json(i)["id"] for i in range(len(receiver.requests))]
+    assert ids.count(first["id"]) == 1

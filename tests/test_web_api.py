@@ -99,6 +99,53 @@ async def test_availability_rejects_bad_parameters_with_a_json_400(client, query
     assert (await response.json())["status"] == 400
 
 
+BAD_TIMES = ["nan", "NaN", "inf", "-inf", "-1e18", "1e18", "1e400", "-1", "1_700_000_000",
+             "%C2%B2", "%D9%A1%D9%A2", "0001-01-01", "9999-12-31T23:59:59", "2100-01-02",
+             "2026-06-10T12:00:00-99:00", "", "yesterday"]
+BAD_QUERIES = [
+    *(f"/api/v1/outages?from={value}" for value in BAD_TIMES),
+    *(f"/api/v1/outages?to={value}" for value in BAD_TIMES),
+    *(f"/api/v1/outages?site=all&from={value}" for value in ("nan", "-1e18", "0001-01-01")),
+    "/api/v1/outages?site=all&from=0&to=9999-12-31", "/api/v1/outages?site=all&to=1e300",
+    "/api/v1/outages?from=1&from=2", "/api/v1/outages?system=db&system=db",
+    "/api/v1/outages?system=%00", "/api/v1/outages?system=../db", "/api/v1/outages?system=",
+    "/api/v1/outages?site=all&system=a%20b", "/api/v1/outages?site=%00",
+    "/api/v1/outages?url=http://127.0.0.1/",
+    *(f"/api/v1/availability?days={value}" for value in (
+        "nan", "inf", "-1", "0", "367", "1e2", "90.0", "%C2%B2", "%D9%A1", "0090", "",
+        "9" * 50)),
+    "/api/v1/availability?days=1&days=2",
+    "/api/v1/systems?from=nan", "/api/v1/systems?x=1", "/api/v1/summary?days=-1",
+    *(f"/?refresh={value}" for value in ("nan", "inf", "-1e18", "0", "301", "1e400", "5s", "")),
+    "/?refresh=1&refresh=2",
+]
+
+
+@pytest.mark.fault("non-finite, out-of-range and absurd values (nan, inf, -1e18, 1e400, year 1 "
+                   "or 9999, ², Arabic digits, repeated or unknown names) in every parameter "
+                   "of every API route and the status page's refresh",
+                   "400 with a JSON error naming the parameter; never a 500 or a silent 200")
+@pytest.mark.parametrize("query", BAD_QUERIES)
+async def test_every_bad_parameter_is_a_400_with_a_json_error(client, query):
+    response = await client.get(query)
+    assert response.status == 400, await response.text()
+    body = await response.json()
+    assert body["status"] == 400
+    names = {part.partition("=")[0] for part in query.partition("?")[2].split("&")}
+    assert any(name in body["error"] for name in names), body
+
+
+@pytest.mark.parametrize("query", [
+    "/api/v1/outages?from=0", "/api/v1/outages?from=1970-01-01&to=2100-01-01",
+    "/api/v1/outages?from=1781092800.5&to=2026-06-11T00:00:00Z",
+    "/api/v1/outages?site=all&from=2026-01-01", "/api/v1/outages?system=db",
+    "/api/v1/availability?days=1", "/api/v1/availability?days=366",
+    "/api/v1/availability?days=090", "/?refresh=1", "/?refresh=300", "/?refresh=2.5",
+])
+async def test_parameters_at_their_bounds_are_accepted(client, query):
+    assert (await client.get(query)).status == 200
+
+
 async def test_availability_defaults_to_90_days(client):
     body = await (await client.get("/api/v1/availability")).json()
     assert body["days"] == 90 and len(body["systems"][0]["days"]) == 90

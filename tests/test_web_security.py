@@ -3,19 +3,24 @@ web-config.yml; checked with real clients: `requests`, `openssl`-backed ssl, and
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import socket
 import ssl
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import bcrypt
 import pytest
 import requests
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from certs import CertFiles, write_cert
 from realparts import AgentProcess, HttpTarget, PrometheusProcess, wait_for
 
@@ -262,24 +267,31 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-async def test_guard_remembers_good_credentials_and_never_bad_ones(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[str] = []
+@pytest.fixture
+def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every bcrypt check the guard makes from now on, as (password, hash)."""
+    checks: list[tuple[str, str]] = []
     real = security._check
 
-    def counted(password: str, hashed: str | None) -> bool:
-        calls.append(password)
+    def recorded(password: str, hashed: str) -> bool:
+        checks.append((password, hashed))
         return real(password, hashed)
 
-    monkeypatch.setattr(security, "_check", counted)
+    monkeypatch.setattr(security, "_check", recorded)
+    return checks
+
+
+async def test_guard_remembers_good_credentials_and_never_bad_ones(
+    bcrypt_checks: list[tuple[str, str]],
+) -> None:
     users = {USER: HASH}
     guard = BasicAuthGuard(lambda: users)
     try:
         good, bad = basic(USER, PASSWORD), basic(USER, "nope")
         assert [await guard.allowed(good) for _ in range(3)] == [True, True, True]
         assert [await guard.allowed(bad) for _ in range(2)] == [False, False]
-        assert calls == [PASSWORD, "nope", "nope"]  # one bcrypt round for the good one
+        # one bcrypt round for the good one
+        assert [p for p, _ in bcrypt_checks] == [PASSWORD, "nope", "nope"]
         users[USER] = bcrypt.hashpw(b"rotated", bcrypt.gensalt(rounds=4)).decode()
         assert not await guard.allowed(good)  # a new hash forgets the old password
         assert await guard.allowed(basic(USER, "rotated"))
@@ -295,13 +307,113 @@ async def test_guard_without_users_lets_everything_through() -> None:
         guard.close()
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer abc", "Basic", "Basic !!!",
-                                    basic("nobody", PASSWORD), basic(USER, "")])
+REFUSED_HEADERS = [None, "", "Bearer abc", "Basic", "Basic !!!", basic("nobody", PASSWORD),
+                   basic(USER, ""), basic(USER, "wrong")]
+
+
+@pytest.mark.parametrize("header", REFUSED_HEADERS)
 async def test_guard_refuses_anything_but_a_known_user_and_password(header: str | None) -> None:
     guard = BasicAuthGuard(lambda: {USER: HASH})
     try:
         assert not await guard.allowed(header)
     finally:
+        guard.close()
+
+
+@pytest.mark.fault("an unknown user, a missing or garbled Authorization header, beside a "
+                   "wrong password", "each costs one bcrypt check against a configured hash "
+                   "(at its cost), so the time of the 401 tells nothing", area="Security")
+@pytest.mark.parametrize("header", REFUSED_HEADERS)
+async def test_every_refusal_costs_one_check_at_the_configured_cost(
+    bcrypt_checks: list[tuple[str, str]], header: str | None,
+) -> None:
+    cheap = bcrypt.hashpw(b"other", bcrypt.gensalt(rounds=4)).decode()
+    guard = BasicAuthGuard(lambda: {"other": cheap, USER: HASH})
+    try:
+        assert not await guard.allowed(header)
+    finally:
+        guard.close()
+    [(_, hashed)] = bcrypt_checks
+    assert hashed[:7] == HASH[:7] == "$2b$04$"
+
+
+def _slow_users(cost: int) -> dict[str, str]:
+    return {USER: bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=cost)).decode()}
+
+
+@pytest.mark.fault("200 concurrent requests with bad passwords (bcrypt cost 10), then a good "
+                   "first login", "at most MAX_CHECKS checks run or wait; the rest answer 503 "
+                   "with Retry-After at once; the good login is in within seconds, not after "
+                   "every queued check", area="Security")
+async def test_a_flood_of_bad_passwords_queues_bounded_work(
+    bcrypt_checks: list[tuple[str, str]],
+) -> None:
+    async with _guarded_server(_slow_users(10)) as url, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def status(password: str) -> tuple[int, str | None]:
+            async with session.get(url, headers={"Authorization": basic(USER, password)}) as answer:
+                return answer.status, answer.headers.get("Retry-After")
+
+        flood = [asyncio.create_task(status(f"guess {i}")) for i in range(200)]
+        await asyncio.sleep(0.2)
+        began = time.monotonic()
+        for _ in range(10):  # as a person (or Prometheus) would: again after Retry-After
+            answer, retry = await status(PASSWORD)
+            if answer != 503:
+                break
+            await asyncio.sleep(float(retry or 1))
+        waited = time.monotonic() - began
+        answers = await asyncio.gather(*flood)
+    assert answer == 200 and waited < 4.0, waited
+    assert {code for code, _ in answers} == {401, 503}
+    assert all(retry == "1" for code, retry in answers if code == 503)
+    passwords = [password for password, _ in bcrypt_checks]
+    assert passwords.count(PASSWORD) == 1
+    # the checks a queue of MAX_CHECKS allows in the time taken, not one per guess
+    assert len(passwords) < 50 and sum(code == 503 for code, _ in answers) > 150, passwords
+
+
+@pytest.mark.fault("clients that send a bad password and leave before their bcrypt check's "
+                   "turn", "their checks are dropped: no bcrypt work for nobody", area="Security")
+async def test_checks_for_clients_that_left_are_dropped(
+    bcrypt_checks: list[tuple[str, str]],
+) -> None:
+    async with _guarded_server(_slow_users(10)) as url:
+        port = int(url.rpartition(":")[2].rstrip("/"))
+
+        async def ask(password: str, wait: bool) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                         f"{basic(USER, password)}\r\nConnection: close\r\n\r\n".encode())
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10) if wait else b""
+            writer.close()
+            return answer
+
+        for i in range(security.MAX_CHECKS - 1):
+            await ask(f"left {i}", wait=False)
+        assert (await ask("stayed", wait=True)).startswith(b"HTTP/1.1 401")
+    passwords = [password for password, _ in bcrypt_checks]
+    assert passwords[-1] == "stayed" and len(passwords) <= 2, passwords
+
+
+@contextlib.asynccontextmanager
+async def _guarded_server(users: dict[str, str]) -> AsyncIterator[str]:
+    """A one-route app behind the guard, on 127.0.0.1: its URL."""
+    guard = BasicAuthGuard(lambda: users)
+    app = web.Application(middlewares=[guard.middleware])
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/", hello)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/"))
+    finally:
+        await server.close()
         guard.close()
 
 

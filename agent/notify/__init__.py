@@ -41,6 +41,9 @@ class Message:
     cost_per_hour: float = 0.0
     accrued_cost: float = 0.0
     url: str | None = None
+    # Stable across redeliveries (the outbox keeps it): a receiver that sees it twice can
+    # tell it is the same message (a webhook's `id` and Idempotency-Key header).
+    id: str = ""
 
     def lines(self) -> list[str]:
         """The facts as 'Label: value' lines, for text bodies."""

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 
 Outcome = Callable[[str, str], None]  # (notifier name, result: sent|failed|dropped|retried)
+# A message's fate, once settled: (notifier name, message, sent | failed | dropped).
+Done = Callable[[str, Message, str], None]
 
 
 @dataclass
@@ -58,9 +60,10 @@ def deliver(notifier: Notifier, message: Message, send: Send, outcome: Outcome,
 
 class Dispatcher:
     def __init__(self, notifiers: tuple[Notifier, ...], outcome: Outcome,
-                 send: dict[str, Send] | None = None) -> None:
+                 send: dict[str, Send] | None = None, done: Done | None = None) -> None:
         self._send = send or senders()
         self._outcome = outcome
+        self._done = done or (lambda notifier, message, result: None)
         self._stopping = threading.Event()
         self._lanes = {n.name: _Lane(n, queue.Queue(maxsize=n.queue_size)) for n in notifiers}
 
@@ -81,10 +84,12 @@ class Dispatcher:
             except queue.Full:
                 log.error("notifier %s: queue full, dropping %r", notifier, message.title)
         self._outcome(notifier, "dropped")
+        self._done(notifier, message, "dropped")
         return False
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop after the message in hand; what is still queued is given up."""
+        """Stop after the message in hand; what is still queued is left (the outbox keeps
+        it, for the next dispatcher)."""
         self._stopping.set()
         for lane in self._lanes.values():
             with contextlib.suppress(queue.Full):  # a full lane sees _stopping instead
@@ -100,5 +105,7 @@ class Dispatcher:
             message = lane.queue.get()
             if message is None:
                 return
-            deliver(lane.notifier, message, send, self._outcome, self._stopping.wait,
-                    self._stopping.is_set)
+            sent = deliver(lane.notifier, message, send, self._outcome, self._stopping.wait,
+                           self._stopping.is_set)
+            if sent or not self._stopping.is_set():  # cut short by a stop: still queued
+                self._done(lane.notifier.name, message, "sent" if sent else "failed")

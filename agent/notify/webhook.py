@@ -22,7 +22,7 @@ def payload(message: Message) -> dict[str, Any]:
         "affected_users": round(message.affected_users, 1),
         "cost_per_hour": round(message.cost_per_hour, 2),
         "accrued_cost": round(message.accrued_cost, 2), "currency": message.currency,
-        "url": message.url, "at": iso(message.at),
+        "url": message.url, "at": iso(message.at), "id": message.id or None,
     }
 
 
@@ -34,6 +34,8 @@ def build(spec: WebhookNotifier, message: Message) -> tuple[bytes, dict[str, str
     """Given a message, return the body and headers to POST."""
     body = encode(payload(message))
     headers = dict(spec.headers)
+    if message.id:
+        headers["Idempotency-Key"] = message.id
     if spec.secret:
         headers[SIGNATURE_HEADER] = signature(spec.secret, body)
     return body, headers

@@ -31,9 +31,9 @@ UNSUPPORTED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 REALM = 'Basic realm="outage-agent", charset="UTF-8"'
 CACHE_SIZE = 64  # verified credentials remembered, so a scrape costs no bcrypt round
-# A hash nobody's password matches: unknown users cost a bcrypt round like known ones, so
-# response times do not tell which user names exist.
-_DUMMY_HASH = b"$2b$10$xa6NhilBBXZSpuIbRsjnIen.nhQBNzmJGrJDzcAgig92IiS2QaRCa"
+# bcrypt checks running or waiting: at cost 12 (0.27 s here) the last waits about 2 s. More
+# are answered 503 at once, so a flood of guesses queues no unbounded work.
+MAX_CHECKS = 8
 
 
 def _no_passphrase() -> bytes:
@@ -75,56 +75,105 @@ def _credentials(header: str | None) -> tuple[str, str] | None:
     return auth.login, auth.password
 
 
-def _check(password: str, hashed: str | None) -> bool:
-    """bcrypt-compare; an unknown user (None) is compared with a dummy hash and fails."""
+def _check(password: str, hashed: str) -> bool:
+    """Whether `password` matches the bcrypt `hashed` (False for a hash bcrypt cannot read)."""
     try:
-        matched = bcrypt.checkpw(password.encode(), (hashed or "").encode() or _DUMMY_HASH)
-    except ValueError:  # a hash bcrypt cannot read (config validation should stop these)
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:  # config validation should stop these
         return False
-    return matched and hashed is not None
+
+
+def _cost(hashed: str) -> int:
+    """The cost of a bcrypt hash ("$2b$12$..." -> 12), 0 if it has none."""
+    parts = hashed.split("$")
+    return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 0
+
+
+def reference_hash(users: Mapping[str, str]) -> str:
+    """What credentials naming no configured user are checked against, so they cost what a
+    configured user's do and the answer's time does not tell which names exist: the
+    costliest configured hash (the answer is a refusal whatever it says)."""
+    return max(users.values(), key=_cost)
+
+
+class Busy(Exception):
+    """MAX_CHECKS password checks are running or waiting: answer 503, try again soon."""
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class BasicAuthGuard:
-    """The basic-auth middleware; users are read per request, so a reload changes them."""
+    """The basic-auth middleware; users are read per request, so a reload changes them.
+
+    Every request that is not a remembered good password costs one bcrypt check, whether it
+    names a user, an unknown one or none (a missing or garbled header): 401s look alike.
+    """
 
     def __init__(self, users: Callable[[], Mapping[str, str]]) -> None:
         self._users = users
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         # bcrypt is slow on purpose: its own thread, so a flood of bad passwords cannot
-        # take the threads the ledger and scrapes use.
+        # take the threads the ledger and scrapes use; one check at a time, in order.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="bcrypt")
+        self._turn = asyncio.Lock()
+        self._checks = 0  # running or waiting for their turn
 
-    async def allowed(self, header: str | None) -> bool:
-        """Given an Authorization header, return whether it names a user and password."""
+    async def allowed(self, header: str | None,
+                      wanted: Callable[[], bool] = lambda: True) -> bool:
+        """Given an Authorization header, return whether it names a user and password.
+        `wanted()` says whether the client still waits for the answer: if not when its turn
+        comes, no bcrypt work is done (and False returned). Raise Busy if MAX_CHECKS checks
+        are running or waiting."""
         users = self._users()
         if not users:
             return True
-        given = _credentials(header)
-        if given is None:
-            return False
-        user, password = given
-        hashed = users.get(user)
+        user, password = _credentials(header) or (None, "")
+        hashed = users.get(user) if user is not None else None
         key = hashlib.sha256(f"{user}\0{hashed}\0{password}".encode()).digest()
         if hashed is not None and key in self._verified:
             self._verified.move_to_end(key)
             return True
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self._executor, _check, password, hashed):
+        matched = await self._check_in_turn(password, hashed or reference_hash(users), wanted)
+        if not matched or hashed is None:
             return False
         self._verified[key] = None
         while len(self._verified) > CACHE_SIZE:
             self._verified.popitem(last=False)
         return True
 
+    async def _check_in_turn(self, password: str, hashed: str,
+                             wanted: Callable[[], bool]) -> bool:
+        if self._checks >= MAX_CHECKS:
+            raise Busy()
+        self._checks += 1
+        try:
+            async with self._turn:
+                if not wanted():  # the client left while it waited
+                    return False
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._executor, _check, password, hashed)
+        finally:
+            self._checks -= 1
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if await self.allowed(request.headers.get(hdrs.AUTHORIZATION)):
+        try:
+            allowed = await self.allowed(request.headers.get(hdrs.AUTHORIZATION),
+                                         lambda: _connected(request))
+        except Busy:
+            return web.json_response(
+                {"error": "busy: too many password checks waiting; try again in a second",
+                 "status": 503}, status=503, headers={hdrs.RETRY_AFTER: "1"})
+        if allowed:
             return await handler(request)
         return web.json_response({"error": "unauthorized", "status": 401}, status=401,
                                  headers={hdrs.WWW_AUTHENTICATE: REALM})
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _connected(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()

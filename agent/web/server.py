@@ -11,6 +11,8 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import math
+import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -35,17 +37,25 @@ from agent.report.source import (
 )
 from agent.text import iso
 from agent.web import availability as avail
+from agent.web.listener import ConnectionSlots, connection_cap, start_bounded
 from agent.web.security import BasicAuthGuard, configure_tls, server_context
 
 AGENT_KEY: web.AppKey[Agent] = web.AppKey("agent", Agent)
 CACHE_KEY: web.AppKey[avail.MinuteCache] = web.AppKey("availability_cache", avail.MinuteCache)
 TLS_KEY: web.AppKey[ssl.SSLContext] = web.AppKey("tls", ssl.SSLContext)
+SLOTS_KEY: web.AppKey[ConnectionSlots] = web.AppKey("connection_slots", ConnectionSlots)
 # Bounds on what a client may send: a request line, one header, the number of headers. The
 # API takes no bodies (client_max_size bounds one anyway).
 LIMITS = {"max_line_size": 4096, "max_field_size": 8190, "max_headers": 64}
 DEFAULT_LOOKBACK = 90 * 86400.0
 DEFAULT_DAYS = 90
 OUTAGE_STATES = ("down", "degraded", "maintenance")  # what /api/v1/outages lists
+# The times the API takes: 1970 to 2100 (UTC). No outage lies outside, and a span of
+# centuries would cost each request for the organisation's windows (site=all) seconds of work.
+EARLIEST, LATEST = 0.0, 4102444800.0
+NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+NAME = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)  # a system's name, as config requires
+REFRESH_SECONDS = (1.0, 300.0)  # the status page's ?refresh=, as status.js clamps it
 
 # Only what the page itself ships: no inline script or style, no third-party origin.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -58,19 +68,50 @@ class BadRequest(ValueError):
     """A query parameter the API cannot use; answered with 400 and a JSON error."""
 
 
+def query_params(request: web.Request, allowed: Sequence[str]) -> dict[str, str]:
+    """The query's parameters by name; raise BadRequest for an unknown or repeated one."""
+    query = request.rel_url.query
+    unknown = set(query) - set(allowed)
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    repeated = sorted(name for name in set(query) if len(query.getall(name)) > 1)
+    if repeated:
+        raise BadRequest(f"given more than once: {', '.join(repeated)}")
+    return dict(query)
+
+
+def parse_number(text: str, name: str, low: float, high: float) -> float:
+    """A decimal number from `low` to `high`; raise BadRequest for anything else (nan, inf,
+    1_000, non-ASCII digits...)."""
+    value = float(text) if NUMBER.fullmatch(text) else math.nan
+    if not low <= value <= high:  # false for nan
+        raise BadRequest(f"{name}: a number from {low:g} to {high:g}, not {text!r}")
+    return value
+
+
 def parse_time(text: str, name: str) -> float:
-    """Accept ISO 8601 (a naive time is UTC) or POSIX seconds; raise BadRequest otherwise."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{name}: not an ISO 8601 time or POSIX seconds: {text!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.timestamp()
+    """Accept ISO 8601 (a naive time is UTC) or POSIX seconds, from 1970 to 2100; raise
+    BadRequest otherwise."""
+    if NUMBER.fullmatch(text):
+        value = float(text)
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            value = parsed.timestamp()
+        except (ValueError, OverflowError) as exc:
+            raise BadRequest(f"{name}: not an ISO 8601 time or POSIX seconds: {text!r}") from exc
+    if not EARLIEST <= value <= LATEST:  # false for nan
+        raise BadRequest(f"{name}: a time from {iso(EARLIEST)} to {iso(LATEST)}, not {text!r}")
+    return value
+
+
+def parse_name(text: str, name: str) -> str:
+    """`text` if it can be a system's name; raise BadRequest otherwise."""
+    if not NAME.fullmatch(text):
+        raise BadRequest(f"{name}: not a system name ([A-Za-z0-9_.-]+): {text!r}")
+    return text
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -126,6 +167,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def systems(request: web.Request) -> web.Response:
+    query_params(request, ())
     agent = request.app[AGENT_KEY]
     scrape = await agent.snapshot()
     return json_response([system_json(view, agent) for view in scrape.views])
@@ -133,11 +175,9 @@ async def systems(request: web.Request) -> web.Response:
 
 def outage_query(request: web.Request, agent: Agent, now: float) -> tuple[
         float, float, str | None, str | None]:
-    """from, to, system and site (None: the agent's own; a site of a shared ledger; "all")."""
-    query = request.rel_url.query
-    unknown = set(query) - {"from", "to", "system", "site"}
-    if unknown:
-        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    """from, to, system and site (None: the agent's own; a site of a shared ledger; "all");
+    raise BadRequest for a bad one."""
+    query = query_params(request, ("from", "to", "system", "site"))
     end = parse_time(query["to"], "to") if "to" in query else now
     start = parse_time(query["from"], "from") if "from" in query else end - DEFAULT_LOOKBACK
     if start >= end:
@@ -145,7 +185,7 @@ def outage_query(request: web.Request, agent: Agent, now: float) -> tuple[
     site = query.get("site")
     if site == agent.config.agent.site:
         site = None
-    system = query.get("system")
+    system = parse_name(query["system"], "system") if "system" in query else None
     # another site may watch systems this agent does not
     if site is None and system is not None and system not in agent.engine.lives:
         raise BadRequest(f"system: no system named {system!r}")
@@ -174,21 +214,15 @@ def read_outages(agent: Agent, start: float, end: float, system: str | None,
 async def outages(request: web.Request) -> web.Response:
     agent = request.app[AGENT_KEY]
     now = time.time()
-    try:
-        start, end, system, site = outage_query(request, agent, now)
-    except BadRequest as exc:
-        return error(400, str(exc))
+    start, end, system, site = outage_query(request, agent, now)
     await agent.snapshot()  # open windows' figures committed up to now
     loop = asyncio.get_running_loop()
-    try:
-        found = await loop.run_in_executor(None, read_outages, agent, start, end, system, site,
-                                           now)
-    except BadRequest as exc:
-        return error(400, str(exc))
+    found = await loop.run_in_executor(None, read_outages, agent, start, end, system, site, now)
     return json_response(windows_json(found, now))
 
 
 async def summary(request: web.Request) -> web.Response:
+    query_params(request, ())
     agent = request.app[AGENT_KEY]
     scrape = await agent.snapshot()
     return json_response(summary_json(agent, scrape.views, scrape.concurrent_users,
@@ -223,12 +257,8 @@ def summary_json(agent: Agent, views: list[SystemView], users: float,
 
 def availability_days(request: web.Request) -> int:
     """The `days` parameter (default 90, 1..366); raise BadRequest for anything else."""
-    query = request.rel_url.query
-    unknown = set(query) - {"days"}
-    if unknown:
-        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}")
-    text = query.get("days", str(DEFAULT_DAYS))
-    if not text.isdigit() or not 1 <= int(text) <= avail.MAX_DAYS:
+    text = query_params(request, ("days",)).get("days", str(DEFAULT_DAYS))
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= avail.MAX_DAYS:
         raise BadRequest(f"days: a whole number from 1 to {avail.MAX_DAYS}, not {text!r}")
     return int(text)
 
@@ -278,10 +308,7 @@ def read_availability(ledger: Ledger, names: tuple[str, ...], timezone: str,
 
 async def availability(request: web.Request) -> web.Response:
     agent = request.app[AGENT_KEY]
-    try:
-        days = availability_days(request)
-    except BadRequest as exc:
-        return error(400, str(exc))
+    days = availability_days(request)
     names = tuple(system.name for system in agent.config.systems)
     timezone, now = agent.config.cost.timezone, agent.clock()
     calendar = avail.local_days(now, days, ZoneInfo(timezone))
@@ -329,6 +356,20 @@ def static_handler(files: dict[str, tuple[bytes, str, str]], name: str | None = 
     return handler
 
 
+def status_page(files: dict[str, tuple[bytes, str, str]]) -> Any:
+    """`/`: the page, once its one parameter (`refresh`, seconds between polls) is sound."""
+    page = static_handler(files, "index.html")
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        refresh = request.rel_url.query.getall("refresh", [])
+        if len(refresh) > 1:
+            raise BadRequest("given more than once: refresh")
+        for text in refresh:
+            parse_number(text, "refresh", *REFRESH_SECONDS)
+        return await page(request)
+    return handler
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -340,6 +381,8 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response
+    except BadRequest as exc:
+        return error(400, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
             return error(exc.status, exc.reason)
@@ -356,9 +399,11 @@ def users(agent: Agent) -> dict[str, str]:
 
 def make_app(agent: Agent) -> web.Application:
     guard = BasicAuthGuard(lambda: users(agent))
-    app = web.Application(middlewares=[guard.middleware, json_errors], client_max_size=4096,
-                          handler_args=LIMITS)
+    slots = ConnectionSlots(connection_cap())
+    app = web.Application(middlewares=[slots.middleware, guard.middleware, json_errors],
+                          client_max_size=4096, handler_args=LIMITS)
     app[AGENT_KEY] = agent
+    app[SLOTS_KEY] = slots
 
     async def close_guard(app: web.Application) -> None:
         guard.close()
@@ -367,7 +412,7 @@ def make_app(agent: Agent) -> web.Application:
     app[CACHE_KEY] = avail.MinuteCache(agent.clock)
     app.on_response_prepare.append(security_headers)
     files = load_static()
-    app.router.add_get("/", static_handler(files, "index.html"))
+    app.router.add_get("/", status_page(files))
     app.router.add_get("/favicon.ico", static_handler(files, "favicon.svg"))
     app.router.add_get("/static/{name}", static_handler(files))
     app.router.add_get("/metrics", metrics)
@@ -386,18 +431,15 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 async def serve(agent: Agent, listen: str) -> web.AppRunner:
-    """Listen on `listen`, with TLS when agent.web_config has tls_server_config."""
+    """Listen on `listen`, with TLS when agent.web_config has tls_server_config, within a
+    connection cap and deadlines (see agent.web.listener)."""
     app = make_app(agent)
     web_config = agent.config.agent.web_config
     if web_config is not None and web_config.tls is not None:
         app[TLS_KEY] = server_context(web_config.tls)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     host, port = split_listen(listen)
-    site = web.TCPSite(runner, host or None, port, reuse_address=True,
-                       ssl_context=app.get(TLS_KEY))
-    await site.start()
-    return runner
+    return await start_bounded(app, host or None, port, slots=app[SLOTS_KEY],
+                               ssl_context=app.get(TLS_KEY))
 
 
 def refresh_tls(runner: web.AppRunner, web_config: WebConfig | None) -> bool:
