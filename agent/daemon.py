@@ -287,7 +287,7 @@ class Agent:
             {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
             group_totals=groups, group_days=group_days, not_before=latest,
         )
-        self._basis_since = self.engine.accounts.horizon
+        self._basis_since = self.engine.charges.horizon
         await self._record_basis()
         resumed = sum(1 for w in windows if self.engine.lives.get(w.record.system) and
                       self.engine.lives[w.record.system].window is not None)

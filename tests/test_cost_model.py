@@ -272,7 +272,7 @@ def test_live_counters_equal_the_report_of_the_same_windows(events):
         at += step
         batches.append(engine.account(at) if scrape else engine.observe(name, result, at))
     batches.append(engine.account(at))
-    horizon = engine.accounts.horizon
+    horizon = engine.charges.horizon
     report = build_report(stored(batches), engine.config, T0, at + 1, horizon)
     for view in engine.view(at):
         [line] = [s for s in report.systems if s.name == view.name]

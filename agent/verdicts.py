@@ -1,0 +1,70 @@
+"""What decides a system's state besides its own probes: dependencies, canaries, planned
+work, flapping, the agent's own blindness. Functions of the engine's running state (lives),
+read by `Engine`, which makes the transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from agent.live import Live
+from agent.model import State
+from agent.state import DOWN, UP, Change, Context
+
+
+def flapping_hold(live: Live, change: Change, at: float) -> bool:
+    """Hold back the recovery of a flapping system until it has lasted half the flap
+    window; count the recoveries that do go through."""
+    health = live.tracker.health
+    if health is None or change.level >= health or health == UP:
+        return False
+    system = live.system
+    live.recoveries = [t for t in live.recoveries if t > at - system.flap_window]
+    flapping = 0 < system.flap_threshold <= len(live.recoveries)
+    if not live.recoveries or live.recoveries[-1] != change.since:
+        live.recoveries.append(change.since)  # held recoveries count too: hysteresis
+    if flapping and at - change.since < system.flap_window / 2:
+        if live.window is not None and not live.window.reason.startswith("flapping"):
+            live.window.reason = (f"flapping: {len(live.recoveries)} recoveries in "
+                                  f"{system.flap_window:g}s")
+        return True
+    return False
+
+def awaiting_verdict(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> bool:
+    """True while a dependency or canary is failing but not yet confirmed down."""
+    if live.canary:
+        return False
+    suspects = [lives[d] for d in live.system.depends_on] + list(canaries)
+    return any(
+        (s.tracker.failing or s.held) and s.tracker.health != DOWN for s in suspects
+    )
+
+def context(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> Context:
+    """What, besides its own health, decides the system's state now."""
+    blind = not live.canary and (
+        live.faults >= live.system.failure_threshold
+        or any(c.tracker.health == DOWN for c in canaries))
+    root = planned = None
+    for dep in live.system.depends_on:
+        other = lives[dep]
+        if planned is None and (other.in_maintenance or other.state is State.MAINTENANCE):
+            planned = other.cause or other.system.name
+        if root is None and other.state is State.DOWN:
+            root = other.cause or other.system.name
+    if root is None and live.grace is not None and live.state is State.DOWN:
+        root = live.cause  # its root cause recovered; it has yet to show its own verdict
+    return Context(maintenance=live.in_maintenance, blind=blind, root_cause=root,
+                   planned_cause=planned)
+
+def track_incident(live: Live, state: State, boundary: float) -> None:
+    """An incident begins with the first down or degraded state and ends with any other."""
+    if state in (State.DOWN, State.DEGRADED):
+        if live.incident_start is None:
+            live.incident_start, live.incident_cost = boundary, 0.0
+    else:
+        live.incident_start, live.incident_cost = None, 0.0
+
+def planned_behind(live: Live, lives: Iterable[Live]) -> list[Live]:
+    """The system and every system in maintenance because of its planned work."""
+    name = live.system.name
+    return [live, *(other for other in lives if other is not live
+                    and other.state is State.MAINTENANCE and other.cause == name)]
