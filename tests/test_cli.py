@@ -13,6 +13,7 @@ from helpers import EXAMPLE_ENV
 from realparts import HttpTarget, free_port, get, get_json, parse_metrics, wait_for
 
 from agent import __version__
+from agent.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,6 +57,26 @@ def test_check_reports_every_problem_and_exits_2(tmp_path):
     assert all(line.startswith(f"{path}:") for line in lines), lines
     assert any("users_shar" in line and "users_share" in line for line in lines)
     assert "Traceback" not in result.stderr
+
+
+# Every command that reads a config, with what else it needs to get that far.
+CONFIG_COMMANDS = [
+    ["run"], ["check"], ["probe"], ["notify-test", "mail"], ["ack", "web"],
+    ["maintenance", "web", "--end"], ["backup", "copy.db"], ["export"],
+    ["report", "--from", "2026-11-01", "--to", "2026-12-01"], ["import", "windows.csv"],
+    ["annotate", "1", "--note", "x"], ["void", "1", "--undo"],
+]
+
+
+@pytest.mark.parametrize("command", CONFIG_COMMANDS, ids=lambda command: command[0])
+def test_every_command_given_an_invalid_config_prints_each_problem_and_exits_2(
+        tmp_path, capsys, command):
+    path = tmp_path / "config.yaml"
+    path.write_text("agent: {ledger: ledger.db}\ncost: {concurrent_users: -5}\nsystems: []\n")
+    assert main([command[0], "-c", str(path), *command[1:]]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(line.startswith(f"{path}:") for line in lines), lines
+    assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]  # no ledger was opened
 
 
 BAD_PORT = ("not a database URL: the port must be a number from 1 to 65535, and an IPv6 "

@@ -1,0 +1,71 @@
+"""Command line: `outage-agent COMMAND`, one module per group of commands.
+
+- run.py: run (the daemon), check, probe, demo
+- actions.py: notify-test, ack, maintenance (actions the running daemon picks up)
+- records.py: backup, export, import
+- report.py: report
+- corrections.py: annotate, void
+- tools.py: dashboards, estimate (no config needed)
+- common.py: the parent parsers for -c/--config and the ledger, loading the config or
+  exiting 2, and what the commands share
+
+Exit codes: 0 success, 1 a probe or runtime failure, 2 a configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from agent import __version__
+from agent.cli import actions, corrections, records, report, run, tools
+from agent.cli.common import (
+    LEVELS,
+    CommandFailed,
+    Commands,
+    LedgerArgument,
+    load_or_exit,
+    load_or_report,
+    setup_logging,
+)
+from agent.cli.report import REPORT_FORMATS
+from agent.cli.run import probe_table, shard_argument, with_overrides
+
+__all__ = [
+    "LEVELS", "REPORT_FORMATS", "LedgerArgument", "build_parser", "load_or_exit",
+    "load_or_report", "main", "probe_table", "setup_logging", "shard_argument",
+    "with_overrides",
+]
+
+# Each adds one command's parser, in the order --help lists them.
+COMMANDS: tuple[Callable[[Commands], None], ...] = (
+    run.add_run, run.add_check, run.add_probe, actions.add_notify_test, actions.add_ack,
+    actions.add_maintenance, records.add_backup, records.add_export, run.add_demo,
+    tools.add_dashboards, report.add_report, records.add_import, corrections.add_annotate,
+    corrections.add_void, tools.add_estimate,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each command's options live beside the command."""
+    parser = argparse.ArgumentParser(
+        prog="outage-agent",
+        description="Probe systems, record downtime windows and export the cost of outages.",
+    )
+    parser.add_argument("--version", action="version", version=f"outage-agent {__version__}")
+    parser.add_argument("--log-level", choices=LEVELS, help="default: agent.log_level or info")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code (argparse itself exits 2 on a usage error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CommandFailed as exc:
+        return exc.code
+    except KeyboardInterrupt:
+        return 130

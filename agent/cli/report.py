@@ -1,0 +1,77 @@
+"""`report`: what outages cost over a range, per system and in total."""
+
+# A command line prints: its output is the point (T201 is print).
+# ruff: noqa: T201
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from agent.cli.common import Commands, abort, fail, ledger_parent, load_or_exit, write_output
+
+REPORT_FORMATS = ("md", "html", "csv", "json")  # the keys of agent.report.RENDERERS
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the report for --from..--to to stdout or -o's file: 2 for a bad range, system
+    or site, 1 if the ledger cannot be read."""
+    config = load_or_exit(args.config)
+    from agent.ledger import LedgerError
+    from agent.report import RENDERERS
+    from agent.report.source import ALL_SITES, NoSuchSite, read_report
+
+    start, end = _period(args.start, args.end, config.cost.timezone)
+    try:
+        report = read_report(config, start, end, time.time(), args.system,
+                             ALL_SITES if args.all_sites else args.site,
+                             what_if=args.basis == "current")
+    except LedgerError as exc:
+        return fail(f"cannot read the ledger: {exc}", code=1)
+    except NoSuchSite as exc:
+        return fail(f"--site: {exc}")
+    except ValueError as exc:
+        return fail(f"--system: {exc}")
+    write_output(RENDERERS[args.format](report), args.output)
+    if args.output:
+        print(f"report written to {args.output}")
+    return 0
+
+
+def _period(start: str, end: str, timezone: str) -> tuple[float, float]:
+    """Given --from and --to, return them as POSIX seconds, naive ones read in cost.timezone;
+    end the command (exit 2) if either is not a time or the range is empty."""
+    from zoneinfo import ZoneInfo
+
+    from agent.report.period import parse_moment
+
+    zone = ZoneInfo(timezone)
+    try:
+        begins, ends = parse_moment(start, zone), parse_moment(end, zone)
+    except ValueError as exc:
+        abort(f"--from/--to: {exc}")
+    if ends <= begins:
+        abort("--to must be after --from (--to is exclusive)")
+    return begins, ends
+
+
+def add_report(commands: Commands) -> None:
+    report = commands.add_parser("report", parents=[ledger_parent()],
+                                 help="what outages cost over a period, per system")
+    report.add_argument("--from", dest="start", required=True, metavar="DATE",
+                        help="first day (or an ISO 8601 time), in cost.timezone")
+    report.add_argument("--to", dest="end", required=True, metavar="DATE",
+                        help="end of the range, exclusive (2026-12-01 for all of November)")
+    report.add_argument("--system", help="report on one system only")
+    sites = report.add_mutually_exclusive_group()
+    sites.add_argument("--site", metavar="NAME", help="report on another site sharing the "
+                       "ledger (default: agent.site)")
+    sites.add_argument("--all-sites", action="store_true", help="the organisation: a system "
+                       "is down while most of the sites watching it see it down (quorum)")
+    report.add_argument("--format", choices=REPORT_FORMATS, default="md",
+                        help="md (default), html, csv (one row per window) or json")
+    report.add_argument("--basis", choices=("recorded", "current"), default="recorded",
+                        help="cost each moment with the cost basis in force then (recorded, "
+                             "the default) or, as a what-if, with today's configuration")
+    report.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    report.set_defaults(func=cmd_report)

@@ -1,0 +1,139 @@
+"""The agent itself: `run` (the daemon), `check`, `probe` and `demo`."""
+
+# A command line prints: its output is the point (T201 is print).
+# ruff: noqa: T201
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.cli.common import (
+    Commands,
+    add_ledger_option,
+    config_parent,
+    fail,
+    ledger_parent,
+    load_or_exit,
+    setup_logging,
+)
+from agent.config import summary
+from agent.model import Config, ProbeResult
+from agent.text import redact
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon until a signal stops it; SIGHUP reloads the file -c names."""
+    config = with_overrides(load_or_exit(args.config), args.listen, args.ledger, args.shard)
+    setup_logging(args.log_level or config.agent.log_level)
+    from agent.service import run_service
+
+    return asyncio.run(run_service(config, reload_from=args.config))
+
+
+def with_overrides(config: Config, listen: str | None, ledger: str | None,
+                   shard: tuple[int, int] | None = None) -> Config:
+    """Given run's --listen, --ledger and --shard (None if not given), return the config with
+    them in place of agent.*. A relative --ledger is relative to where the user typed it."""
+    agent = config.agent
+    if listen:
+        agent = dataclasses.replace(agent, listen=listen)
+    if ledger:
+        from agent.config.agent import resolve_ledger
+
+        agent = dataclasses.replace(agent, ledger=resolve_ledger(ledger, Path.cwd(), None))
+    if shard:
+        agent = dataclasses.replace(agent, shard=shard)
+    return dataclasses.replace(config, agent=agent)
+
+
+def shard_argument(text: str) -> tuple[int, int]:
+    """argparse type for --shard K/N: a bad value is a usage error (exit 2)."""
+    from agent.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Summarise a valid config (load_or_exit has printed an invalid one's problems)."""
+    print(summary(load_or_exit(args.config)))
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Probe the named systems or canaries (default: every system) once; 1 if any failed."""
+    config = load_or_exit(args.config)
+    known = {s.name: s for s in (*config.agent.canaries, *config.systems)}
+    unknown = [name for name in args.systems if name not in known]
+    if unknown:
+        return fail(f"unknown system(s): {', '.join(unknown)}")
+    chosen = [known[name] for name in args.systems] or list(config.systems)
+    results = asyncio.run(_probe_all([s.check for s in chosen]))
+    print(redact(probe_table([s.name for s in chosen], results), config.secrets))
+    return 0 if all(r.ok for r in results) else 1
+
+
+async def _probe_all(checks: Sequence[object]) -> list[ProbeResult]:
+    from agent.probes import Prober
+
+    async with Prober() as prober:
+        return list(await asyncio.gather(*(prober.run(c) for c in checks)))  # type: ignore[arg-type]
+
+
+def probe_table(names: list[str], results: list[ProbeResult]) -> str:
+    """Given systems and their results, return aligned columns; the reason, last, is not
+    padded, so a line ends where its reason does."""
+    rows = [("SYSTEM", "RESULT", "LATENCY", "REASON")]
+    rows += [(n, r.status.value, f"{r.latency * 1000:.0f} ms", r.reason)
+             for n, r in zip(names, results, strict=True)]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in rows
+    ).rstrip()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the simulated estate and the agent watching it, in one process."""
+    setup_logging(args.log_level or "info")
+    from agent.demo.run import run_demo
+
+    return asyncio.run(run_demo(listen=args.listen, ledger=args.ledger, duration=args.duration))
+
+
+def add_run(commands: Commands) -> None:
+    run = commands.add_parser("run", parents=[ledger_parent()],
+                              help="run the agent (the daemon)")
+    run.add_argument("--listen", help="override agent.listen (host:port)")
+    add_ledger_option(run)
+    run.add_argument("--shard", type=shard_argument, metavar="K/N",
+                     help="override agent.shard: probe the K-th of N shares of the systems")
+    run.set_defaults(func=cmd_run)
+
+
+def add_check(commands: Commands) -> None:
+    check = commands.add_parser("check", parents=[config_parent()],
+                                help="validate a configuration and summarise it")
+    check.set_defaults(func=cmd_check)
+
+
+def add_probe(commands: Commands) -> None:
+    probe = commands.add_parser("probe", parents=[config_parent()],
+                                help="probe systems once now and print a table")
+    probe.add_argument("systems", nargs="*", metavar="SYSTEM", help="default: every system")
+    probe.set_defaults(func=cmd_probe)
+
+
+def add_demo(commands: Commands) -> None:
+    """demo has no config: its --ledger is only where to keep the demo's own ledger."""
+    demo = commands.add_parser("demo", help="run the agent on a simulated estate on loopback")
+    demo.add_argument("--listen", default="127.0.0.1:9321", help="agent address")
+    demo.add_argument("--ledger", help="keep the demo ledger in this file (default: temporary)")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.set_defaults(func=cmd_demo)

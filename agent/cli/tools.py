@@ -1,0 +1,65 @@
+"""Commands that need no config: `dashboards` and `estimate`."""
+
+# A command line prints: its output is the point (T201 is print).
+# ruff: noqa: T201
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from agent.cli.common import Commands, fail
+
+
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    """Write the Grafana dashboards for --currency into -o and list the files written."""
+    from agent import dashboards
+
+    try:
+        written = dashboards.write(Path(args.output), args.currency)
+    except ValueError as exc:
+        return fail(exc)
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """The council's arithmetic by hand: an outage's cost from the figures given, with the
+    working shown."""
+    from agent.report.estimate import Estimate, derivation, parse_outage
+
+    try:
+        outage = parse_outage(args.outage)
+    except ValueError as exc:
+        return fail(f"--outage: {exc}")
+    if not re.fullmatch(r"[A-Z]{3}", args.currency):
+        return fail("--currency: a three-letter ISO 4217 code in capitals, e.g. GBP")
+    if args.users < 0 or args.annual_cost < 0 or args.hours_per_year <= 0:
+        return fail("--users and --annual-cost cannot be negative, and --hours-per-year must "
+                    "be positive")
+    estimate = Estimate(args.users, args.annual_cost, args.hours_per_year, outage)
+    for line in derivation(estimate, args.currency):
+        print(line)
+    return 0
+
+
+def add_dashboards(commands: Commands) -> None:
+    boards = commands.add_parser("dashboards", help="write the Grafana dashboards for a currency")
+    boards.add_argument("--currency", default="GBP", help="ISO 4217 code (default: GBP)")
+    boards.add_argument("-o", "--output", default="grafana/dashboards",
+                        help="directory to write into (default: grafana/dashboards)")
+    boards.set_defaults(func=cmd_dashboards)
+
+
+def add_estimate(commands: Commands) -> None:
+    estimate = commands.add_parser("estimate", help="the cost of an outage, worked out by hand")
+    estimate.add_argument("--users", type=float, required=True, help="people who cannot work")
+    estimate.add_argument("--annual-cost", type=float, required=True,
+                          help="yearly cost of one person, on-costs included")
+    estimate.add_argument("--hours-per-year", type=float, default=1924.0,
+                          help="working hours in a year (default 1924: 37 h x 52 weeks)")
+    estimate.add_argument("--outage", required=True, help="how long, e.g. 21.55h or 21h33m")
+    estimate.add_argument("--currency", default="GBP", help="ISO 4217 code (default GBP)")
+    estimate.set_defaults(func=cmd_estimate)
