@@ -4,19 +4,31 @@ Recurring windows are crontab(5) expressions evaluated in the cost timezone, eac
 period [fire, fire + duration); one-off windows are [start, end). Overlapping or touching
 periods merge, so the agent sees one continuous planned period rather than a flicker.
 
-Cron is matched by a small parser here rather than APScheduler's CronTrigger: crontab(5)
-reads day-of-week 0 and 7 as Sunday and ORs the two day fields when both are restricted,
-while CronTrigger reads 0 as Monday and ANDs them. Translating every field and wrapping
-triggers in an OrTrigger would be more code than the matcher, and harder to see correct.
+Cron is matched by cronsim (healthchecks.io's), which reads crontab(5) as cron does: day-of-week
+0 and 7 are Sunday, and the two day fields OR when both are restricted (APScheduler's
+CronTrigger reads 0 as Monday and ANDs them). An expression is first checked here against
+crontab(5)'s grammar, for two reasons: cronsim's errors name only the field ("Bad minute"),
+where ours say what is wrong with it; and cronsim also takes what crontab(5) does not (a
+seconds field, L, W, #, a step after a single number), which would let a config through that
+cron itself refuses. The check hands cronsim the expression with names turned into numbers.
+
+cronsim walks naive local wall times here, each then read in the zone with fold=0 (see
+`_Recurring._compute_fires_on`). Given an aware time, cronsim would follow Debian's cron instead:
+a wall time skipped in spring fires at the change, and an expression with `*` for its minute or
+hour fires in both of autumn's repeated hours. The planned periods are what reports and the
+ledger already hold, so they stay as they were.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
 
 from agent.model import Maintenance
 from agent.spans import merge
@@ -56,26 +68,6 @@ class CronError(ValueError):
     """An expression that crontab(5) would reject; the message is ready for the user."""
 
 
-@dataclass(frozen=True)
-class Cron:
-    """A parsed crontab(5) expression: the allowed values of each field."""
-
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    days: frozenset[int]  # day of month
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday ... 6 = Saturday (7 folded into 0)
-    day_or: bool  # both day fields restricted: a day matches if EITHER matches
-
-    def matches_day(self, day: dt.date) -> bool:
-        """Given a local date, return whether the expression can fire on it."""
-        if day.month not in self.months:
-            return False
-        in_month = day.day in self.days
-        in_week = (day.isoweekday() % 7) in self.weekdays
-        return in_month or in_week if self.day_or else in_month and in_week
-
-
 def cron_error(expr: str) -> str | None:
     """Given a crontab(5) expression, return why it is invalid, or None when it is valid."""
     try:
@@ -85,57 +77,45 @@ def cron_error(expr: str) -> str | None:
     return None
 
 
-def parse_cron(expr: str) -> Cron:
-    """Given a 5-field crontab(5) expression, return its values; raise CronError if invalid."""
+def parse_cron(expr: str) -> str:
+    """Given a 5-field crontab(5) expression, return it as cronsim is to read it (five fields
+    of numbers, "*" and steps: "0 22 * * sun" -> "0 22 * * 0"); raise CronError if invalid."""
     parts = _ALIASES.get(expr.strip().lower(), expr).split()
     if len(parts) != 5:
         raise CronError(
             f"cron: expected 5 fields (minute hour day-of-month month day-of-week), "
             f"got {len(parts)} in {expr!r}"
         )
-    values = [_parse_field(text, field) for text, field in zip(parts, _FIELDS, strict=True)]
-    weekdays = frozenset(d % 7 for d in values[4])
-    return Cron(
-        minutes=tuple(sorted(values[0])),
-        hours=tuple(sorted(values[1])),
-        days=frozenset(values[2]),
-        months=frozenset(values[3]),
-        weekdays=weekdays,
-        day_or=not parts[2].startswith("*") and not parts[4].startswith("*"),
-    )
+    return " ".join(_field(text, field) for text, field in zip(parts, _FIELDS, strict=True))
 
 
-def _parse_field(text: str, field: _Field) -> set[int]:
-    """Given one field ("1-5/2,sat"), return its values; raise CronError if invalid."""
-    values: set[int] = set()
-    for item in text.split(","):
-        if not item:
-            raise CronError(f"cron: empty list item in {field.name} {text!r}")
-        values.update(_parse_item(item, field))
-    return values
+def _field(text: str, field: _Field) -> str:
+    """Given one field ("1-5/2,sat"), return it in numbers ("1-5/2,6"); raise CronError."""
+    items = text.split(",")
+    if "" in items:
+        raise CronError(f"cron: empty list item in {field.name} {text!r}")
+    return ",".join(_item(item, field) for item in items)
 
 
-def _parse_item(item: str, field: _Field) -> range:
-    """Given one list item ("*", "5", "mon-fri", "*/15", "1-10/3"), return its values."""
-    span, _, step_text = item.partition("/")
-    step = 1
-    if step_text or item.endswith("/"):
-        if not _is_number(step_text) or int(step_text) == 0:
-            raise CronError(f"cron: {field.name} step {step_text!r} is not a positive number")
+def _item(item: str, field: _Field) -> str:
+    """Given one list item ("*", "5", "mon-fri", "*/15", "1-10/3"), return it in numbers."""
+    span, slash, step = item.partition("/")
+    if slash:
+        if not _is_number(step) or int(step) == 0:
+            raise CronError(f"cron: {field.name} step {step!r} is not a positive number")
         if span != "*" and "-" not in span:
             raise CronError(f"cron: {field.name} step needs a range or '*', got {item!r}")
-        step = int(step_text)
     if span == "*":
-        return range(field.low, field.high + 1, step)
+        return item
     first, dash, last = span.partition("-")
-    low = _parse_value(first, field, end=False)
-    high = _parse_value(last, field, end=True) if dash else low
+    low = _value(first, field, end=False)
+    high = _value(last, field, end=True) if dash else low
     if high < low:
         raise CronError(f"cron: {field.name} range {span!r} runs backwards")
-    return range(low, high + 1, step)
+    return f"{low}-{high}{slash}{step}" if dash else str(low)
 
 
-def _parse_value(text: str, field: _Field, end: bool) -> int:
+def _value(text: str, field: _Field, end: bool) -> int:
     """Given a number or name, return its value; "sun" ends a range as 7 so "mon-sun" works."""
     name = text.lower()
     if name in field.names:
@@ -155,12 +135,21 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _firing(expr: str) -> str | None:
+    """Given a valid expression, return it as cronsim reads it, or None if it never fires:
+    cronsim refuses a day of the month that none of its months has ("0 0 31 2 *"), which
+    crontab(5) takes (and never runs)."""
+    text = parse_cron(expr)
+    try:
+        CronSim(text, dt.datetime(2000, 1, 1))  # noqa: DTZ001 - wall times, no zone
+    except CronSimError:
+        return None
+    return text
+
+
 # --- the calendar ---------------------------------------------------------------------------
 
 _DAY = 86400.0
-# A day-of-month like 29 february fires at most 8 years apart (2096 -> 2104); searching
-# further for the next fire only finds expressions that never fire ("0 0 31 2 *").
-_SEARCH_DAYS = 366 * 8 + 2
 # How far either side of t a chain of touching planned periods is followed. Beyond it the
 # chain is reported as found: planned work running for weeks is a misconfiguration, and
 # following "* * * * *" with a 1-minute duration for ever would never end.
@@ -172,12 +161,19 @@ Period = tuple[float, float]
 class _Recurring:
     """One cron window: fire times in a timezone, each opening [fire, fire + duration)."""
 
-    def __init__(self, cron: Cron, duration: float, zone: ZoneInfo):
-        self.cron = cron
+    def __init__(self, cron: str | None, duration: float, zone: ZoneInfo):
+        self.cron = cron  # as cronsim reads it; None: it never fires
         self.duration = duration
         self.zone = zone
         # Cached per local date: active() runs on every evaluation of every system.
         self._fires_on = lru_cache(maxsize=256)(self._compute_fires_on)
+
+    def _walls(self, day: dt.date) -> Iterator[dt.datetime]:
+        """Given a local date, return the wall times it fires at from that day on, in order
+        (cronsim gives up after 50 years without one)."""
+        if self.cron is None:
+            return iter(())
+        return CronSim(self.cron, dt.datetime.combine(day, dt.time()) - dt.timedelta(seconds=1))
 
     def _compute_fires_on(self, day: dt.date) -> tuple[float, ...]:
         """Given a local date, return its fire times as POSIX seconds, in order.
@@ -187,15 +183,8 @@ class _Recurring:
         transition, a repeated time fires once, at its first occurrence. The set drops the
         duplicate a gap time can make with a real time ("30 1,2 * * *").
         """
-        if not self.cron.matches_day(day):
-            return ()
-        y, m, d = day.year, day.month, day.day
-        fires = {
-            dt.datetime(y, m, d, hour, minute, tzinfo=self.zone).timestamp()
-            for hour in self.cron.hours
-            for minute in self.cron.minutes
-        }
-        return tuple(sorted(fires))
+        walls = itertools.takewhile(lambda wall: wall.date() == day, self._walls(day))
+        return tuple(sorted({wall.replace(tzinfo=self.zone).timestamp() for wall in walls}))
 
     def fires(self, lo: float, hi: float) -> list[float]:
         """Given lo < hi, return the fire times in (lo, hi], in order."""
@@ -210,13 +199,12 @@ class _Recurring:
 
     def next_start(self, t: float) -> float | None:
         """Given t, return the first fire time after t, or None if it never fires."""
-        first = _local_date(t, self.zone) - dt.timedelta(days=1)
-        for offset in range(_SEARCH_DAYS):
-            day = first + dt.timedelta(days=offset)
-            if self.duration > 0 and self.cron.matches_day(day):
-                later = [f for f in self._fires_on(day) if f > t]
-                if later:
-                    return later[0]
+        day: dt.date | None = _local_date(t, self.zone) - dt.timedelta(days=1)
+        while self.duration > 0 and day is not None:
+            later = [f for f in self._fires_on(day) if f > t]
+            if later:
+                return later[0]
+            day = next((wall.date() for wall in self._walls(day + dt.timedelta(days=1))), None)
         return None
 
 
@@ -231,7 +219,7 @@ class MaintenanceCalendar:
         for window in windows:
             if window.cron is not None:
                 self._recurring.append(
-                    _Recurring(parse_cron(window.cron), window.duration or 0.0, zone)
+                    _Recurring(_firing(window.cron), window.duration or 0.0, zone)
                 )
             elif window.start is not None and window.end is not None:
                 self._one_off.append(_one_off(window.start, window.end))

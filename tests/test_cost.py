@@ -8,6 +8,7 @@ import math
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import english_working_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,17 +183,28 @@ def test_bank_holiday_uses_default_all_day(day: dt.date) -> None:
 
 
 def test_working_day_after_holidays_is_normal() -> None:
-    # Tuesday 2026-12-29 is not a bank holiday in England.
-    start = local(2026, 12, 29)
+    # The first working day after Christmas 2026: Tuesday the 29th.
+    day = english_working_days(dt.date(2026, 12, 25), dt.date(2027, 1, 31))[0]
+    start = midnight(day)
     assert user_hours(office("GB-ENG"), start, start + 24 * HOUR) == 21400.0
 
 
 def test_night_shift_started_before_a_holiday_runs_into_it() -> None:
-    # Thursday 2026-12-24 22:00 - Christmas 06:00 applies; Christmas night's shift does not.
+    # Christmas 2026: Thursday 22:00 - Christmas 06:00 applies; Christmas night's shift does not.
+    holiday = last_holiday_after_a_working_day(2026)
     nights = window(WEEKDAYS, "22:00", "06:00", 300.0)
     calendar = UsersCalendar(UsersSchedule(10.0, (nights,), "GB-ENG"), LONDON)
-    assert calendar.users_at(local(2026, 12, 25, 3)) == 300.0
-    assert calendar.users_at(local(2026, 12, 25, 23)) == 10.0
+    assert calendar.users_at(local(holiday.year, holiday.month, holiday.day, 3)) == 300.0
+    assert calendar.users_at(local(holiday.year, holiday.month, holiday.day, 23)) == 10.0
+
+
+def last_holiday_after_a_working_day(year: int) -> dt.date:
+    """The year's last weekday bank holiday in England whose eve is a working day, by the
+    holidays package's list: Christmas, a Friday, in 2026."""
+    working = english_working_days(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    after = [day + dt.timedelta(days=1) for day, then in itertools.pairwise(working)
+             if (then - day).days > 1]
+    return max(day for day in after if day.weekday() < 5)
 
 
 @pytest.mark.parametrize(
@@ -265,7 +277,8 @@ def test_week_equals_the_sum_of_its_days() -> None:
     week = calendar.user_seconds(days[0], days[-1])
     assert week == sum(calendar.user_seconds(a, b) for a, b in itertools.pairwise(days))
     # Mon-Thu office days, Good Friday and the weekend at default: 4 x 10 h x 1900 + 168 h x 100.
-    assert week / HOUR == 92800.0
+    office_days = english_working_days(dt.date(2026, 3, 30), dt.date(2026, 4, 5))
+    assert week / HOUR == len(office_days) * 10 * 1900 + 168 * 100  # 92,800
 
 
 def test_date_the_zone_skipped_adds_nothing() -> None:
@@ -282,7 +295,9 @@ def test_date_the_zone_skipped_adds_nothing() -> None:
 def test_business_seconds_skip_holidays() -> None:
     # The week of Good Friday 2026-04-03 has four office days of 10 hours.
     week = (local(2026, 3, 30), local(2026, 4, 6))
-    assert office("GB-ENG").business_seconds(*week) == 40 * HOUR
+    office_days = english_working_days(dt.date(2026, 3, 30), dt.date(2026, 4, 5))
+    assert dt.date(2026, 4, 3) not in office_days
+    assert office("GB-ENG").business_seconds(*week) == len(office_days) * 10 * HOUR
     assert office().business_seconds(*week) == 50 * HOUR
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from helpers import UP, config, system
 from realparts import parse_metrics
 
@@ -30,3 +35,26 @@ def test_certificate_expiry_is_exported_from_the_latest_probe_blackbox_style() -
     assert samples[f'{SERIES}{{system="web"}}'] == NOT_AFTER
     assert samples[f'{SERIES}{{system="failing"}}'] == NOT_AFTER  # known though the probe failed
     assert f'{SERIES}{{system="plain"}}' not in samples  # no certificate, no series
+
+
+CREATED = """
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+def created():
+    registry = CollectorRegistry()
+    Counter("jobs", "Jobs.", registry=registry).inc()
+    return b"jobs_created" in generate_latest(registry)
+
+import agent.exporter
+imported = created()
+agent.exporter.Metrics("GBP", "site")
+print(imported, created())
+"""
+
+
+def test_importing_the_exporter_changes_nothing_but_the_agents_metrics_drop_created() -> None:
+    # prometheus_client's switch is process-wide: a fresh interpreter shows who throws it.
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_DISABLE_CREATED_SERIES"}
+    run = subprocess.run([sys.executable, "-c", CREATED], capture_output=True, text=True,
+                         env=env, cwd=Path(__file__).parents[1], timeout=60, check=True)
+    assert run.stdout.split() == ["True", "False"]

@@ -69,6 +69,12 @@ def one_off(start: float, end: float) -> Maintenance:
         ),
         pytest.param("1,,2 * * * *", "cron: empty list item in minute '1,,2'", id="empty-item"),
         pytest.param("@reboot", "cron: expected 5 fields", id="reboot-has-no-calendar"),
+        # cronsim's extensions, which crontab(5) does not have: refused before cronsim sees them.
+        pytest.param("0 0 22 * * sun", "cron: expected 5 fields", id="cronsim-seconds-field"),
+        pytest.param("0 0 L * *", "cron: day-of-month 'L' is not a number or name", id="last-day"),
+        pytest.param("0 0 LW * *", "cron: day-of-month 'LW' is not", id="last-weekday"),
+        pytest.param("0 0 * * 5L", "cron: day-of-week '5L' is not", id="last-friday"),
+        pytest.param("0 0 * * 1#2", "cron: day-of-week '1#2' is not", id="second-monday"),
     ],
 )
 def test_invalid_expression_gives_a_message(expr: str, message: str) -> None:
@@ -87,6 +93,7 @@ def test_invalid_expression_gives_a_message(expr: str, message: str) -> None:
         "0 0 * * mon-sun",
         "@daily",
         "@Weekly",
+        "0 0 31 2 *",  # cronsim refuses a day no month of it has; crontab(5) takes it
     ],
 )
 def test_valid_expression_gives_none(expr: str) -> None:
@@ -157,6 +164,22 @@ def fire_days(expr: str) -> list[int]:
     ],
 )
 def test_day_of_month_or_day_of_week(expr: str, days: list[int]) -> None:
+    assert fire_days(expr) == days
+
+
+@pytest.mark.parametrize(
+    ("expr", "days"),
+    [
+        # June 2026: Fridays are 5, 12, 19, 26; Sundays 7, 14, 21, 28.
+        pytest.param("0 3 * * mon-sun", [*range(1, 31), 1], id="sun-ends-a-range-as-7"),
+        pytest.param("0 3 * * fri-sun", [5, 6, 7, 12, 13, 14, 19, 20, 21, 26, 27, 28],
+                     id="names"),
+        pytest.param("0 3 * * 5-7", [5, 6, 7, 12, 13, 14, 19, 20, 21, 26, 27, 28],
+                     id="numbers"),
+        pytest.param("0 3 */10 jun-Jul *", [1, 11, 21, 1], id="star-step-and-month-names"),
+    ],
+)
+def test_day_names_and_ranges(expr: str, days: list[int]) -> None:
     assert fire_days(expr) == days
 
 

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import re
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from helpers import config, system
 from ledgerparts import store
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent.daemon import Agent
 from agent.ledger import Ledger
@@ -230,6 +233,34 @@ async def test_static_files_have_safe_types_and_revalidate(client, path, content
                                   "/static/__init__.py"])
 async def test_nothing_but_the_shipped_assets_is_served(client, path):
     assert (await client.get(path)).status == 404
+
+
+# What Prometheus 3 sends with every scrape.
+PROMETHEUS_SCRAPE = {
+    "User-Agent": "Prometheus/3.5.0",
+    "Accept": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+              "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+              "text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+    "Accept-Encoding": "gzip",
+    "X-Prometheus-Scrape-Timeout-Seconds": "10",
+}
+
+
+async def test_metrics_are_gzipped_for_a_prometheus_scrape_and_plain_otherwise(client):
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.get(client.make_url("/metrics"), headers=PROMETHEUS_SCRAPE) as scrape:
+            zipped = await scrape.read()
+        async with session.get(client.make_url("/metrics"),
+                               skip_auto_headers=["Accept-Encoding"]) as plain:
+            text = await plain.read()
+    assert (scrape.status, scrape.headers["Content-Encoding"]) == (200, "gzip")
+    assert int(scrape.headers["Content-Length"]) == len(zipped) < len(text)
+    assert gzip.decompress(zipped) == text
+    assert (plain.status, plain.headers.get("Content-Encoding")) == (200, None)
+    assert b'\noutage_system_up{system="db"} 1.0\n' in text
+    for response in (scrape, plain):
+        assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST
+        assert response.headers["Vary"] == "Accept-Encoding"
 
 
 def test_the_page_loads_nothing_from_outside_the_agent():

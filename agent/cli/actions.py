@@ -4,7 +4,6 @@ ack and maintenance write an action to the ledger, where the daemon picks it up.
 """
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

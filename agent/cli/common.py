@@ -5,7 +5,6 @@ probe or runtime failure, 2 a configuration or usage error.
 """
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

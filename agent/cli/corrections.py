@@ -1,7 +1,6 @@
 """Correcting the record: `annotate` and `void`, each change kept in the audit trail."""
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

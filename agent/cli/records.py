@@ -1,7 +1,6 @@
 """The record in and out of the ledger: `backup`, `export` and `import`."""
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """`report`: what outages cost over a range, per system and in total."""
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The agent itself: `run` (the daemon), `check`, `probe` and `demo`."""
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

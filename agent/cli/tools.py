@@ -1,7 +1,6 @@
 """Commands that need no config: `dashboards` and `estimate`."""
 
 # A command line prints: its output is the point (T201 is print).
-# ruff: noqa: T201
 
 from __future__ import annotations
 

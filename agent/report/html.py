@@ -1,10 +1,16 @@
 """The report as one self-contained HTML file: no scripts, fonts or images fetched from
-anywhere, charts drawn as inline SVG, and print CSS so a browser can save it as a PDF."""
+anywhere, charts drawn as inline SVG, and print CSS so a browser can save it as a PDF.
+
+Every fragment is a MarkupSafe `Markup`: its templates are Markup literals and whatever is put
+into them (`format`, `join`, `+`) is escaped unless it is Markup already, so text from a config,
+a target or the ledger cannot become markup by being left unescaped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from html import escape
+from collections.abc import Iterable, Sequence
+
+from markupsafe import Markup
 
 from agent.report import words
 from agent.report.model import Report, SystemReport, WindowLine
@@ -14,7 +20,7 @@ COLOURS = {"down": "#c0392b", "degraded": "#e08e0b", "maintenance": "#2e6da4",
            "unknown": "#999999", "voided": "#bbbbbb"}
 WIDTH = 720  # the drawing width of every chart, in SVG user units
 
-STYLE = """
+STYLE = Markup("""
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Arial, sans-serif; color: #222;
        max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
@@ -34,159 +40,163 @@ svg text { font: 11px system-ui, Arial, sans-serif; fill: #333; }
   h2 { break-after: avoid; } table, figure, section.system { break-inside: avoid; }
   @page { size: A4; margin: 15mm; }
 }
-"""
+""")
+PAGE = Markup(
+    "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n<title>{title}</title>\n"
+    "<style>{style}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+)
+NOTHING = Markup()
 
 
 def render(report: Report) -> str:
     """Given a report, return a complete HTML document."""
     body = [
-        f"<h1>{escape(words.title(report))}</h1>",
-        f"<p class=muted>{escape(words.as_of_text(report))}</p>",
-        f"<p class=estimate><strong>{escape(words.ESTIMATE)}</strong></p>",
+        Markup("<h1>{}</h1>").format(words.title(report)),
+        Markup("<p class=muted>{}</p>").format(words.as_of_text(report)),
+        Markup("<p class=estimate><strong>{}</strong></p>").format(words.ESTIMATE),
         _totals(report),
         _charts(report),
-        "<h2>Method</h2><ul>" + "".join(f"<li>{escape(m)}</li>" for m in words.method(report))
-        + "</ul>",
+        Markup("<h2>Method</h2><ul>{}</ul>").format(_items(words.method(report))),
         _systems(report),
         *(_group(report, label) for label in ("supplier", "owner", "tier")),
         *(_system(report, s) for s in report.systems),
         _maintenance(report),
         _changes(report),
     ]
-    return (
-        "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
-        f"<title>{escape(words.title(report))}</title>\n<style>{STYLE}</style>\n</head>\n"
-        "<body>\n" + "\n".join(part for part in body if part) + "\n</body>\n</html>\n"
-    )
+    return str(PAGE.format(title=words.title(report), style=STYLE,
+                           body=Markup("\n").join(part for part in body if part)))
+
+
+def _items(texts: Iterable[str]) -> Markup:
+    return NOTHING.join(Markup("<li>{}</li>").format(text) for text in texts)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]],
-          numeric: Sequence[int] = (), classes: Sequence[str] = ()) -> str:
+          numeric: Sequence[int] = (), classes: Sequence[str] = ()) -> Markup:
     """A table; `numeric` columns are right-aligned; cells are escaped unless they are
-    _Raw (already HTML)."""
-    head = "".join(f"<th{' class=n' if i in numeric else ''}>{escape(h)}</th>"
-                   for i, h in enumerate(header))
-    thead = f"<thead><tr>{head}</tr></thead>" if any(header) else ""
-    lines = [f"<table>{thead}<tbody>"]
+    Markup (already HTML)."""
+    thead = Markup("<thead><tr>{}</tr></thead>").format(_cells("th", header, numeric))
+    lines = [Markup("<table>{}<tbody>").format(thead if any(header) else NOTHING)]
     for k, row in enumerate(rows):
-        css = f" class={classes[k]}" if k < len(classes) and classes[k] else ""
-        cells = "".join(f"<td{' class=n' if i in numeric else ''}>{_html(c)}</td>"
-                        for i, c in enumerate(row))
-        lines.append(f"<tr{css}>{cells}</tr>")
-    return "".join(lines) + "</tbody></table>"
+        css = classes[k] if k < len(classes) else ""
+        tr = Markup("<tr class={}>").format(css) if css else Markup("<tr>")
+        lines.append(tr + _cells("td", row, numeric) + Markup("</tr>"))
+    return NOTHING.join(lines) + Markup("</tbody></table>")
 
 
-class _Raw(str):
-    """Text that is already HTML."""
+def _cells(tag: str, values: Sequence[object], numeric: Sequence[int]) -> Markup:
+    """Given a row's values, return them as cells `tag` (td or th), numeric ones right-aligned."""
+    cell = {False: Markup(f"<{tag}>{{}}</{tag}>"), True: Markup(f"<{tag} class=n>{{}}</{tag}>")}
+    return NOTHING.join(cell[i in numeric].format(value) for i, value in enumerate(values))
 
 
-def _html(value: object) -> str:
-    return value if isinstance(value, _Raw) else escape(str(value))
+def _totals(report: Report) -> Markup:
+    return Markup("<h2>Organisation totals</h2>") + table(("", ""), words.totals(report))
 
 
-def _totals(report: Report) -> str:
-    return "<h2>Organisation totals</h2>" + table(("", ""), words.totals(report))
-
-
-def _verdict(s: SystemReport) -> _Raw:
+def _verdict(s: SystemReport) -> Markup:
     if s.sla_met is None:
-        return _Raw(escape(words.sla_text(s)))
+        return Markup("{}").format(words.sla_text(s))
     css = "met" if s.sla_met else "breached"
-    return _Raw(f"<span class={css}>{escape(words.sla_text(s))}</span>")
+    return Markup("<span class={}>{}</span>").format(css, words.sla_text(s))
 
 
-def _systems(report: Report) -> str:
+def _systems(report: Report) -> Markup:
     shown = report.pennies()
     rows = [[*words.system_cells(s, shown[s.name], report.currency), _verdict(s)]
             for s in report.systems]
-    return "<h2>Systems</h2>" + table(words.SYSTEM_COLUMNS, rows, numeric=(1, 2, 3, 4, 5, 6, 7))
+    return Markup("<h2>Systems</h2>") + table(words.SYSTEM_COLUMNS, rows,
+                                              numeric=(1, 2, 3, 4, 5, 6, 7))
 
 
-def _group(report: Report, label: str) -> str:
+def _group(report: Report, label: str) -> Markup:
     groups = report.grouped(label)
     if not groups:
-        return ""
-    parts = [f"<h2>By {escape(label)}</h2>"]
+        return NOTHING
+    parts = [Markup("<h2>By {}</h2>").format(label)]
     for value, members in groups:
         rows = [[*words.group_cells(s), _verdict(s), money(s.cost, report.currency)]
                 for s in members]
-        parts.append(f"<h3>{escape(label.capitalize())}: {escape(value)}</h3>"
+        parts.append(Markup("<h3>{}: {}</h3>").format(label.capitalize(), value)
                      + table(words.GROUP_COLUMNS, rows, numeric=(1, 2, 3, 4, 6)))
-    return "".join(parts)
+    return NOTHING.join(parts)
 
 
-def _system(report: Report, s: SystemReport) -> str:
+def _system(report: Report, s: SystemReport) -> Markup:
     labels = " · ".join(words.labels(s))
-    facts = words.facts(s, report)
-    parts = [f"<section class=system><h3>{escape(s.name)}</h3>"]
+    parts = [Markup("<section class=system><h3>{}</h3>").format(s.name)]
     if s.description:
-        parts.append(f"<p>{escape(s.description)}</p>")
+        parts.append(Markup("<p>{}</p>").format(s.description))
     if labels:
-        parts.append(f"<p class=muted>{escape(labels)}</p>")
-    parts.append("<ul>" + "".join(f"<li>{escape(f)}</li>" for f in facts) + "</ul>")
+        parts.append(Markup("<p class=muted>{}</p>").format(labels))
+    parts.append(Markup("<ul>{}</ul>").format(_items(words.facts(s, report))))
     listed = [w for w in s.windows if w.state != "unknown"]
     if listed:
         parts.append(_windows(report, listed))
-    return "".join(parts) + "</section>"
+    return NOTHING.join(parts) + Markup("</section>")
 
 
-def _windows(report: Report, lines: Sequence[WindowLine]) -> str:
+def _windows(report: Report, lines: Sequence[WindowLine]) -> Markup:
     shown = report.window_pennies()
     rows = [[*words.window_cells(w, shown[w.id], report), words.notes_text(w)] for w in lines]
     classes = ["voided" if w.voided is not None else "" for w in lines]
     return table(words.WINDOW_COLUMNS, rows, numeric=(0, 5, 6), classes=classes)
 
 
-def _maintenance(report: Report) -> str:
+def _maintenance(report: Report) -> Markup:
     if not report.maintenance:
-        return ""
-    return "<h2>Planned maintenance excluded</h2>" + table(
+        return NOTHING
+    return Markup("<h2>Planned maintenance excluded</h2>") + table(
         words.MAINTENANCE_COLUMNS, words.maintenance_rows(report), numeric=(3,))
 
 
-def _changes(report: Report) -> str:
+def _changes(report: Report) -> Markup:
     if not report.changes:
-        return ""
-    return "<h2>Corrections (audit trail)</h2>" + table(words.CHANGE_COLUMNS,
-                                                        words.change_rows(report), numeric=(2,))
+        return NOTHING
+    return Markup("<h2>Corrections (audit trail)</h2>") + table(
+        words.CHANGE_COLUMNS, words.change_rows(report), numeric=(2,))
 
 
 # --- charts ----------------------------------------------------------------------------------
 
 
-def _charts(report: Report) -> str:
-    return (
+def _charts(report: Report) -> Markup:
+    return Markup(
         "<h2>Charts</h2>"
-        f"<figure>{cost_per_day(report)}<figcaption>Cost per day</figcaption></figure>"
-        f"<figure>{downtime_by_system(report)}<figcaption>Downtime by system</figcaption>"
-        "</figure>"
-        f"<figure>{timeline(report)}<figcaption>Timeline of incidents (red down, amber "
-        "degraded, blue maintenance, grey voided)</figcaption></figure>"
-    )
+        "<figure>{}<figcaption>Cost per day</figcaption></figure>"
+        "<figure>{}<figcaption>Downtime by system</figcaption></figure>"
+        "<figure>{}<figcaption>Timeline of incidents (red down, amber degraded, blue "
+        "maintenance, grey voided)</figcaption></figure>"
+    ).format(cost_per_day(report), downtime_by_system(report), timeline(report))
 
 
-def _svg(height: float, label: str, content: Sequence[str]) -> str:
-    return (f'<svg viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" height="{height:.0f}" '
-            f'role="img" aria-label="{escape(label)}">' + "".join(content) + "</svg>")
+def _svg(height: float, label: str, content: Sequence[Markup]) -> Markup:
+    return Markup('<svg viewBox="0 0 {0} {1:.0f}" width="{0}" height="{1:.0f}" role="img" '
+                  'aria-label="{2}">{3}</svg>').format(WIDTH, height, label, NOTHING.join(content))
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(text)}</text>'
+def _text(x: float, y: float, text: str, anchor: str = "start") -> Markup:
+    return Markup('<text x="{:.1f}" y="{:.1f}" text-anchor="{}">{}</text>').format(
+        x, y, anchor, text)
 
 
-def _rect(x: float, y: float, w: float, h: float, fill: str, tip: str) -> str:
-    return (f'<rect x="{x:.2f}" y="{y:.2f}" width="{max(w, 0.0):.2f}" height="{h:.2f}" '
-            f'fill="{fill}"><title>{escape(tip)}</title></rect>')
+def _rect(x: float, y: float, w: float, h: float, fill: str, tip: str) -> Markup:
+    return Markup('<rect x="{:.2f}" y="{:.2f}" width="{:.2f}" height="{:.2f}" fill="{}">'
+                  "<title>{}</title></rect>").format(x, y, max(w, 0.0), h, fill, tip)
 
 
-def cost_per_day(report: Report) -> str:
+def _line(x1: float, y1: float, x2: float, y2: float, stroke: str) -> Markup:
+    return Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>').format(
+        x1, y1, x2, y2, stroke)
+
+
+def cost_per_day(report: Report) -> Markup:
     """A bar per day of the range, labelled with the largest day's cost."""
     days = report.days
     left, top, plot_w, plot_h = 80.0, 10.0, WIDTH - 90.0, 160.0
     peak = max((cost for _, cost in days), default=0.0)
     step = plot_w / max(len(days), 1)
-    out = [f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
-           'stroke="#888"/>',
+    out = [_line(left, top + plot_h, left + plot_w, top + plot_h, "#888"),
            _text(left - 6, top + 10, money(peak, report.currency, pence=False), "end"),
            _text(left - 6, top + plot_h, money(0, report.currency, pence=False), "end")]
     for k, (day, cost) in enumerate(days):
@@ -199,7 +209,7 @@ def cost_per_day(report: Report) -> str:
     return _svg(top + plot_h + 26, "Cost per day", out)
 
 
-def downtime_by_system(report: Report) -> str:
+def downtime_by_system(report: Report) -> Markup:
     """A horizontal bar per system, its length the downtime."""
     systems = report.systems
     left, row, plot_w = 160.0, 22.0, WIDTH - 160.0 - 90.0
@@ -215,7 +225,7 @@ def downtime_by_system(report: Report) -> str:
     return _svg(12 + row * len(systems), "Downtime by system", out)
 
 
-def timeline(report: Report) -> str:
+def timeline(report: Report) -> Markup:
     """A row per system over the range, with a bar for each window (voided ones grey)."""
     systems = report.systems
     left, row, plot_w = 160.0, 22.0, WIDTH - 170.0
@@ -229,8 +239,7 @@ def timeline(report: Report) -> str:
     for k, s in enumerate(systems):
         y = 20 + k * row
         out += [_text(left - 6, y + 14, s.name, "end"),
-                f'<line x1="{left}" y1="{y + row / 2:.1f}" x2="{left + plot_w}" '
-                f'y2="{y + row / 2:.1f}" stroke="#ddd"/>']
+                _line(left, round(y + row / 2, 1), left + plot_w, round(y + row / 2, 1), "#ddd")]
         for w in s.windows:
             if w.state == "unknown" or w.shown_end <= w.shown_start:
                 continue

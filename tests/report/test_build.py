@@ -6,11 +6,12 @@ H is the council's hourly cost per user: £25,000 / 1,924 h = £12.99376... an h
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import DOWN, HOURLY, UP, config, system
+from helpers import DOWN, HOURLY, UP, config, english_working_days, system
 from ledgerparts import HOUR, LONDON, at, store, window
 
 from agent.basis import CostBasis, GroupBasis, SystemBasis
@@ -115,25 +116,30 @@ def test_an_open_window_runs_to_its_last_observation(ledger):
 
 def test_business_hours_cut_a_window_that_runs_into_the_evening(ledger):
     cfg = config(system("email"), users=OFFICE, timezone=LONDON)
-    windows = store(ledger, window("email", at("2026-11-03 17:00", LONDON),
-                                   at("2026-11-03 19:00", LONDON)))
+    working = english_working_days(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    tuesday = next(day for day in working if day.weekday() == 1)  # the 3rd
+    windows = store(ledger, window("email", at(f"{tuesday} 17:00", LONDON),
+                                   at(f"{tuesday} 19:00", LONDON)))
     email = build_report(windows, cfg, *NOV, AFTER).systems[0]
     # Tuesday 17:00-18:00 has 2,000 users, 18:00-19:00 the default 100: (2,000 + 100) x H.
     assert email.staff == pytest.approx(2100 * H)
-    # Business hours in November 2026: 21 weekdays x 10 h = 210 h, of which 1 h was lost.
-    assert email.business_availability == pytest.approx(1 - 1 / 210)
+    # Business hours in November 2026: 21 working days x 10 h = 210 h, of which 1 h was lost.
+    assert email.business_availability == pytest.approx(1 - 1 / (10 * len(working)))
     assert email.availability == pytest.approx(1 - 2 / 720)
 
 
 def test_cost_per_day_follows_the_users_schedule_across_midnight(ledger):
     cfg = config(system("email"), users=OFFICE, timezone=LONDON)
-    windows = store(ledger, window("email", at("2026-11-02 17:00", LONDON),
-                                   at("2026-11-03 09:00", LONDON)))
+    working = english_working_days(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    monday, tuesday = next((a, b) for a, b in itertools.pairwise(working)
+                           if a.weekday() == 0 and b.weekday() == 1)  # the 2nd and 3rd
+    windows = store(ledger, window("email", at(f"{monday} 17:00", LONDON),
+                                   at(f"{tuesday} 09:00", LONDON)))
     days = dict(build_report(windows, cfg, *NOV, AFTER).days)
     # Monday 17:00-18:00 at 2,000 users + 18:00-24:00 at 100 = 2,600 H; Tuesday 00:00-08:00
     # at 100 + 08:00-09:00 at 2,000 = 2,800 H.
-    assert (days["2026-11-02"], days["2026-11-03"]) == (pytest.approx(2600 * H),
-                                                        pytest.approx(2800 * H))
+    assert (days[str(monday)], days[str(tuesday)]) == (pytest.approx(2600 * H),
+                                                       pytest.approx(2800 * H))
 
 
 def test_a_bank_holiday_costs_the_default_users_and_is_not_business_hours(ledger):

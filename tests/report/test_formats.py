@@ -169,6 +169,18 @@ def test_html_is_one_self_contained_printable_file_with_svg_charts(report):
     assert "estimate of productivity cost" in page
 
 
+def test_html_table_cells_are_escaped_unless_they_are_markup():
+    from markupsafe import Markup
+
+    from agent.report.html import table
+
+    assert table(("a<b", "n"), [["<i>x</i> & y", Markup("<b>kept</b>")], [7, None]],
+                 numeric=(1,), classes=("voided",)) == (
+        "<table><thead><tr><th>a&lt;b</th><th class=n>n</th></tr></thead><tbody>"
+        "<tr class=voided><td>&lt;i&gt;x&lt;/i&gt; &amp; y</td><td class=n><b>kept</b></td></tr>"
+        "<tr><td>7</td><td class=n>None</td></tr></tbody></table>")
+
+
 def test_the_report_command_prints_or_writes_each_format(tmp_path, capsys):
     from agent.cli import main
 
@@ -276,5 +288,5 @@ def test_html_escapes_the_same_user_supplied_markup(hostile):
     assert not {name for name in attributes if name in ("href", "src") or name.startswith("on")}
     for text in ("&lt;img src=x onerror=alert(1)&gt;", "&lt;script&gt;alert(2)",
                  "![logo](javascript:alert(3)) &amp; co", "&lt;svg onload=alert(10)&gt;",
-                 "&lt;a href=&#x27;javascript:alert(8)&#x27;&gt;INC-1", "&lt;i&gt;first"):
+                 "&lt;a href=&#39;javascript:alert(8)&#39;&gt;INC-1", "&lt;i&gt;first"):
         assert text in page
