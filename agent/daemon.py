@@ -7,31 +7,12 @@ checkpoints, reloads) is a method a test can call directly.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import dataclasses
-import datetime as dt
 import gc
 import logging
-import math
-import time
 import uuid
-import zlib
 from collections.abc import Callable
 from typing import Any
-
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-    JobEvent,
-    JobSubmissionEvent,
-)
-from apscheduler.job import Job
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
 
 from agent import __version__, systemd
 from agent.alerts import Alerting, Facts, Outcome
@@ -39,23 +20,21 @@ from agent.clock import SteadyClock
 from agent.engine import Engine, SystemView
 from agent.exporter import Metrics, Scrape
 from agent.ledger import TIMEOUT_SECONDS, Action, Ledger, LedgerError
-from agent.model import Config, System
-from agent.notify import Message
-from agent.notify.dispatch import Dispatcher
+from agent.model import Config
+from agent.notify.outbox import Outbox
 from agent.probes import Prober
-from agent.records import Batch, NotificationRecord, OutboxRecord
+from agent.records import Batch, NotificationRecord
+from agent.scheduling import Probing
 from agent.shard import format_shard, keeps_window, own_share
 from agent.text import redact
+from agent.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
 # A scrape waits this long for its figures to be safe: committed, or kept in the journal once
 # the store has given up on a try (its lock timeout), then serves them.
 SAFE_WAIT_SECONDS = TIMEOUT_SECONDS + 5.0
-TICK_SECONDS = 0.01  # the scheduler's timer granularity: a few probes start per wake-up
-RUN_SLACK_SECONDS = 1.0  # a probe ends within its timeout plus this, however busy the loop
 GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10); see tune_garbage_collector
-MISSED_LOG_EVERY = 60.0  # seconds between log lines about skipped runs (each is counted)
 
 
 def tune_garbage_collector() -> None:
@@ -73,78 +52,6 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-class ProbeTrigger(BaseTrigger):
-    """First run at a stable offset within the interval; then every `delay()` seconds.
-
-    The offset comes from a hash of the system's name, so hundreds of systems configured at
-    once are spread over their interval, and the same system keeps its slot across restarts.
-
-    APScheduler asks for the next run as a run starts, before its result is known, so the
-    plan is provisional: never before the run can have ended (its timeout, and `slack` for
-    a busy loop), or a retry due sooner than a hanging probe's timeout would be skipped as
-    "still running". `Agent._plan_next` sets the real time once the probe is done.
-    """
-
-    def __init__(self, name: str, interval: float, delay: Callable[[], float],
-                 busy: float = 0.0) -> None:
-        self.offset = (zlib.crc32(name.encode()) / 2**32) * min(interval, 60.0)
-        self.delay = delay
-        self.busy = dt.timedelta(seconds=busy)
-
-    def get_next_fire_time(
-        self, previous_fire_time: dt.datetime | None, now: dt.datetime
-    ) -> dt.datetime:
-        if previous_fire_time is None:
-            return now + dt.timedelta(seconds=self.offset)
-        return max(previous_fire_time + dt.timedelta(seconds=self.delay()), now + self.busy)
-
-
-class ProbeJobStore(MemoryJobStore):
-    """APScheduler's in-memory job store, with its binary search done by `bisect`.
-
-    The store keeps (job, timestamp) sorted by time and id, and looks a job up two or three
-    times per run; its own search is a Python loop (about 12 us over 10,000 jobs).
-    """
-
-    def _get_job_index(self, timestamp: float | None, job_id: str) -> int:
-        key = (math.inf if timestamp is None else timestamp, job_id)
-        return bisect.bisect_left(self._jobs, key, key=_job_order)
-
-
-def _job_order(entry: tuple[Job, float | None]) -> tuple[float, str]:
-    job, timestamp = entry
-    return (math.inf if timestamp is None else timestamp, job.id)
-
-
-class ProbeScheduler(AsyncIOScheduler):
-    """APScheduler's asyncio scheduler, waking up less often for a large estate.
-
-    - Every `Job.modify` asks for a wake-up, and each is a full pass over the due jobs:
-      replanning a retry after each failed probe (thousands a second in a mass outage)
-      would run one pass per probe. Here one pending wake-up serves them all.
-    - Its timer wakes exactly when the next job is due: with 10,000 systems spread over
-      30 s, that is a pass every 3 ms for one job each. Waking at most every `TICK_SECONDS`
-      runs a few jobs per pass, for at most that much more lag.
-    """
-
-    _wakeup_pending = False
-
-    def wakeup(self) -> None:
-        if self._wakeup_pending:
-            return
-        self._wakeup_pending = True
-        self._eventloop.call_soon_threadsafe(self._coalesced_wakeup)
-
-    def _coalesced_wakeup(self) -> None:
-        self._wakeup_pending = False
-        if self.running:
-            self._stop_timer()
-            self._start_timer(self._process_jobs())
-
-    def _start_timer(self, wait_seconds: float | None) -> None:
-        super()._start_timer(None if wait_seconds is None else max(wait_seconds, TICK_SECONDS))
-
-
 class Agent:
     def __init__(
         self, config: Config, clock: Callable[[], float] | None = None,
@@ -156,11 +63,8 @@ class Agent:
         self.config = config
         self.steady = SteadyClock()
         self.clock: Callable[[], float] = clock or self.steady
-        self.watchdog = watchdog  # seconds between systemd watchdog pings; None: no watchdog
-        self.notify = notify
-        self.probes_completed = 0  # the progress the watchdog looks for
-        self._completed_at_ping = 0
-        self._last_progress = self.clock()
+        # Fed every `watchdog` seconds while probes complete; None: systemd asks for none.
+        self.watchdog = Watchdog(watchdog, self.clock, notify) if watchdog else None
         self.engine = Engine(config, self.clock())
         self.ledger = Ledger.of(config.agent)
         if histograms is None:  # a registry's labels are fixed: a reload cannot change it
@@ -168,16 +72,13 @@ class Agent:
         self.metrics = Metrics(config.cost.currency, config.agent.site, histograms,
                                format_shard(config.agent.shard))
         self.prober = Prober()
-        self.scheduler: AsyncIOScheduler | None = None
+        self.probing: Probing | None = None
         self.ready = False
-        self._planned: dict[str, float] = {}
         self._lock = asyncio.Lock()  # one evaluation of the books at a time
         self._clock_watch: asyncio.Task[None] | None = None
         self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
-        self.dispatcher = self._dispatcher(config)
+        self.outbox = Outbox(self.ledger, config.notifiers, self.metrics.count_notification)
         self._last_action = 0
-        self._missed_logged_at = -MISSED_LOG_EVERY
-        self._missed_unlogged = 0
         self._basis_since: float | None = None  # the cost basis is not yet in the ledger
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -193,25 +94,20 @@ class Agent:
             raise
         await self._restore()
         await self._restore_alerts()
-        self.dispatcher.start()
-        await self._resend_outbox()
+        self.outbox.start()
+        await self.outbox.resend()
         await self.prober.__aenter__()
-        self.scheduler = ProbeScheduler(event_loop=loop, timezone=dt.UTC,
-                                        jobstores={"default": ProbeJobStore()})
-        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-        self.scheduler.add_listener(self._on_executed, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.probing = Probing(loop, self.probe_system, self.engine_delay,
+                               self.metrics.schedule_lag, self.metrics.missed_runs)
         for system in (*self.config.agent.canaries, *self.config.systems):
-            self._add_job(system)
-        self.scheduler.add_job(self.checkpoint, "interval", id="__checkpoint__", coalesce=True,
-                               seconds=self.config.agent.evaluation_interval,
-                               misfire_grace_time=None)
+            self.probing.add(system)
+        self.probing.every("__checkpoint__", self.config.agent.evaluation_interval,
+                           self.checkpoint)
         if self.watchdog:
             # In the probes' own scheduler, so a wedged loop or scheduler stops the pings.
-            self.scheduler.add_job(self.feed_watchdog, "interval", seconds=self.watchdog,
-                                   id="__watchdog__", coalesce=True, misfire_grace_time=None)
-        self._last_progress = self.clock()
-        self.scheduler.start()
+            self.probing.every("__watchdog__", self.watchdog.interval, self.feed_watchdog)
+            self.watchdog.restart()
+        self.probing.start()
         if self.clock is self.steady:
             self._clock_watch = loop.create_task(self._watch_wall_clock())
         self.metrics.reload_ok.set(1)
@@ -231,22 +127,11 @@ class Agent:
             if abs(drift - seen) > 1.0:
                 log.warning("the wall clock stepped by %+.1fs; probes keep their rhythm",
                             drift - seen)
-                self._shift_jobs(drift - seen)
+                if self.probing is not None:
+                    self.probing.shift(drift - seen)
             seen = drift
             if abs(drift) > 1.0:
                 await self._realign()
-
-    def _shift_jobs(self, step: float) -> None:
-        """After a step back, bring every planned probe back by the step. (After a step
-        forward the plans are overdue: APScheduler runs each once now and plans on from
-        there, so they need nothing.)"""
-        if self.scheduler is None or step >= 0:
-            return
-        now = dt.datetime.now(dt.UTC)
-        for job in self.scheduler.get_jobs():
-            if job.next_run_time is not None:
-                job.modify(next_run_time=max(now, job.next_run_time + dt.timedelta(seconds=step)))
-        self.scheduler.wakeup()
 
     async def _realign(self) -> None:
         async with self._lock:
@@ -254,16 +139,6 @@ class Agent:
                 step = self.steady.rebase()
                 self.engine.rebase(self.clock())
                 log.info("the agent's clock realigned with the wall clock (%+.1fs)", step)
-
-    def _add_job(self, system: System) -> None:
-        assert self.scheduler is not None
-        name = system.name
-        trigger = ProbeTrigger(name, system.interval, lambda: self.engine.next_delay(name),
-                               busy=system.check.timeout + RUN_SLACK_SECONDS)
-        self.scheduler.add_job(
-            self.probe_system, trigger, args=[name], id=name, name=name, max_instances=1,
-            coalesce=True, misfire_grace_time=None,
-        )
 
     async def _restore(self) -> None:
         loop = asyncio.get_running_loop()
@@ -314,15 +189,15 @@ class Agent:
         self.ready = False
         if self._clock_watch is not None:
             self._clock_watch.cancel()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self.probing is not None:
+            self.probing.shutdown()
         async with self._lock:
             batch = self.engine.account(self.clock())
             batch.heartbeat = self.clock()
             await self._commit(batch)
         await self.prober.__aexit__(None, None, None)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.dispatcher.stop)
+        await loop.run_in_executor(None, self.outbox.stop)
         await loop.run_in_executor(None, self.ledger.close)
         try:
             await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
@@ -347,20 +222,16 @@ class Agent:
             alerting.restore(list(self.alerting.states.values()))
             self.alerting = alerting
             self._basis_since = now
-        if self.scheduler is not None and (
+        if self.probing is not None and (
                 config.agent.evaluation_interval != old.config.agent.evaluation_interval):
-            self.scheduler.reschedule_job("__checkpoint__", trigger="interval",
-                                          seconds=config.agent.evaluation_interval)
+            self.probing.reschedule("__checkpoint__", config.agent.evaluation_interval)
         if config.notifiers != old.config.notifiers:
-            self.dispatcher.stop()
-            self.dispatcher = self._dispatcher(config)
-            self.dispatcher.start()
-            await self._resend_outbox()
-        if self.scheduler is not None:  # a changed system may be probed on another rhythm
+            await self.outbox.replace(config.notifiers)
+        if self.probing is not None:  # a changed system may be probed on another rhythm
             for name in (*adoption.changed, *adoption.replaced, *adoption.removed):
-                self.scheduler.remove_job(name)
+                self.probing.remove(name)
             for name in (*adoption.changed, *adoption.replaced, *adoption.added):
-                self._add_job(engine.lives[name].system)
+                self.probing.add(engine.lives[name].system)
         await self._commit(batch)
         await self._record_basis()
         try:
@@ -368,7 +239,8 @@ class Agent:
                 None, self.ledger.watch, self._watched(), self.clock())
         except LedgerError as exc:  # only reports need it; the next start records it
             log.warning("cannot record the systems watched: %s", exc)
-        self._last_progress = self.clock()  # new systems get their first slot to probe in
+        if self.watchdog:
+            self.watchdog.restart()  # new systems get their first slot to probe in
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())
 
@@ -397,44 +269,19 @@ class Agent:
             batch = self.engine.observe(name, result, self.clock())
         if batch:
             self.ledger.submit(batch)  # in order; a scrape waits for it before exporting
-        self.probes_completed += 1
+        if self.watchdog:
+            self.watchdog.progress()
+
+    def engine_delay(self, name: str) -> float:
+        """Seconds from one probe of `name` to the next (shorter while confirming a state)."""
+        return self.engine.next_delay(name)
 
     async def feed_watchdog(self) -> bool:
-        """Ping systemd's watchdog if probing is making progress; return True if pinged.
-
-        Progress: a probe completed since the last ping, or none can have been due yet (a
-        healthy agent is never quiet for longer than its shortest interval plus that probe's
-        timeout, and a ping interval of slack for a late scheduler). A wedged event loop
-        never runs this; a scheduler that stops completing probes runs it and stops pinging,
-        so systemd restarts the agent.
-        """
-        now = self.clock()
-        if self.probes_completed != self._completed_at_ping:
-            self._completed_at_ping = self.probes_completed
-            self._last_progress = now
-        elif self.engine.lives and now - self._last_progress > self._quiet_allowance():
-            log.warning("no probe has completed for %.0fs: not pinging systemd's watchdog",
-                        now - self._last_progress)
+        """Ping systemd's watchdog if probes are completing (run by the probes' scheduler, so
+        a wedged event loop never pings); True if pinged."""
+        if self.watchdog is None:
             return False
-        return self.notify(systemd.WATCHDOG)
-
-    def _quiet_allowance(self) -> float:
-        """The longest a healthy agent goes without completing a probe, in seconds."""
-        shortest = min(live.system.interval + live.system.check.timeout
-                       for live in self.engine.lives.values())
-        return shortest + (self.watchdog or 0.0)
-
-    def _plan_next(self, name: str) -> None:
-        """Retry sooner after a failure: the trigger planned the next run before this one."""
-        if self.scheduler is None or name not in self._planned:
-            return
-        job = self.scheduler.get_job(name)
-        if job is None or job.next_run_time is None:
-            return
-        wanted = self._planned[name] + self.engine.next_delay(name)
-        wanted = max(wanted, time.time())  # the scheduler plans on the wall clock
-        if abs(job.next_run_time.timestamp() - wanted) > 1e-3:
-            job.modify(next_run_time=dt.datetime.fromtimestamp(wanted, dt.UTC))
+        return self.watchdog.feed(live.system for live in self.engine.lives.values())
 
     async def checkpoint(self) -> None:
         """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing;
@@ -460,12 +307,9 @@ class Agent:
             batch.notifications.extend(
                 NotificationRecord(m.at, m.alert, m.status, m.title, names)
                 for names, m in messages)
-            batch.outbox.extend(OutboxRecord(m.id, name, dataclasses.asdict(m), "queued", now)
-                                for names, m in messages for name in names)
+            batch.outbox.extend(self.outbox.records(messages, now))
         await self._commit(batch)
-        for names, message in messages:  # each in the outbox first: a crash cannot lose it
-            for name in names:
-                self.dispatcher.submit(name, message)
+        self.outbox.send(messages)  # each in the outbox first: a crash cannot lose it
         self.metrics.set_alerts_firing(self.alerting.firing())
 
     async def _read_actions(self) -> list[Action]:
@@ -497,34 +341,6 @@ class Agent:
         if plans:
             batch.extend(self.engine.plan_maintenance(plans, now))
         return batch
-
-    def _dispatcher(self, config: Config) -> Dispatcher:
-        return Dispatcher(config.notifiers, self.metrics.count_notification,
-                          done=self._delivered)
-
-    def _delivered(self, notifier: str, message: Message, result: str) -> None:
-        """A message's fate, from a delivery thread: the outbox says so (and a restart does
-        not send a delivered one again)."""
-        self.ledger.submit(Batch(outbox=[OutboxRecord(
-            message.id, notifier, dataclasses.asdict(message), result, time.time())]))
-
-    async def _resend_outbox(self) -> None:
-        """Queue again what the outbox says is still to be delivered (a restart, or a reload
-        that replaced the notifiers): with the same id, so a receiver can tell."""
-        loop = asyncio.get_running_loop()
-        try:
-            queued = await loop.run_in_executor(None, self.ledger.outbox_queued)
-        except LedgerError as exc:
-            log.warning("cannot read the notification outbox: %s", exc)
-            return
-        for record in queued:
-            message = Message(**record.message)
-            if record.notifier not in {n.name for n in self.config.notifiers}:
-                self._delivered(record.notifier, message, "dropped")
-                continue
-            self.dispatcher.submit(record.notifier, message)
-        if queued:
-            log.info("%d queued notification(s) from the outbox sent again", len(queued))
 
     async def _restore_alerts(self) -> None:
         """Alert states survive restarts; so do ad-hoc maintenance windows still running."""
@@ -568,36 +384,6 @@ class Agent:
             log.error("ledger neither committed nor journaled within %ss; serving figures "
                       "from memory", SAFE_WAIT_SECONDS)
             return False
-
-    # --- scheduler events ---------------------------------------------------------------------
-
-    def _on_submitted(self, event: JobEvent) -> None:
-        if not isinstance(event, JobSubmissionEvent) or event.job_id.startswith("__"):
-            return
-        planned = event.scheduled_run_times[-1].timestamp()
-        self._planned[event.job_id] = planned
-        self.metrics.schedule_lag.observe(max(0.0, time.time() - planned))
-
-    def _on_executed(self, event: JobEvent) -> None:
-        """A probe run has ended: plan the next one. Planned here, not at the end of the run
-        itself, because APScheduler counts the run as finished only now: a retry due at once
-        and planned any sooner would be skipped as still running."""
-        if not event.job_id.startswith("__"):
-            self._plan_next(event.job_id)
-
-    def _on_missed(self, event: JobEvent) -> None:
-        """Count every skipped run; log one line a minute at most, so an overloaded agent
-        (thousands of skips a second) does not also drown in its own log."""
-        reason = "still_running" if event.code == EVENT_JOB_MAX_INSTANCES else "late"
-        self.metrics.missed_runs.labels(reason).inc()
-        now = time.monotonic()
-        if now - self._missed_logged_at < MISSED_LOG_EVERY:
-            self._missed_unlogged += 1
-            return
-        more = (f"; {self._missed_unlogged} more skipped since the last such line"
-                if self._missed_unlogged else "")
-        log.warning("probe run of %s skipped (%s)%s", event.job_id, reason, more)
-        self._missed_logged_at, self._missed_unlogged = now, 0
 
     # --- reading --------------------------------------------------------------------------------
 

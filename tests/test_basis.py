@@ -61,8 +61,8 @@ async def test_the_agent_records_its_basis_at_start_and_when_a_reload_changes_it
     agent = Agent(load_config(path))
     await agent.start()
     try:
-        assert agent.scheduler is not None
-        agent.scheduler.pause()
+        assert agent.probing is not None
+        agent.probing.pause()
         book = Ledger(tmp_path / "ledger.db", site="shire-hall")
         [(first, recorded)] = book.bases()
         assert recorded.digest == agent.engine.basis.digest

@@ -57,8 +57,8 @@ async def test_agents_of_one_site_and_shard_on_postgresql_take_turns(postgres_ur
 
     first = Agent(sharded(None))
     await first.start()
-    assert first.scheduler is not None
-    first.scheduler.pause()
+    assert first.probing is not None
+    first.probing.pause()
     try:
         twin = Agent(sharded(None))
         with pytest.raises(LedgerError, match="another agent already runs on site north"):

@@ -203,7 +203,8 @@ async def test_watchdog_is_fed_while_probes_complete():
     agent = watched_agent(clock, pings)
     for _ in range(20):  # long past the quiet allowance, but a probe completes every time
         clock.now += 60
-        agent.probes_completed += 1
+        assert agent.watchdog is not None
+        agent.watchdog.progress()
         assert await agent.feed_watchdog()
     assert pings == ["WATCHDOG=1"] * 20
 
@@ -214,7 +215,7 @@ async def test_watchdog_is_not_fed_when_no_probe_completes(caplog):
     clock.now += 30 + 1 + 5  # interval + timeout + one ping interval: still a healthy pause
     assert await agent.feed_watchdog()
     clock.now += 1
-    with caplog.at_level(logging.WARNING, logger="agent.daemon"):
+    with caplog.at_level(logging.WARNING, logger="agent.watchdog"):
         assert not await agent.feed_watchdog()
         clock.now += 60
         assert not await agent.feed_watchdog()
@@ -236,14 +237,15 @@ async def test_a_wedged_scheduler_stops_feeding_the_watchdog(tmp_path):
                          ledger=tmp_path / "ledger.db"),
                   watchdog=0.2, notify=notify)  # quiet allowance: 0.5 + 0.2 + 0.2 s
     await agent.start()
+    assert agent.watchdog is not None
     try:
         for _ in range(100):
-            if agent.probes_completed >= 2 and len(pings) >= 3:
+            if agent.watchdog.completed >= 2 and len(pings) >= 3:
                 break
             await asyncio.sleep(0.05)
-        assert agent.probes_completed >= 2 and len(pings) >= 3
-        assert agent.scheduler is not None
-        agent.scheduler.pause_job("db")  # the scheduler keeps running; no probe completes
+        assert agent.watchdog.completed >= 2 and len(pings) >= 3
+        assert agent.probing is not None
+        agent.probing.scheduler.pause_job("db")  # the scheduler keeps running; no probe completes
         # An in-flight probe may still finish (0.2 s), be seen at the next ping (0.2 s) and
         # keep pings going for the allowance (0.9 s): all over 1.3 s after the pause.
         await asyncio.sleep(2.5)
@@ -257,8 +259,8 @@ async def test_no_watchdog_job_unless_systemd_asks_for_one(tmp_path):
     agent = Agent(config(system("db"), ledger=tmp_path / "ledger.db"))
     await agent.start()
     try:
-        assert agent.scheduler is not None
-        assert agent.scheduler.get_job("__watchdog__") is None
+        assert agent.watchdog is None and agent.probing is not None
+        assert agent.probing.scheduler.get_job("__watchdog__") is None
     finally:
         await agent.stop()
 

@@ -52,8 +52,8 @@ async def client(tmp_path) -> AsyncIterator[TestClient]:
     agent = Agent(config(system("db"), ledger=tmp_path / "ledger.db",
                          timezone="Europe/London"), clock=lambda: NOW)
     await agent.start()
-    assert agent.scheduler is not None
-    agent.scheduler.pause()
+    assert agent.probing is not None
+    agent.probing.pause()
     await agent.ledger.commit(Batch(
         windows=[window("down", london("2026-06-09T09:00"), london("2026-06-09T10:00")),
                  window("maintenance", london("2026-06-08T00:00"), london("2026-06-08T12:00"))],

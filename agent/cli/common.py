@@ -19,6 +19,7 @@ from typing import NoReturn, TypeAlias
 from agent import systemd
 from agent.config import ConfigError, load_config
 from agent.model import Config
+from agent.scheduling import quiet_library_logging
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -126,7 +127,5 @@ def setup_logging(level: str) -> None:
     if journal:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(systemd.JournalFormatter(fmt))
-    # It logs every run at INFO, and each skipped run at WARNING: the agent counts those and
-    # logs them itself, at most a line a minute (agent.daemon.Agent._on_missed).
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    quiet_library_logging()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
