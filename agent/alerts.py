@@ -40,7 +40,7 @@ class Facts:
 
 
 @dataclass
-class Outcome:
+class Evaluation:
     notifications: list[tuple[tuple[str, ...], Message]] = field(default_factory=list)
     changed: list[AlertState] = field(default_factory=list)
     cleared: list[tuple[str, str]] = field(default_factory=list)  # (rule, key)
@@ -139,8 +139,8 @@ class Alerting:
                 changed.append(state)
         return changed
 
-    def evaluate(self, facts: Facts) -> Outcome:
-        outcome = Outcome()
+    def evaluate(self, facts: Facts) -> Evaluation:
+        outcome = Evaluation()
         for rule in self.rules.values():
             active = CONDITIONS[rule.kind](rule, facts, self.currency)
             for condition in active.values():
@@ -150,7 +150,7 @@ class Alerting:
                     self._cleared(rule, state, facts, outcome)
         return outcome
 
-    def _active(self, rule: AlertRule, condition: Condition, at: float, out: Outcome) -> None:
+    def _active(self, rule: AlertRule, condition: Condition, at: float, out: Evaluation) -> None:
         ident = (rule.name, condition.key)
         self._last[ident] = condition
         state = self.states.get(ident)
@@ -169,7 +169,7 @@ class Alerting:
             out.notifications.append((rule.notify, reminder))
             out.changed.append(state)
 
-    def _cleared(self, rule: AlertRule, state: AlertState, facts: Facts, out: Outcome) -> None:
+    def _cleared(self, rule: AlertRule, state: AlertState, facts: Facts, out: Evaluation) -> None:
         ident = (rule.name, state.key)
         del self.states[ident]
         last = self._last.pop(ident, None)

@@ -14,7 +14,7 @@ import heapq
 from collections.abc import Mapping
 
 from agent.accounts import Accounts, Member
-from agent.basis import CostBasis
+from agent.basis import CostBasis, window_basis
 from agent.daybook import DayBook
 from agent.live import Live, OpenWindow
 from agent.model import State
@@ -47,6 +47,41 @@ class Charges:
 
     def touch(self, window: OpenWindow) -> None:
         self.touched[id(window)] = window
+
+    # --- windows opening and closing -----------------------------------------------------------
+
+    def open(self, live: Live, state: State, cause: str | None, start: float, at: float,
+             new_incident: bool) -> None:
+        """Open a window for `live` from `start` (probes decided it at `at`), costed under
+        the basis in force, and join it to the books."""
+        if new_incident:
+            live.incidents += 1
+        name = live.system.name
+        window = OpenWindow(
+            system=name, state=state, cause=cause, start=start,
+            before_start=live.tracker.before_run if start < at else at,
+            basis=window_basis(self.basis, name, self.basis.impact(name, state.value), start),
+            new_incident=new_incident, last_observed=live.last_probe_at,
+            reason=live.last_result.reason if live.last_result else "",
+            incident_start=live.incident_start,
+        )
+        live.window = window
+        self.join(live, window, start)
+        self.touch(window)
+
+    def close(self, live: Live, end: float) -> None:
+        """Close the system's open window at `end` (no earlier than its start or the
+        horizon; for a window resumed after a restart, where it was last seen)."""
+        window = live.window
+        assert window is not None
+        if window.resumed_until is not None:  # recovered while the agent was away
+            end = min(end, window.resumed_until)
+        end = max(end, window.start, self.horizon)
+        window.end = end
+        window.before_end = live.tracker.before_run if end < (live.last_probe_at or end) else end
+        self.leave(live, window, end)
+        self.touch(window)
+        live.window = None
 
     # --- windows in the books -----------------------------------------------------------------
 

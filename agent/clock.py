@@ -9,8 +9,11 @@ stepped, `rebase()` realigns it; the agent does that only while no outage is bei
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+
+STEP_SECONDS = 1.0  # a wall-clock jump larger than this is a step, not NTP's slewing
 
 
 class SteadyClock:
@@ -32,3 +35,20 @@ class SteadyClock:
         before = self() if hasattr(self, "_anchor_wall") else self._wall()
         self._anchor_wall, self._anchor_mono = self._wall(), self._monotonic()
         return self._anchor_wall - before
+
+
+async def watch_steps(clock: SteadyClock, stepped: Callable[[float], None],
+                      apart: Callable[[], Awaitable[None]], every: float = 1.0) -> None:
+    """Until cancelled, compare the wall clock with `clock` every `every` seconds (on the
+    event loop's monotonic clock, which a step cannot stall): call `stepped(step)` when the
+    wall clock has stepped by more than `STEP_SECONDS`, and await `apart()` while the two
+    differ by more than that (the caller realigns once nothing is being timed)."""
+    seen = clock.drift()
+    while True:
+        await asyncio.sleep(every)
+        drift = clock.drift()
+        if abs(drift - seen) > STEP_SECONDS:
+            stepped(drift - seen)
+        seen = drift
+        if abs(drift) > STEP_SECONDS:
+            await apart()

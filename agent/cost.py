@@ -71,15 +71,6 @@ def _holiday_dates(spec: str, year: int) -> frozenset[dt.date]:
     return frozenset(found.keys())
 
 
-def holidays_error(spec: str) -> str | None:
-    """Given a holidays spec such as "GB-ENG", return why it is unknown, or None if it works."""
-    try:
-        _holiday_dates(spec, 2000)
-    except NotImplementedError as err:
-        return f"holidays: {spec!r}: {err}"
-    return None
-
-
 # --- the users calendar ---------------------------------------------------------------------
 
 

@@ -1,7 +1,9 @@
 """The running agent: scheduler -> probe -> engine -> ledger -> metrics, on one event loop.
 
-APScheduler 3 only ever calls `Agent.probe_system(name)`; everything else (scrapes,
-checkpoints, reloads) is a method a test can call directly.
+The scheduler (agent.scheduling) calls `Agent.probe_system(name)` for each system, and the
+agent's own periodic jobs: `checkpoint` and `feed_watchdog`. Scrapes (`render_metrics`,
+`snapshot`), reloads and stops come from the web server and from signals (agent.service).
+Each is a method a test can call directly.
 """
 
 from __future__ import annotations
@@ -10,22 +12,21 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import uuid
 from collections.abc import Callable
-from typing import Any
 
-from agent import __version__, systemd
-from agent.alerts import Alerting, Facts, Outcome
-from agent.clock import SteadyClock
+from agent import actions, systemd
+from agent.alerts import Alerting, Evaluation, Facts
+from agent.clock import SteadyClock, watch_steps
 from agent.engine import Engine, SystemView
-from agent.exporter import Metrics, Scrape
-from agent.ledger import TIMEOUT_SECONDS, Action, Ledger, LedgerError
+from agent.ledger import TIMEOUT_SECONDS, Ledger, LedgerError
+from agent.metrics import Metrics, Scrape
 from agent.model import Config
 from agent.notify.outbox import Outbox
 from agent.probes import Prober
-from agent.records import Batch, NotificationRecord
+from agent.records import Batch
+from agent.resume import read_recorded, resume
 from agent.scheduling import Probing
-from agent.shard import format_shard, keeps_window, own_share
+from agent.shard import format_shard, own_share
 from agent.text import redact
 from agent.watchdog import Watchdog
 
@@ -78,7 +79,7 @@ class Agent:
         self._clock_watch: asyncio.Task[None] | None = None
         self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
         self.outbox = Outbox(self.ledger, config.notifiers, self.metrics.count_notification)
-        self._last_action = 0
+        self.actions = actions.ActionReader(self.ledger)
         self._basis_since: float | None = None  # the cost basis is not yet in the ledger
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -109,29 +110,20 @@ class Agent:
             self.watchdog.restart()
         self.probing.start()
         if self.clock is self.steady:
-            self._clock_watch = loop.create_task(self._watch_wall_clock())
+            self._clock_watch = loop.create_task(
+                watch_steps(self.steady, self._stepped, self._realign))
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())
         tune_garbage_collector()
         self.ready = True
 
-    async def _watch_wall_clock(self) -> None:
-        """Follow wall-clock steps. APScheduler 3 plans on the wall clock, so after a step
-        back of an hour it would wait an hour: shift every job by the step instead. The books
-        keep the steady clock, and realign with the wall clock once nothing is being timed.
-        """
-        seen = self.steady.drift()
-        while True:
-            await asyncio.sleep(1.0)  # the event loop's clock is monotonic: steps can't stall it
-            drift = self.steady.drift()
-            if abs(drift - seen) > 1.0:
-                log.warning("the wall clock stepped by %+.1fs; probes keep their rhythm",
-                            drift - seen)
-                if self.probing is not None:
-                    self.probing.shift(drift - seen)
-            seen = drift
-            if abs(drift) > 1.0:
-                await self._realign()
+    def _stepped(self, step: float) -> None:
+        """APScheduler 3 plans on the wall clock, so after a step back of an hour it would
+        wait an hour: shift every job by the step instead. The books keep the steady clock,
+        and `_realign` them with the wall clock once nothing is being timed."""
+        log.warning("the wall clock stepped by %+.1fs; probes keep their rhythm", step)
+        if self.probing is not None:
+            self.probing.shift(step)
 
     async def _realign(self) -> None:
         async with self._lock:
@@ -141,33 +133,14 @@ class Agent:
                 log.info("the agent's clock realigned with the wall clock (%+.1fs)", step)
 
     async def _restore(self) -> None:
-        loop = asyncio.get_running_loop()
         now = self.clock()
-        first_day = self.engine.first_day_kept(now)
-
-        def read() -> tuple[Any, Any, Any, Any, Any, float]:
-            latest = self.ledger.latest_record()  # before this run's own records
-            self.ledger.start_run(__version__, now)
-            self.ledger.watch(self._watched(), now)
-            return (self.ledger.open_windows(), self.ledger.totals(),
-                    self.ledger.days_since(first_day), self.ledger.group_totals(),
-                    self.ledger.group_days_since(first_day), latest)
-
-        windows, totals, days, groups, group_days, latest = await loop.run_in_executor(
-            None, read)
-        windows = [w for w in windows if keeps_window(
-            w.record.system, self.engine.lives, self.configured, self.config.agent.shard)]
-        batch = self.engine.restore(
-            [w.record for w in windows],
-            {name: (t.amounts, t.incidents) for name, t in totals.items()}, days, now,
-            group_totals=groups, group_days=group_days, not_before=latest,
-        )
+        recorded = await asyncio.get_running_loop().run_in_executor(
+            None, read_recorded, self.ledger, self._watched(),
+            self.engine.days.first_day_kept(now), now)
+        batch = resume(self.engine, recorded, self.configured, self.config, now,
+                       self.ledger.name)
         self._basis_since = self.engine.charges.horizon
         await self._record_basis()
-        resumed = sum(1 for w in windows if self.engine.lives.get(w.record.system) and
-                      self.engine.lives[w.record.system].window is not None)
-        log.info("ledger %s open: %d open window(s) resumed, %d closed after a gap",
-                 self.ledger.name, resumed, len(windows) - resumed)
         await self.ledger.commit(batch)
 
     async def _record_basis(self) -> None:
@@ -274,7 +247,7 @@ class Agent:
 
     def engine_delay(self, name: str) -> float:
         """Seconds from one probe of `name` to the next (shorter while confirming a state)."""
-        return self.engine.next_delay(name)
+        return self.engine.lives[name].next_delay()
 
     async def feed_watchdog(self) -> bool:
         """Ping systemd's watchdog if probes are completing (run by the probes' scheduler, so
@@ -287,71 +260,32 @@ class Agent:
         """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing;
         apply acknowledgements and ad-hoc maintenance; evaluate alerts and send what fired
         once its state is committed (so a restart never sends it again)."""
-        actions = await self._read_actions()
+        done = await self.actions.new()
         await self._record_basis()
         async with self._lock:
             now = self.clock()
-            batch = self._apply(actions, now)
+            batch = actions.apply(done, self.alerting, self.engine, now)
             batch.extend(self.engine.account(now))
             batch.heartbeat = now
             if self.config.agent.retention:
                 batch.prune_before = now - self.config.agent.retention
-            outcome = Outcome()
+            outcome = Evaluation()
             if self.alerting.rules:  # views of a large estate cost; none are needed without
                 outcome = self.alerting.evaluate(
                     Facts(now, self.engine.view(now), self.engine.period_costs(now)))
             batch.alerts.extend(outcome.changed)
             batch.alerts_cleared.extend(outcome.cleared)
-            messages = [(names, dataclasses.replace(m, id=uuid.uuid4().hex))
-                        for names, m in outcome.notifications]
-            batch.notifications.extend(
-                NotificationRecord(m.at, m.alert, m.status, m.title, names)
-                for names, m in messages)
-            batch.outbox.extend(self.outbox.records(messages, now))
+            messages = self.outbox.stage(outcome.notifications, now, batch)
         await self._commit(batch)
         self.outbox.send(messages)  # each in the outbox first: a crash cannot lose it
         self.metrics.set_alerts_firing(self.alerting.firing())
 
-    async def _read_actions(self) -> list[Action]:
-        """Actions recorded since the last look; none while the ledger cannot be read."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(None, self.ledger.actions_since,
-                                              self._last_action)
-        except LedgerError as exc:
-            log.warning("cannot read actions from the ledger (will retry): %s", exc)
-            return []
-
-    def _apply(self, actions: list[Action], now: float) -> Batch:
-        """Acknowledgements and ad-hoc maintenance recorded by `outage-agent ack|maintenance`."""
-        batch = Batch()
-        plans = []
-        for action in actions:
-            self._last_action = max(self._last_action, action.id)
-            if action.system not in self.engine.lives:
-                log.warning("ignoring %s for unknown system %r", action.kind, action.system)
-            elif action.kind == "ack":
-                batch.alerts.extend(self.alerting.acknowledge(action.system))
-                log.info("%s acknowledged by %s: %s", action.system, action.who, action.note)
-            else:
-                until = action.until if action.kind == "maintenance" else action.at
-                plans.append((action.system, action.at, until or action.at))
-                log.info("%s: %s by %s until %s: %s", action.system, action.kind, action.who,
-                         until, action.note)
-        if plans:
-            batch.extend(self.engine.plan_maintenance(plans, now))
-        return batch
-
     async def _restore_alerts(self) -> None:
         """Alert states survive restarts; so do ad-hoc maintenance windows still running."""
         loop = asyncio.get_running_loop()
-        states = await loop.run_in_executor(None, self.ledger.alert_states)
-        actions = await loop.run_in_executor(None, self.ledger.actions_since, 0)
-        self.alerting.restore(states)
-        now = self.clock()
-        live_actions = [a for a in actions if a.kind != "ack"]
-        await self._commit(self._apply(live_actions, now))
-        self._last_action = max((a.id for a in actions), default=0)
+        self.alerting.restore(await loop.run_in_executor(None, self.ledger.alert_states))
+        planned = [a for a in await self.actions.everything() if a.kind != "ack"]
+        await self._commit(actions.apply(planned, self.alerting, self.engine, self.clock()))
 
     async def snapshot(self) -> Scrape:
         """Bring the books to now and wait until they are committed; what a scrape shows."""
@@ -360,7 +294,7 @@ class Agent:
             batch = self.engine.account(now)
             views = self.engine.view(now)
             groups = self.engine.group_views(now)
-            users = self.engine.concurrent_users(now)
+            users = self.engine.basis.users_at(now)
         committed = await self._commit(batch)
         return Scrape(views=views, groups=groups, concurrent_users=users,
                       ledger_ok=self.ledger.healthy, committed=committed,

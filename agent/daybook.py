@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from agent.days import day_bounds, local_date, local_days
 from agent.live import Live
 from agent.records import Amounts, Batch, DayRecord, GroupDayRecord
 
@@ -31,23 +32,14 @@ class DayBook:
         first, last, day = self._span
         if first <= start and end <= last:  # the usual case, for every accruing system at once
             return [(start, end, day)]
-        pieces = []
-        a = start
-        for _ in range(10_000):
-            local = dt.datetime.fromtimestamp(a, self.tz)
-            next_day = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(),
-                                           self.tz).timestamp()
-            b = min(end, next_day)
-            pieces.append((a, b, local.date().isoformat()))
-            if b >= end:
-                break
-            a = b
-        midnight = dt.datetime.combine(local.date(), dt.time(), self.tz).timestamp()
-        self._span = (midnight, next_day, local.date().isoformat())
-        return pieces
+        days = local_days(start, end, self.tz)
+        if days:
+            day = days[-1][0]
+            self._span = (*day_bounds(dt.date.fromisoformat(day), self.tz), day)
+        return [(a, b, name) for name, a, b in days]
 
     def today(self, at: float) -> dt.date:
-        return dt.datetime.fromtimestamp(at, self.tz).date()
+        return local_date(at, self.tz)
 
     def first_day_kept(self, at: float) -> str:
         """Day buckets from here on are kept in memory: this month's and the last week's."""

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 
 from agent import takeover
-from agent.basis import basis_of, window_basis
+from agent.basis import basis_of
 from agent.charges import Charges
 from agent.daybook import DayBook, Periods
 from agent.live import Live, OpenWindow, window_open
@@ -37,9 +37,9 @@ from agent.state import DOWN, Tracker, derive_state
 from agent.takeover import Adoption
 from agent.verdicts import (
     awaiting_verdict,
-    context,
     flapping_hold,
     planned_behind,
+    situation,
     track_incident,
 )
 from agent.views import GroupView, SystemView, group_views, system_view, window_record
@@ -172,16 +172,6 @@ class Engine:
         for name in self.dependants[live.system.name]:  # failing behind it is planned too
             self.refresh(self.lives[name], at, edge, batch)
 
-    def next_delay(self, name: str) -> float:
-        """Seconds until `name` should be probed again: `retry_interval` while a change is in
-        doubt, `down_interval` while failing with the outage confirmed, else `interval`."""
-        live = self.lives[name]
-        if live.tracker.run_start is not None or live.grace is not None:
-            return live.system.retry_interval
-        if live.last_result is not None and not live.last_result.ok:
-            return live.system.down_interval or live.system.interval
-        return live.system.interval
-
     def restore(
         self, windows: list[WindowRecord], totals: dict[str, tuple[Amounts, int]],
         days: list[DayRecord], at: float, group_totals: dict[str, float] | None = None,
@@ -222,13 +212,13 @@ class Engine:
                 self._try_confirm(live, at, batch)
 
     def refresh(self, first: Live, at: float, since: float | None, batch: Batch) -> None:
-        """Re-derive the state of `first`, then of everything whose context it feeds."""
+        """Re-derive the state of `first`, then of everything whose situation it feeds."""
         pending: list[tuple[Live, float | None]] = [(first, since)]
         for _ in range(10 * len(self.lives) + 10):
             if not pending:
                 return
             live, when = pending.pop(0)
-            found = context(live, self.lives, self.canaries)
+            found = situation(live, self.lives, self.canaries)
             state, cause = derive_state(live.tracker.health, found)
             wants_window = window_open(state, live.tracker.health) and not live.canary
             if (state, cause) == (live.state, live.cause) and wants_window == (
@@ -239,7 +229,7 @@ class Engine:
             feeds = self.lives.values() if live.canary else (
                 self.lives[n] for n in self.dependants[live.system.name]
             )
-            # a dependant's context changed when this one's did: at the same instant
+            # a dependant's situation changed when this one's did: at the same instant
             pending.extend((other, when) for other in feeds if not other.canary)
 
     def _transition(
@@ -250,7 +240,7 @@ class Engine:
         boundary = max(boundary, self.charges.horizon)  # the books never go back
         if live.window is not None:
             boundary = max(boundary, live.window.start)
-            self.close_window(live, boundary)
+            self.charges.close(live, boundary)
         track_incident(live, state, boundary)
         live.state, live.cause, live.grace = state, cause, None
         if old is State.DOWN and state is not State.DOWN:
@@ -258,7 +248,7 @@ class Engine:
                 self.lives[name].grace = 0
         if window_open(state, health) and not live.canary:
             new_incident = state is State.DOWN and old is not State.DOWN
-            self._open(live, state, cause, boundary, at, new_incident)
+            self.charges.open(live, state, cause, boundary, at, new_incident)
         reason = live.last_result.reason if live.last_result else ""
         batch.transitions.append(
             TransitionRecord(live.system.name, boundary, old.value, state.value, cause, reason)
@@ -271,39 +261,6 @@ class Engine:
         )
 
     # --- windows --------------------------------------------------------------------------
-
-    def _open(
-        self, live: Live, state: State, cause: str | None, start: float, at: float,
-        new_incident: bool,
-    ) -> None:
-        if new_incident:
-            live.incidents += 1
-        name = live.system.name
-        window = OpenWindow(
-            system=name, state=state, cause=cause, start=start,
-            before_start=live.tracker.before_run if start < at else at,
-            basis=window_basis(self.basis, name, self.basis.impact(name, state.value), start),
-            new_incident=new_incident, last_observed=live.last_probe_at,
-            reason=live.last_result.reason if live.last_result else "",
-            incident_start=live.incident_start,
-        )
-        live.window = window
-        self.charges.join(live, window, start)
-        self.charges.touch(window)
-
-    def close_window(self, live: Live, end: float) -> None:
-        """Close the system's open window at `end` (no earlier than its start or the
-        horizon; for a window resumed after a restart, where it was last seen)."""
-        window = live.window
-        assert window is not None
-        if window.resumed_until is not None:  # recovered while the agent was away
-            end = min(end, window.resumed_until)
-        end = max(end, window.start, self.charges.horizon)
-        window.end = end
-        window.before_end = live.tracker.before_run if end < (live.last_probe_at or end) else end
-        self.charges.leave(live, window, end)
-        self.charges.touch(window)
-        live.window = None
 
     def flush(self, batch: Batch) -> None:
         """Add every changed window, day and group day to the batch."""
@@ -335,25 +292,16 @@ class Engine:
 
     # --- what others see ----------------------------------------------------------------------
 
-    def today(self, at: float) -> dt.date:
-        return self.days.today(at)
-
-    def first_day_kept(self, at: float) -> str:
-        return self.days.first_day_kept(at)
-
     def period_costs(self, at: float) -> Periods:
         """Cost per system in the current calendar day, ISO week and month of the cost
         timezone: period -> (period id, system -> cost)."""
         return self.days.period_costs(self.lives.values(), at)
 
-    def concurrent_users(self, at: float) -> float:
-        return self.basis.users_at(at)
-
     def view(self, at: float) -> list[SystemView]:
         """Every configured system as of `at` (call `account(at)` first): counters as far as
         the books have got, the burn rate and affected users of the present."""
         at = self._clamp(at)
-        today = self.today(at).isoformat()
+        today = self.days.today(at).isoformat()
         return [system_view(live, self.charges, self.days, at, today)
                 for live in self.lives.values() if not live.canary]
 

@@ -60,6 +60,15 @@ class Live:
     # had as many probes as would confirm its own recovery, it stays behind that cause.
     grace: int | None = None
 
+    def next_delay(self) -> float:
+        """Seconds until the next probe: `retry_interval` while a change is in doubt,
+        `down_interval` while failing with the outage confirmed, else `interval`."""
+        if self.tracker.run_start is not None or self.grace is not None:
+            return self.system.retry_interval
+        if self.last_result is not None and not self.last_result.ok:
+            return self.system.down_interval or self.system.interval
+        return self.system.interval
+
 
 def closed_after_gap(
     record: WindowRecord, last_seen: float, now: float, configured: bool

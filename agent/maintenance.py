@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from agent.days import local_date
 from agent.model import Maintenance
 from agent.spans import merge
 
@@ -197,16 +198,6 @@ class _Recurring:
             return []
         return [(f, f + self.duration) for f in self.fires(lo - self.duration - 1.0, hi)]
 
-    def next_start(self, t: float) -> float | None:
-        """Given t, return the first fire time after t, or None if it never fires."""
-        day: dt.date | None = _local_date(t, self.zone) - dt.timedelta(days=1)
-        while self.duration > 0 and day is not None:
-            later = [f for f in self._fires_on(day) if f > t]
-            if later:
-                return later[0]
-            day = next((wall.date() for wall in self._walls(day + dt.timedelta(days=1))), None)
-        return None
-
 
 class MaintenanceCalendar:
     """The merged planned periods of one system, from its recurring and one-off windows."""
@@ -250,18 +241,6 @@ class MaintenanceCalendar:
                 return found
             reach = min(2 * reach, _MERGE_HORIZON)
 
-    def next_change(self, t: float) -> float | None:
-        """Given t, return the next instant after t when active() changes, or None if never.
-
-        Inside a period that is its end; outside, the earliest start after t.
-        """
-        current = self.active(t)
-        if current is not None:
-            return current[1]
-        starts = [s for s, e in self._one_off if s > t and e > s]
-        starts += [s for r in self._recurring if (s := r.next_start(t)) is not None]
-        return min(starts, default=None)
-
     def periods(self, start: float, end: float) -> list[Period]:
         """Given a range, return the merged planned periods overlapping it, clipped to it."""
         if end <= start:
@@ -288,14 +267,10 @@ def _containing(periods: list[Period], t: float) -> Period | None:
     return next(((s, e) for s, e in periods if s <= t < e), None)
 
 
-def _local_date(t: float, zone: ZoneInfo) -> dt.date:
-    return dt.datetime.fromtimestamp(t, zone).date()
-
-
 def _local_days(lo: float, hi: float, zone: ZoneInfo) -> Iterator[dt.date]:
     """Given lo <= hi, return the local dates that can hold a fire in (lo, hi], with a margin."""
-    day = _local_date(lo, zone) - dt.timedelta(days=1)
-    last = _local_date(hi, zone) + dt.timedelta(days=1)
+    day = local_date(lo, zone) - dt.timedelta(days=1)
+    last = local_date(hi, zone) + dt.timedelta(days=1)
     while day <= last:
         yield day
         day += dt.timedelta(days=1)

@@ -9,8 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # what mypy reads; at run time, __getattr__ at the end of this module
+    from agent.notify.email import EmailNotifier as EmailNotifier
+    from agent.notify.slack import SlackNotifier as SlackNotifier
+    from agent.notify.teams import TeamsNotifier as TeamsNotifier
+    from agent.notify.webhook import WebhookNotifier as WebhookNotifier
+    from agent.probes.command import CommandProbe as CommandProbe
+    from agent.probes.dns import DnsProbe as DnsProbe
+    from agent.probes.http import HttpProbe as HttpProbe
+    from agent.probes.icmp import IcmpProbe as IcmpProbe
+    from agent.probes.tcp import TcpProbe as TcpProbe
 
 
 class State(enum.StrEnum):
@@ -47,62 +60,15 @@ class ProbeResult:
         return self.status in (Status.UP, Status.DEGRADED)
 
 
-# --- probe specifications: one dataclass per probe type --------------------------------
+# --- probe specifications ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HttpProbe:
-    url: str
-    method: str = "GET"
-    headers: tuple[tuple[str, str], ...] = ()
-    body: str | None = None  # request body, e.g. for a POST health check
-    expect_status: tuple[int, ...] = ()  # empty: any 2xx or 3xx after redirects
-    body_contains: str | None = None
-    body_regex: str | None = None
-    tls_verify: bool = True
-    ca_file: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    proxy: str | None = None
-    ip_version: int | None = None  # 4, 6 or None for either
-    follow_redirects: bool = True
-    max_redirects: int = 10
-    # Up but degraded while the certificate expires sooner than this (seconds); None: off.
-    tls_expiry_degraded: float | None = None
-    type: str = "http"
+class ProbeSpec(Protocol):
+    """What a probe checks: a frozen dataclass of its probe type's module (agent/probes/), named
+    by `type` (the config's `type:`), which picks the probe function in agent.probes."""
 
-
-@dataclass(frozen=True)
-class TcpProbe:
-    target: str  # "host:port" or "[v6]:port"
-    ip_version: int | None = None
-    type: str = "tcp"
-
-
-@dataclass(frozen=True)
-class DnsProbe:
-    name: str
-    record_type: str = "A"
-    expect: tuple[str, ...] = ()  # at least one of these must be in the answer
-    server: str | None = None  # "host" or "host:port"; default: the system resolver
-    type: str = "dns"
-
-
-@dataclass(frozen=True)
-class IcmpProbe:
-    host: str
-    count: int = 1
-    ip_version: int | None = None
-    type: str = "icmp"
-
-
-@dataclass(frozen=True)
-class CommandProbe:
-    command: tuple[str, ...]  # argv, run without a shell
-    type: str = "command"
-
-
-ProbeSpec = HttpProbe | TcpProbe | DnsProbe | IcmpProbe | CommandProbe
+    @property
+    def type(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -216,40 +182,12 @@ class System:
 # --- alerting -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WebhookNotifier:
-    url: str
-    # signs the body: X-Outage-Signature: sha256=<hex HMAC>; kept out of repr, like password
-    secret: str | None = field(default=None, repr=False)
-    headers: tuple[tuple[str, str], ...] = ()
-    type: str = "webhook"
+class NotifierSpec(Protocol):
+    """Where and how to send: a frozen dataclass of its notifier module (agent/notify/), named
+    by `type` (the config's `type:`), which picks the send function in agent.notify."""
 
-
-@dataclass(frozen=True)
-class SlackNotifier:
-    url: str  # an incoming-webhook URL
-    type: str = "slack"
-
-
-@dataclass(frozen=True)
-class TeamsNotifier:
-    url: str  # a Teams workflow ("When a Teams webhook request is received") URL
-    type: str = "teams"
-
-
-@dataclass(frozen=True)
-class EmailNotifier:
-    host: str
-    to: tuple[str, ...]
-    sender: str  # the From address (config key `from`)
-    port: int = 587
-    security: str = "starttls"  # starttls | tls | none
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    type: str = "email"
-
-
-NotifierSpec = WebhookNotifier | SlackNotifier | TeamsNotifier | EmailNotifier
+    @property
+    def type(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -340,3 +278,31 @@ class Config:
             if system.name == name:
                 return system
         raise KeyError(name)
+
+
+# --- the spec dataclasses, importable from here as before ----------------------------------
+# Each lives in its own probe or notifier module, beside the code that reads and runs it
+# (docs/extending.md). Those modules import this one, so this one fetches them on first use,
+# never at import: `agent.model` stays the bottom layer and loads no probe or notifier code.
+
+_SPEC_HOMES = {
+    "HttpProbe": "agent.probes.http",
+    "TcpProbe": "agent.probes.tcp",
+    "DnsProbe": "agent.probes.dns",
+    "IcmpProbe": "agent.probes.icmp",
+    "CommandProbe": "agent.probes.command",
+    "WebhookNotifier": "agent.notify.webhook",
+    "SlackNotifier": "agent.notify.slack",
+    "TeamsNotifier": "agent.notify.teams",
+    "EmailNotifier": "agent.notify.email",
+}
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any name from here
+
+    def __getattr__(name: str) -> type:
+        """Given a spec dataclass's name, return the class from its module."""
+        home = _SPEC_HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        spec: type = getattr(importlib.import_module(home), name)
+        return spec

@@ -165,15 +165,12 @@ class Batch:
         if other.prune_before is not None:
             self.prune_before = max(self.prune_before or 0.0, other.prune_before)
 
-    def absorb(self, other: Batch) -> None:
-        """Add a later batch, keeping only the latest row per window, day and alert key, so a
-        backlog held while the disk is failing grows with what changed, not with time."""
-        self.absorb_all([other])
-
     def absorb_all(self, others: Iterable[Batch]) -> None:
-        """`absorb` each of `others` in order, in time linear in their size: a mass outage
-        hands the ledger thousands of one-window batches at once, and deduplicating the
-        whole backlog once per batch would take seconds."""
+        """Add later batches in order, keeping only the latest row per window, day and alert
+        key, so a backlog held while the disk is failing grows with what changed, not with
+        time. In time linear in their size: a mass outage hands the ledger thousands of
+        one-window batches at once, and deduplicating the whole backlog once per batch would
+        take seconds."""
         windows = {(w.system, w.start): w for w in self.windows}
         days = {(d.system, d.day): d for d in self.days}
         group_days = {(d.group, d.day): d for d in self.group_days}

@@ -125,8 +125,8 @@ class ProbeScheduler(AsyncIOScheduler):
 
 class Probing:
     """The agent's scheduler: a job per system calling `run(name)`, timed by `delay(name)`
-    (the engine's next_delay), plus the agent's own periodic jobs; how late each run started,
-    and the runs skipped, are counted."""
+    (each system's `Live.next_delay`), plus the agent's own periodic jobs; how late each run
+    started, and the runs skipped, are counted."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, run: Callable[[str], Awaitable[None]],
                  delay: Callable[[str], float], lag: Histogram, missed: Counter) -> None:

@@ -22,7 +22,6 @@ class Change:
 
     level: int
     since: float
-    previous: int | None
 
 
 class Tracker:
@@ -73,7 +72,7 @@ class Tracker:
         if len(levels) < needed:
             return None
         level = min(levels) if worse else max(levels)
-        return Change(level=level, since=self._run[0][0], previous=self.health)
+        return Change(level=level, since=self._run[0][0])
 
     def confirm(self, change: Change) -> None:
         """Adopt a change returned by `candidate()`."""
@@ -106,7 +105,7 @@ class Tracker:
 
 
 @dataclass(frozen=True)
-class Context:
+class Situation:
     """What, besides its own health, decides a system's state at one moment."""
 
     maintenance: bool = False
@@ -117,8 +116,8 @@ class Context:
     planned_cause: str | None = None
 
 
-def derive_state(health: int | None, context: Context) -> tuple[State, str | None]:
-    """Given a confirmed health and its context, return the state and its cause.
+def derive_state(health: int | None, situation: Situation) -> tuple[State, str | None]:
+    """Given a confirmed health and its situation, return the state and its cause.
 
     Planned maintenance wins over everything, the system's own or a dependency's (then named
     as the cause); a blind agent bills nobody (unknown); a system down behind a down
@@ -128,12 +127,12 @@ def derive_state(health: int | None, context: Context) -> tuple[State, str | Non
         return State.UNKNOWN, None
     if health == UP:
         return State.UP, None
-    if context.maintenance:
+    if situation.maintenance:
         return State.MAINTENANCE, None
-    if context.planned_cause is not None:
-        return State.MAINTENANCE, context.planned_cause
-    if context.blind:
+    if situation.planned_cause is not None:
+        return State.MAINTENANCE, situation.planned_cause
+    if situation.blind:
         return State.UNKNOWN, None
     if health == DEGRADED:
         return State.DEGRADED, None
-    return State.DOWN, context.root_cause
+    return State.DOWN, situation.root_cause

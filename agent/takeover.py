@@ -147,7 +147,7 @@ def _keep(new: Engine, old: Engine, at: float) -> tuple[list[Live], list[str]]:
                 live.tracker.success_threshold = fresh.system.success_threshold
             kept.append(live)
         elif live.window is not None:
-            old.close_window(live, at)
+            old.charges.close(live, at)
     return kept, changed
 
 

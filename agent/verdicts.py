@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from agent.live import Live
 from agent.model import State
-from agent.state import DOWN, UP, Change, Context
+from agent.state import DOWN, UP, Change, Situation
 
 
 def flapping_hold(live: Live, change: Change, at: float) -> bool:
@@ -38,7 +38,7 @@ def awaiting_verdict(live: Live, lives: Mapping[str, Live], canaries: Sequence[L
         (s.tracker.failing or s.held) and s.tracker.health != DOWN for s in suspects
     )
 
-def context(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> Context:
+def situation(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> Situation:
     """What, besides its own health, decides the system's state now."""
     blind = not live.canary and (
         live.faults >= live.system.failure_threshold
@@ -52,7 +52,7 @@ def context(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> 
             root = other.cause or other.system.name
     if root is None and live.grace is not None and live.state is State.DOWN:
         root = live.cause  # its root cause recovered; it has yet to show its own verdict
-    return Context(maintenance=live.in_maintenance, blind=blind, root_cause=root,
+    return Situation(maintenance=live.in_maintenance, blind=blind, root_cause=root,
                    planned_cause=planned)
 
 def track_incident(live: Live, state: State, boundary: float) -> None:

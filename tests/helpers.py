@@ -78,7 +78,7 @@ def series_nobody_makes(rules: list[dict]) -> list[tuple[str, str]]:
     no rule records: a renamed metric would otherwise leave an alert with nothing to read."""
     import re
 
-    from agent.exporter import Metrics
+    from agent.metrics import Metrics
 
     exported = set(re.findall(r"^# TYPE (\S+)", Metrics("GBP", "site").render().decode(),
                               re.MULTILINE))

@@ -99,3 +99,31 @@ def test_a_notifier_without_a_name_is_reported_not_a_crash(tmp_path):
         notifiers:
           - {type: slack, url: "https://hooks.slack.example/x"}
         """) == ["8: notifiers[0].name: required key is missing"]
+
+
+def test_a_webhook_and_an_email_notifier_may_trust_a_ca_file_of_their_own(tmp_path):
+    (tmp_path / "council-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = load(tmp_path, """\
+        notifiers:
+          - {name: hook, type: webhook, url: "https://desk.example.gov.uk/",
+             ca_file: council-ca.pem}
+          - {name: mail, type: email, host: smtp.example.gov.uk, from: a@example.gov.uk,
+             to: b@example.gov.uk, ca_file: council-ca.pem}
+        """)
+    assert [n.spec.ca_file for n in config.notifiers] == [str(tmp_path / "council-ca.pem")] * 2
+
+
+def test_a_notifiers_ca_file_must_exist_and_serve_tls(tmp_path):
+    (tmp_path / "council-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert problems(tmp_path, """\
+        notifiers:
+          - {name: hook, type: webhook, url: "https://desk.example.gov.uk/", ca_file: nope.pem}
+          - {name: mail, type: email, host: relay.example.gov.uk, from: a@example.gov.uk,
+             to: b@example.gov.uk, security: none, ca_file: council-ca.pem}
+          - {name: chat, type: slack, url: "https://hooks.slack.example/x", ca_file: ca.pem}
+        """) == [
+        f"8: notifiers[0].ca_file: no such file: {tmp_path / 'nope.pem'}",
+        "10: notifiers[1].ca_file: only used with security: starttls or tls",
+        "11: notifiers[2].ca_file: unknown key for a slack notifier (known: name, queue_size, "
+        "retries, timeout, type, url)",
+    ]

@@ -16,7 +16,6 @@ from agent.cost import (
     UsersCalendar,
     cost_of,
     direct_cost_of,
-    holidays_error,
     hourly_cost_per_user,
     staff_cost_rate,
 )
@@ -324,11 +323,6 @@ def test_empty_or_reversed_range_is_zero(method: object) -> None:
 def test_peak_users_is_the_largest_window_or_default() -> None:
     assert office().peak_users() == 2000.0
     assert UsersCalendar(UsersSchedule(300.0)).peak_users() == 300.0
-
-
-def test_unknown_holidays_spec_is_reported() -> None:
-    assert holidays_error("GB-ENG") is None
-    assert holidays_error("XX-YY") is not None
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -330,7 +330,7 @@ def test_dependants_that_recover_with_their_root_cause_leave_no_window_of_their_
         batches += [engine.observe(n, DOWN, T0 + 5 * k) for n in ("network-core", "email")]
     for at in (T0 + 600, T0 + 605):
         batches.append(engine.observe("network-core", UP, at))
-    assert engine.next_delay("email") == 5  # asked for its own verdict promptly
+    assert engine.lives["email"].next_delay() == 5  # asked for its own verdict promptly
     for at in (T0 + 606, T0 + 611):
         batches.append(engine.observe("email", UP, at))
     email_windows = {(w.start, w.cause) for b in batches for w in b.windows

@@ -54,18 +54,18 @@ def test_probe_pace_is_quick_only_while_a_change_is_in_doubt():
     engine = Engine(config(system("email"), system("files", down_interval=60.0)), T0)
     for name in ("email", "files"):
         engine.observe(name, UP, T0)
-        assert engine.next_delay(name) == 30  # up: interval
+        assert engine.lives[name].next_delay() == 30  # up: interval
         feed(engine, name, [DOWN, DOWN], T0 + 30)
-        assert engine.next_delay(name) == 5  # failing, not yet confirmed: retry_interval
+        assert engine.lives[name].next_delay() == 5  # failing, not yet confirmed: retry_interval
         engine.observe(name, DOWN, T0 + 40)
         assert engine.lives[name].state is State.DOWN
-    assert engine.next_delay("email") == 30  # confirmed: down_interval defaults to interval
-    assert engine.next_delay("files") == 60
+    assert engine.lives["email"].next_delay() == 30  # confirmed: down_interval defaults to interval
+    assert engine.lives["files"].next_delay() == 60
     engine.observe("email", UP, T0 + 70)
-    assert engine.next_delay("email") == 5  # recovering, not yet confirmed
+    assert engine.lives["email"].next_delay() == 5  # recovering, not yet confirmed
     engine.observe("email", UP, T0 + 75)
     assert engine.lives["email"].state is State.UP
-    assert engine.next_delay("email") == 30
+    assert engine.lives["email"].next_delay() == 30
 
 
 def test_cost_accrues_in_real_time_and_stops_at_the_first_good_probe():

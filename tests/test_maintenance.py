@@ -198,7 +198,7 @@ def test_repeated_time_fires_once_on_autumn_day() -> None:
     ]
 
 
-# --- one-off windows, merging, next_change ---------------------------------------------------
+# --- one-off windows and merging --------------------------------------------------------------
 
 
 def test_one_off_window_is_start_inclusive_end_exclusive() -> None:
@@ -224,29 +224,7 @@ def test_overlapping_and_touching_windows_merge() -> None:
     windows = (Maintenance(cron="0 22 * * sun", duration=2 * HOUR), overlap, touching)
     calendar = MaintenanceCalendar(windows, LONDON)
     assert calendar.active(local(2026, 10, 25, 22, 30)) == (sunday_22, monday_1)
-    assert calendar.next_change(local(2026, 10, 25, 22, 30)) == monday_1
     assert calendar.periods(local(2026, 10, 25), local(2026, 10, 27)) == [(sunday_22, monday_1)]
-
-
-@pytest.mark.parametrize(
-    ("when", "change"),
-    [
-        pytest.param((2026, 10, 25, 22, 30), (2026, 10, 26, 0, 0), id="inside-gives-end"),
-        pytest.param((2026, 10, 26, 0, 0), (2026, 11, 1, 22, 0), id="at-end-gives-next-start"),
-        pytest.param((2026, 10, 21, 12, 0), (2026, 10, 25, 22, 0), id="outside-gives-start"),
-    ],
-)
-def test_next_change(
-    when: tuple[int, int, int, int, int], change: tuple[int, int, int, int, int]
-) -> None:
-    assert weekly().next_change(local(*when)) == local(*change)
-
-
-def test_next_change_prefers_the_earliest_window() -> None:
-    soon = one_off(local(2026, 10, 21, 13), local(2026, 10, 21, 14))
-    windows = (Maintenance(cron="0 22 * * sun", duration=2 * HOUR), soon)
-    calendar = MaintenanceCalendar(windows, LONDON)
-    assert calendar.next_change(local(2026, 10, 21, 12)) == local(2026, 10, 21, 13)
 
 
 @pytest.mark.parametrize(
@@ -257,13 +235,16 @@ def test_next_change_prefers_the_earliest_window() -> None:
         pytest.param(MaintenanceCalendar((one_off(0.0, 60.0),)), id="one-off-in-the-past"),
     ],
 )
-def test_next_change_is_none_when_nothing_is_planned(calendar: MaintenanceCalendar) -> None:
-    assert calendar.next_change(utc(2026, 1, 1)) is None
+def test_nothing_is_planned(calendar: MaintenanceCalendar) -> None:
     assert calendar.active(utc(2026, 1, 1)) is None
+    assert calendar.periods(utc(2026, 1, 1), utc(2027, 1, 1)) == []
 
 
-def test_leap_day_window_is_found_years_ahead() -> None:
-    assert weekly("0 0 29 2 *", tz="UTC").next_change(utc(2026, 3, 1)) == utc(2028, 2, 29)
+def test_leap_day_window_fires_only_on_leap_days() -> None:
+    calendar = weekly("0 0 29 2 *", tz="UTC")
+    assert calendar.periods(utc(2026, 1, 1), utc(2028, 1, 1)) == []
+    assert calendar.periods(utc(2028, 1, 1), utc(2029, 1, 1)) == [
+        (utc(2028, 2, 29), utc(2028, 2, 29, 2))]
 
 
 def test_endless_chain_is_bounded() -> None:

@@ -7,16 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.days import day_bounds
 from agent.web.availability import (
     DayAvailability,
     MinuteCache,
-    Span,
+    StateSpan,
     daily_availability,
-    day_bounds,
-    local_days,
-    merge,
     overall,
-    subtract,
 )
 
 UTC = ZoneInfo("UTC")
@@ -29,7 +26,7 @@ def at(text: str, tz: ZoneInfo = UTC) -> float:
     return dt.datetime.fromisoformat(text).replace(tzinfo=tz).timestamp()
 
 
-def one_day(spans: list[Span], day: str, tz: ZoneInfo = UTC, now: float | None = None,
+def one_day(spans: list[StateSpan], day: str, tz: ZoneInfo = UTC, now: float | None = None,
             first_seen: float | None = 0.0) -> DayAvailability:
     date = dt.date.fromisoformat(day)
     end = day_bounds(date, tz)[1]
@@ -39,7 +36,7 @@ def one_day(spans: list[Span], day: str, tz: ZoneInfo = UTC, now: float | None =
 
 
 def test_an_hour_down_in_a_utc_day_leaves_23_of_24_hours():
-    day = one_day([Span("down", at("2026-06-10T09:00"), at("2026-06-10T10:00"))], "2026-06-10")
+    day = one_day([StateSpan("down", at("2026-06-10T09:00"), at("2026-06-10T10:00"))], "2026-06-10")
     assert day.watched == 24 * H and day.down == H
     assert day.availability == pytest.approx(23 / 24)
 
@@ -47,7 +44,7 @@ def test_an_hour_down_in_a_utc_day_leaves_23_of_24_hours():
 def test_the_dst_spring_day_has_23_hours_so_an_hour_down_leaves_22_of_23():
     start, end = day_bounds(dt.date(2026, 3, 29), LONDON)
     assert end - start == 23 * H
-    down = Span("down", at("2026-03-29T12:00", LONDON), at("2026-03-29T13:00", LONDON))
+    down = StateSpan("down", at("2026-03-29T12:00", LONDON), at("2026-03-29T13:00", LONDON))
     day = one_day([down], "2026-03-29", LONDON)
     assert day.watched == 23 * H
     assert day.availability == pytest.approx(22 / 23)
@@ -56,14 +53,14 @@ def test_the_dst_spring_day_has_23_hours_so_an_hour_down_leaves_22_of_23():
 def test_the_dst_autumn_day_has_25_hours():
     start, end = day_bounds(dt.date(2026, 10, 25), LONDON)
     assert end - start == 25 * H
-    down = Span("down", at("2026-10-25T00:30", LONDON), at("2026-10-25T05:30", LONDON))
+    down = StateSpan("down", at("2026-10-25T00:30", LONDON), at("2026-10-25T05:30", LONDON))
     day = one_day([down], "2026-10-25", LONDON)
     assert day.down == 6 * H  # 00:30 to 05:30 local includes the repeated hour
     assert day.availability == pytest.approx(19 / 25)
 
 
 def test_a_window_across_local_midnight_counts_on_both_days():
-    spans = [Span("down", at("2026-06-10T23:00", LONDON), at("2026-06-11T02:00", LONDON))]
+    spans = [StateSpan("down", at("2026-06-10T23:00", LONDON), at("2026-06-11T02:00", LONDON))]
     days = [dt.date(2026, 6, 10), dt.date(2026, 6, 11)]
     first, second = daily_availability(spans, days, LONDON, at("2026-06-12T00:00"), 0.0)
     assert (first.down, second.down) == (H, 2 * H)
@@ -73,9 +70,9 @@ def test_a_window_across_local_midnight_counts_on_both_days():
 
 def test_maintenance_and_unknown_time_is_left_out_of_the_day():
     spans = [
-        Span("maintenance", at("2026-06-10T00:00"), at("2026-06-10T02:00")),
-        Span("unknown", at("2026-06-10T20:00"), at("2026-06-10T22:00")),
-        Span("down", at("2026-06-10T10:00"), at("2026-06-10T11:00")),
+        StateSpan("maintenance", at("2026-06-10T00:00"), at("2026-06-10T02:00")),
+        StateSpan("unknown", at("2026-06-10T20:00"), at("2026-06-10T22:00")),
+        StateSpan("down", at("2026-06-10T10:00"), at("2026-06-10T11:00")),
     ]
     day = one_day(spans, "2026-06-10")
     assert (day.excluded, day.counted, day.down) == (4 * H, 20 * H, H)
@@ -83,21 +80,21 @@ def test_maintenance_and_unknown_time_is_left_out_of_the_day():
 
 
 def test_down_time_inside_maintenance_does_not_count_twice():
-    spans = [Span("maintenance", at("2026-06-10T10:00"), at("2026-06-10T12:00")),
-             Span("down", at("2026-06-10T11:00"), at("2026-06-10T13:00"))]
+    spans = [StateSpan("maintenance", at("2026-06-10T10:00"), at("2026-06-10T12:00")),
+             StateSpan("down", at("2026-06-10T11:00"), at("2026-06-10T13:00"))]
     day = one_day(spans, "2026-06-10")
     assert (day.excluded, day.down) == (2 * H, H)
     assert day.availability == pytest.approx(1 - 1 / 22)
 
 
 def test_degraded_time_counts_as_available_but_is_reported():
-    day = one_day([Span("degraded", at("2026-06-10T10:00"), at("2026-06-10T13:00"))],
+    day = one_day([StateSpan("degraded", at("2026-06-10T10:00"), at("2026-06-10T13:00"))],
                   "2026-06-10")
     assert (day.degraded, day.down, day.availability) == (3 * H, 0.0, 1.0)
 
 
 def test_only_the_time_since_the_system_was_first_seen_counts():
-    spans = [Span("down", at("2026-06-10T13:00"), at("2026-06-10T14:00"))]
+    spans = [StateSpan("down", at("2026-06-10T13:00"), at("2026-06-10T14:00"))]
     day = one_day(spans, "2026-06-10", first_seen=at("2026-06-10T12:00"))
     assert day.watched == 12 * H
     assert day.availability == pytest.approx(11 / 12)
@@ -114,14 +111,14 @@ def test_days_before_first_seen_or_never_seen_have_no_availability():
 
 def test_today_counts_until_now_and_an_open_window_runs_until_now():
     now = at("2026-06-10T12:00")
-    spans = [Span("down", at("2026-06-10T11:00"), None)]
+    spans = [StateSpan("down", at("2026-06-10T11:00"), None)]
     day = one_day(spans, "2026-06-10", now=now)
     assert (day.watched, day.down) == (12 * H, H)
     assert day.availability == pytest.approx(11 / 12)
 
 
 def test_a_day_wholly_in_maintenance_has_no_availability():
-    spans = [Span("maintenance", at("2026-06-10T00:00"), at("2026-06-11T00:00"))]
+    spans = [StateSpan("maintenance", at("2026-06-10T00:00"), at("2026-06-11T00:00"))]
     assert one_day(spans, "2026-06-10").availability is None
 
 
@@ -131,27 +128,6 @@ def test_overall_availability_is_weighted_by_counted_time():
             DayAvailability(dt.date(2026, 6, 11), 0.0, 0.0, 0.0, 0.0)]
     assert overall(days) == pytest.approx(1 - 6 / 36)
     assert overall(days[2:]) is None
-
-
-def test_local_days_end_today_in_the_timezone_oldest_first():
-    now = at("2026-06-10T23:30")  # already 11 June in London (BST)
-    assert local_days(now, 3, LONDON) == [dt.date(2026, 6, 9), dt.date(2026, 6, 10),
-                                         dt.date(2026, 6, 11)]
-    assert local_days(now, 1, UTC) == [dt.date(2026, 6, 10)]
-
-
-@pytest.mark.parametrize(("intervals", "holes", "expected"), [
-    pytest.param([(0, 10)], [(2, 3), (5, 6)], [(0, 2), (3, 5), (6, 10)], id="two-holes"),
-    pytest.param([(0, 10)], [(-5, 20)], [], id="all-covered"),
-    pytest.param([(0, 10), (20, 30)], [(8, 22)], [(0, 8), (22, 30)], id="across-two"),
-    pytest.param([(0, 10)], [], [(0, 10)], id="no-holes"),
-])
-def test_subtract_leaves_the_parts_outside_every_hole(intervals, holes, expected):
-    assert subtract(intervals, holes) == expected
-
-
-def test_merge_unites_overlapping_and_touching_intervals_and_drops_empty_ones():
-    assert merge([(5, 8), (0, 2), (2, 3), (7, 9), (4, 4)]) == [(0, 3), (5, 9)]
 
 
 def test_the_minute_cache_answers_until_the_minute_turns():

@@ -8,10 +8,9 @@ as `>= 1000, 10000, 50000`), `period_cost >= 50000` with `period: day|week|month
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from agent.config.addresses import host_error, url_error
-from agent.config.probes import read_headers
 from agent.config.tree import Context, Node
 from agent.config.values import (
     as_list,
@@ -25,73 +24,22 @@ from agent.config.values import (
     positive_duration,
     string,
     typed_mapping,
-    validated,
 )
-from agent.model import (
-    AlertRule,
-    EmailNotifier,
-    Notifier,
-    NotifierSpec,
-    SlackNotifier,
-    TeamsNotifier,
-    WebhookNotifier,
-)
+from agent.model import AlertRule, Notifier
+
+if TYPE_CHECKING:
+    from agent.notify import NotifierType
 
 _COMMON = ("name", "type", "timeout", "retries", "queue_size")
-_url = validated(string, url_error)
-_host = validated(non_empty, host_error)
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
-def _address_error(text: str) -> str | None:
-    return None if re.fullmatch(r"[^@\s]+@[^@\s]+", text) else "not an email address"
+def notifier_types() -> Mapping[str, NotifierType]:
+    """The registry, imported when first used: each notifier module imports agent.config's
+    parsers, so agent.notify cannot be imported while agent.config loads."""
+    from agent.notify import NOTIFIER_TYPES
 
-
-_address = validated(string, _address_error)
-
-
-def _webhook(ctx: Context, f: dict[str, Node]) -> NotifierSpec | None:
-    url = _url(ctx, f["url"])
-    secret = non_empty(ctx, f["secret"]) if "secret" in f else None
-    headers = read_headers(ctx, f["headers"]) if "headers" in f else ()
-    return WebhookNotifier(url, secret, headers or ()) if url else None
-
-
-def _slack(ctx: Context, f: dict[str, Node]) -> NotifierSpec | None:
-    url = _url(ctx, f["url"])
-    return SlackNotifier(url) if url else None
-
-
-def _teams(ctx: Context, f: dict[str, Node]) -> NotifierSpec | None:
-    url = _url(ctx, f["url"])
-    return TeamsNotifier(url) if url else None
-
-
-def _email(ctx: Context, f: dict[str, Node]) -> NotifierSpec | None:
-    host = _host(ctx, f["host"])
-    sender = _address(ctx, f["from"])
-    to = [_address(ctx, item) for item in _one_or_more(ctx, f["to"])]
-    security = choice(ctx, f["security"], ("starttls", "tls", "none")) if "security" in f else None
-    port = integer(ctx, f["port"], 1, 65535) if "port" in f else None
-    username = non_empty(ctx, f["username"]) if "username" in f else None
-    password = string(ctx, f["password"]) if "password" in f else None
-    if "password" in f and "username" not in f:
-        ctx.bad(f["password"], "a password needs a username")
-    if not host or not sender or not to or None in to:
-        return None
-    security = security or "starttls"
-    return EmailNotifier(host=host, to=tuple(a for a in to if a), sender=sender,
-                         port=port or {"tls": 465, "starttls": 587}.get(security, 25),
-                         security=security, username=username, password=password)
-
-
-_Reader = Callable[[Context, dict[str, Node]], NotifierSpec | None]
-NOTIFIER_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], _Reader]] = {
-    "webhook": (("url",), ("secret", "headers"), _webhook),
-    "slack": (("url",), (), _slack),
-    "teams": (("url",), (), _teams),
-    "email": (("host", "from", "to"), ("port", "security", "username", "password"), _email),
-}
+    return NOTIFIER_TYPES
 
 
 def _one_or_more(ctx: Context, node: Node) -> list[Node]:
@@ -125,20 +73,21 @@ def read_notifiers(ctx: Context, node: Node | None) -> tuple[Notifier, ...]:
 
 
 def _notifier(ctx: Context, item: Node) -> Notifier | None:
-    mapping = typed_mapping(ctx, item, NOTIFIER_TYPES)
+    types = notifier_types()
+    mapping = typed_mapping(ctx, item, types)
     if mapping is None:
         return None
-    kind = choice(ctx, mapping["type"], NOTIFIER_TYPES)
+    kind = choice(ctx, mapping["type"], types)
     if kind is None:
         return None
-    required, optional, read = NOTIFIER_TYPES[kind]
-    required = (*_COMMON[:2], *required)
-    fields = known_fields(ctx, item, required, (*_COMMON[2:], *optional),
+    notifier_type = types[kind]
+    required = (*_COMMON[:2], *notifier_type.required)
+    fields = known_fields(ctx, item, required, (*_COMMON[2:], *notifier_type.optional),
                           f" for a {kind} notifier")
     if fields is None or any(key not in fields for key in required):
         return None  # known_fields reported what is missing
     name = _name(ctx, fields["name"])
-    spec = read(ctx, fields)
+    spec = notifier_type.read(ctx, fields)
     timeout = positive_duration(ctx, fields["timeout"]) if "timeout" in fields else None
     retries = integer(ctx, fields["retries"], 0, 20) if "retries" in fields else None
     size = integer(ctx, fields["queue_size"], 1, 100_000) if "queue_size" in fields else None

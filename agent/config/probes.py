@@ -1,59 +1,34 @@
-"""Read a probe mapping: one parser per key of each probe type, looked up by `type` in a
-table, and turn a probe with its merged settings into the System that runs it."""
+"""Read a probe mapping through its type's entry in the registry (agent.probes.PROBE_TYPES),
+and turn a probe with its merged settings into the System that runs it. Also the parsers that
+more than one probe or notifier type uses; each type's own are in its module."""
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from agent.config.addresses import (
-    has_credentials,
-    host_error,
-    host_port_error,
-    is_ip,
-    url_error,
-)
+from agent.config.addresses import url_error
 from agent.config.timing import PROBE_SETTINGS, Setting, read_settings
 from agent.config.tree import Context, Node, one_or_list
 from agent.config.values import (
     Parser,
-    as_list,
     as_mapping,
-    boolean,
-    choice,
     did_you_mean,
-    existing_file,
     expect,
-    integer,
     known_fields,
-    non_empty,
-    positive_duration,
     string,
     typed_mapping,
     validated,
 )
-from agent.model import (
-    Check,
-    CommandProbe,
-    DnsProbe,
-    HttpProbe,
-    IcmpProbe,
-    ProbeSpec,
-    System,
-    TcpProbe,
-)
+from agent.model import Check, ProbeSpec, System
 
-RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "PTR", "SOA")
+if TYPE_CHECKING:
+    from agent.probes.base import ProbeType
 
+# --- parsers shared by probe and notifier types ----------------------------------------------
 
-def _method(ctx: Context, node: Node) -> str | None:
-    text = string(ctx, node)
-    if text is not None and not re.fullmatch(r"[A-Za-z]+", text):
-        ctx.bad(node, "not an HTTP method (e.g. GET, HEAD, POST)")
-        return None
-    return text.upper() if text is not None else None
+http_url = validated(string, url_error)
 
 
 def read_headers(ctx: Context, node: Node) -> tuple[tuple[str, str], ...] | None:
@@ -72,7 +47,7 @@ def read_headers(ctx: Context, node: Node) -> tuple[tuple[str, str], ...] | None
     return tuple(headers) if len(headers) == len(mapping) else None
 
 
-def _one_or_more(ctx: Context, node: Node, parse: Parser) -> tuple[Any, ...] | None:
+def one_or_more(ctx: Context, node: Node, parse: Parser) -> tuple[Any, ...] | None:
     """Given one value or a list of them, return a tuple of parsed values."""
     items = one_or_list(node)
     values = [parse(ctx, item) for item in items]
@@ -81,19 +56,7 @@ def _one_or_more(ctx: Context, node: Node, parse: Parser) -> tuple[Any, ...] | N
     return tuple(values) if values and None not in values else None
 
 
-def _statuses(ctx: Context, node: Node) -> tuple[int, ...] | None:
-    return _one_or_more(ctx, node, lambda c, n: integer(c, n, 100, 599))
-
-
-def _regex_error(text: str) -> str | None:
-    try:
-        re.compile(text)
-    except (re.error, OverflowError, RecursionError) as err:
-        return f"not a valid regular expression: {err}"
-    return None
-
-
-def _ip_version(ctx: Context, node: Node) -> int | None:
+def ip_version(ctx: Context, node: Node) -> int | None:
     version = expect(ctx, node, (int,), "4 or 6")
     if version is not None and version not in (4, 6):
         ctx.bad(node, "must be 4 or 6")
@@ -101,119 +64,20 @@ def _ip_version(ctx: Context, node: Node) -> int | None:
     return cast(int | None, version)
 
 
-def _dns_name_error(text: str) -> str | None:
-    return f"{text!r} is not a DNS name" if is_ip(text) or host_error(text) else None
-
-
-def _argv(ctx: Context, node: Node) -> tuple[str, ...] | None:
-    if isinstance(node.value, str) and not node.broken:
-        try:
-            example = repr(shlex.split(node.value)).replace("'", '"')
-        except ValueError:
-            example = '["/path/to/check", "-w", "10%"]'
-        ctx.bad(node, f"the command runs without a shell, so give it as a list: {example}")
-        return None
-    items = as_list(ctx, node)
-    if items is None:
-        return None
-    argv = [string(ctx, item) for item in items]
-    if not argv or argv[0] == "":
-        ctx.bad(node, "the command must name a program to run")
-    elif any(arg is not None and "\0" in arg for arg in argv):
-        ctx.bad(node, "arguments must not contain NUL characters")
-    elif None not in argv:
-        return tuple(arg for arg in argv if arg is not None)
-    return None
-
-
-_regex = validated(string, _regex_error)
-_dns_name = validated(string, _dns_name_error)
-_url = validated(string, url_error)
-_host_port = validated(string, host_port_error)
-_host = validated(string, host_error)
-_server = validated(string, lambda text: None if is_ip(text, 6) else host_port_error(text, False))
-
-
-def _check_http(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:
-    if "client_key" in fields and "client_cert" not in fields:
-        ctx.bad(fields["client_key"], "client_key needs client_cert")
-    url = values.get("url")
-    if "tls_expiry_degraded" in fields and url and not url.lower().startswith("https:"):
-        ctx.bad(fields["tls_expiry_degraded"], "needs an https:// url: there is no certificate")
-    names = [name for name, _ in values.get("headers", ()) if name.lower() == "authorization"]
-    if names and url and has_credentials(url):
-        ctx.bad(fields["headers"].value[names[0]], "the url's user:password@ is sent as an "
-                "Authorization header of its own: give one or the other")
-
-
-def _check_dns(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:
-    version = {"A": 4, "AAAA": 6}.get(values.get("record_type", "A"))
-    for value in values.get("expect", ()) if version else ():
-        if not is_ip(value, version):
-            ctx.bad(fields["expect"], f"{value!r} is not an IPv{version} address")
-
-
-class _ProbeType(NamedTuple):
-    """How to read one probe type: its dataclass, required keys, a parser per key."""
-
-    cls: Callable[..., ProbeSpec]
-    required: tuple[str, ...]
-    fields: dict[str, Parser]
-    check: Callable[[Context, dict[str, Node], dict[str, Any]], None] | None = None
-
-
-_PROBE_TYPES: dict[str, _ProbeType] = {
-    "http": _ProbeType(
-        HttpProbe,
-        ("url",),
-        {
-            "url": _url,
-            "method": _method,
-            "headers": read_headers,
-            "body": string,
-            "expect_status": _statuses,
-            "body_contains": string,
-            "body_regex": _regex,
-            "tls_verify": boolean,
-            "ca_file": existing_file,
-            "client_cert": existing_file,
-            "client_key": existing_file,
-            "proxy": _url,
-            "ip_version": _ip_version,
-            "follow_redirects": boolean,
-            "max_redirects": lambda ctx, node: integer(ctx, node, 0, 30),
-            "tls_expiry_degraded": positive_duration,
-        },
-        _check_http,
-    ),
-    "tcp": _ProbeType(TcpProbe, ("target",), {"target": _host_port, "ip_version": _ip_version}),
-    "dns": _ProbeType(
-        DnsProbe,
-        ("name",),
-        {
-            "name": _dns_name,
-            "record_type": lambda ctx, node: choice(ctx, node, RECORD_TYPES, fold=True),
-            "expect": lambda ctx, node: _one_or_more(ctx, node, non_empty),
-            "server": _server,
-        },
-        _check_dns,
-    ),
-    "icmp": _ProbeType(
-        IcmpProbe,
-        ("host",),
-        {
-            "host": _host,
-            "count": lambda ctx, node: integer(ctx, node, 1, 10),
-            "ip_version": _ip_version,
-        },
-    ),
-    "command": _ProbeType(CommandProbe, ("command",), {"command": _argv}),
-}
+# --- a probe mapping ----------------------------------------------------------------------------
 
 
 class Probe(NamedTuple):
     spec: ProbeSpec
     settings: dict[str, Setting]
+
+
+def probe_types() -> Mapping[str, ProbeType]:
+    """The registry, imported when first used: each probe module imports the parsers above
+    (agent.config), so agent.probes cannot be imported while agent.config loads."""
+    from agent.probes import PROBE_TYPES
+
+    return PROBE_TYPES
 
 
 def read_probe(ctx: Context, node: Node) -> Probe | None:
@@ -233,19 +97,20 @@ def read_probe(ctx: Context, node: Node) -> Probe | None:
         return None
     if kind.check:
         kind.check(ctx, fields, values)
-    return Probe(kind.cls(**values), settings)
+    return Probe(kind.spec(**values), settings)
 
 
-def _probe_type(ctx: Context, node: Node) -> _ProbeType | None:
-    mapping = typed_mapping(ctx, node, _PROBE_TYPES)
+def _probe_type(ctx: Context, node: Node) -> ProbeType | None:
+    types = probe_types()
+    mapping = typed_mapping(ctx, node, types)
     if mapping is None:
         return None
     name = string(ctx, mapping["type"])
-    if name is not None and name not in _PROBE_TYPES:
-        hint = did_you_mean(name, _PROBE_TYPES) or f" (known: {', '.join(_PROBE_TYPES)})"
+    if name is not None and name not in types:
+        hint = did_you_mean(name, types) or f" (known: {', '.join(types)})"
         ctx.bad(mapping["type"], f"unknown probe type {name!r}{hint}")
         return None
-    return _PROBE_TYPES[name] if name is not None else None
+    return types[name] if name is not None else None
 
 
 def make_system(name: str, probe: Probe, merged: dict[str, Setting], **extra: Any) -> System:

@@ -1,76 +1,28 @@
-"""Notifiers: one module per kind, each a pure `build` of the request and a `send`.
+"""Notifiers: one module per type, each with its spec, its config reader, a pure `build` of the
+request and a `send`, registered in NOTIFIER_TYPES.
 
 A notification is plain data (`Message`). Building the request is pure so the payloads are
 tested exactly; sending raises `TransportError`, which says whether retrying can help. A
 failing notifier never touches probing: delivery runs on its own thread (see dispatch.py).
+Every TLS connection a notifier makes trusts the system's store, as probes do, or the
+notifier's `ca_file` where it has one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from agent.notify import email, slack, teams, webhook
+from agent.notify.base import Message, NotifierType, Send, TransportError
 
-from agent.text import duration, iso, money
+__all__ = ["NOTIFIER_TYPES", "Message", "NotifierType", "Send", "TransportError", "senders"]
 
-
-class TransportError(Exception):
-    """Delivery failed; `permanent` when retrying cannot help (e.g. 400, 404)."""
-
-    def __init__(self, message: str, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Message:
-    """What people are told: what, since when, why, how many users and how much money."""
-
-    alert: str
-    status: str  # firing | resolved | reminder | test
-    title: str  # one line, e.g. "email is DOWN: £1,234.56 so far (£11,694.39/h)"
-    at: float
-    currency: str
-    system: str | None = None
-    state: str | None = None
-    cause: str | None = None
-    since: float | None = None
-    affected_users: float = 0.0
-    cost_per_hour: float = 0.0
-    accrued_cost: float = 0.0
-    url: str | None = None
-    # Stable across redeliveries (the outbox keeps it): a receiver that sees it twice can
-    # tell it is the same message (a webhook's `id` and Idempotency-Key header).
-    id: str = ""
-
-    def lines(self) -> list[str]:
-        """The facts as 'Label: value' lines, for text bodies."""
-        out = []
-        if self.system:
-            out.append(f"System: {self.system}")
-        if self.state:
-            out.append(f"State: {self.state}" + (f" (cause: {self.cause})" if self.cause else ""))
-        if self.since is not None:
-            out.append(f"Since: {iso(self.since)} ({duration(self.at - self.since)} ago)")
-        if self.affected_users:
-            out.append(f"Users affected: {self.affected_users:,.0f}")
-        if self.cost_per_hour:
-            out.append(f"Burn rate: {money(self.cost_per_hour, self.currency)} per hour")
-        if self.accrued_cost:
-            out.append(f"Accrued cost: {money(self.accrued_cost, self.currency)}")
-        if self.url:
-            out.append(f"Status page: {self.url}")
-        return out
-
-
-Send = Callable[[Any, Message, float], None]  # (the notifier's spec, message, timeout)
+# Every notifier type by its config `type:`, in the order error messages list them. A new type
+# is a module with its TYPE, and one entry here (docs/extending.md).
+NOTIFIER_TYPES: dict[str, NotifierType] = {
+    notifier_type.name: notifier_type
+    for notifier_type in (webhook.TYPE, slack.TYPE, teams.TYPE, email.TYPE)
+}
 
 
 def senders() -> dict[str, Send]:
-    """Notifier type -> send function (imported here so each module stays independent)."""
-    from agent.notify import email, slack, teams, webhook
-
-    return {"webhook": webhook.send, "slack": slack.send, "teams": teams.send,
-            "email": email.send}
+    """Notifier type -> its send function."""
+    return {name: notifier_type.send for name, notifier_type in NOTIFIER_TYPES.items()}

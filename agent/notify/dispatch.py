@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 
-Outcome = Callable[[str, str], None]  # (notifier name, result: sent|failed|dropped|retried)
+Tally = Callable[[str, str], None]  # (notifier name, result: sent|failed|dropped|retried)
 # A message's fate, once settled: (notifier name, message, sent | failed | dropped).
 Done = Callable[[str, Message, str], None]
 
@@ -34,7 +34,7 @@ class _Lane:
     thread: threading.Thread | None = None
 
 
-def deliver(notifier: Notifier, message: Message, send: Send, outcome: Outcome,
+def deliver(notifier: Notifier, message: Message, send: Send, outcome: Tally,
             sleep: Callable[[float], object] = time.sleep,
             stopping: Callable[[], bool] = lambda: False) -> bool:
     """Try to deliver one message with retries; return True if it was delivered."""
@@ -59,7 +59,7 @@ def deliver(notifier: Notifier, message: Message, send: Send, outcome: Outcome,
 
 
 class Dispatcher:
-    def __init__(self, notifiers: tuple[Notifier, ...], outcome: Outcome,
+    def __init__(self, notifiers: tuple[Notifier, ...], outcome: Tally,
                  send: dict[str, Send] | None = None, done: Done | None = None) -> None:
         self._send = send or senders()
         self._outcome = outcome

@@ -2,12 +2,72 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
-from agent.model import EmailNotifier
-from agent.notify import Message, TransportError
+from agent.config.addresses import host_error
+from agent.config.probes import one_or_more
+from agent.config.values import (
+    choice,
+    existing_file,
+    integer,
+    non_empty,
+    string,
+    validated,
+)
+from agent.notify.base import Message, NotifierType, TransportError
+
+if TYPE_CHECKING:
+    from agent.config.tree import Context, Node
+
+SECURITY = ("starttls", "tls", "none")
+PORTS = {"tls": 465, "starttls": 587, "none": 25}
+
+
+@dataclass(frozen=True)
+class EmailNotifier:
+    host: str
+    to: tuple[str, ...]
+    sender: str  # the From address (config key `from`)
+    port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None  # trust only this CA (an internal one), not the system's store
+    type: str = "email"
+
+
+def _address_error(text: str) -> str | None:
+    return None if re.fullmatch(r"[^@\s]+@[^@\s]+", text) else "not an email address"
+
+
+_address = validated(string, _address_error)
+_host = validated(non_empty, host_error)
+
+
+def read(ctx: Context, fields: dict[str, Node]) -> EmailNotifier | None:
+    host = _host(ctx, fields["host"])
+    sender = _address(ctx, fields["from"])
+    to = one_or_more(ctx, fields["to"], _address)
+    security = choice(ctx, fields["security"], SECURITY) if "security" in fields else None
+    port = integer(ctx, fields["port"], 1, 65535) if "port" in fields else None
+    username = non_empty(ctx, fields["username"]) if "username" in fields else None
+    password = string(ctx, fields["password"]) if "password" in fields else None
+    ca_file = existing_file(ctx, fields["ca_file"]) if "ca_file" in fields else None
+    if "password" in fields and "username" not in fields:
+        ctx.bad(fields["password"], "a password needs a username")
+    if "ca_file" in fields and security == "none":
+        ctx.bad(fields["ca_file"], "only used with security: starttls or tls")
+    if not host or not sender or not to:
+        return None
+    security = security or "starttls"
+    return EmailNotifier(host=host, to=to, sender=sender, port=port or PORTS[security],
+                         security=security, username=username, password=password,
+                         ca_file=ca_file)
 
 
 def build(spec: EmailNotifier, message: Message) -> EmailMessage:
@@ -37,10 +97,14 @@ def send(spec: EmailNotifier, message: Message, timeout: float) -> None:
 
 
 def _connect(spec: EmailNotifier, timeout: float) -> smtplib.SMTP:
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=spec.ca_file)  # as probes: agent.probes.http
     if spec.security == "tls":
         return smtplib.SMTP_SSL(spec.host, spec.port, timeout=timeout, context=context)
     smtp = smtplib.SMTP(spec.host, spec.port, timeout=timeout)
     if spec.security == "starttls":
         smtp.starttls(context=context)
     return smtp
+
+
+TYPE = NotifierType("email", ("host", "from", "to"),
+                    ("port", "security", "username", "password", "ca_file"), read, send)

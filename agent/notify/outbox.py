@@ -8,13 +8,14 @@ import asyncio
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable
 
 from agent.ledger import Ledger, LedgerError
 from agent.model import Notifier
 from agent.notify import Message
 from agent.notify.dispatch import Dispatcher
-from agent.records import Batch, OutboxRecord
+from agent.records import Batch, NotificationRecord, OutboxRecord
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,19 @@ class Outbox:
         await self.resend()
 
     @staticmethod
-    def records(messages: Addressed, now: float) -> list[OutboxRecord]:
-        """What to commit before `send`: one queued record per message and notifier."""
-        return [OutboxRecord(m.id, name, dataclasses.asdict(m), "queued", now)
-                for names, m in messages for name in names]
+    def stage(notifications: Addressed, now: float, batch: Batch) -> Addressed:
+        """Give each message an id and add it to `batch`: the notification's record, and a
+        queued outbox record per notifier. Return the messages to `send` once it commits."""
+        messages = [(names, dataclasses.replace(m, id=uuid.uuid4().hex))
+                    for names, m in notifications]
+        batch.notifications.extend(NotificationRecord(m.at, m.alert, m.status, m.title, names)
+                                   for names, m in messages)
+        batch.outbox.extend(OutboxRecord(m.id, name, dataclasses.asdict(m), "queued", now)
+                            for names, m in messages for name in names)
+        return messages
 
     def send(self, messages: Addressed) -> None:
-        """Hand over messages whose `records` are committed (so a crash cannot lose them)."""
+        """Hand over messages whose `stage` is committed (so a crash cannot lose them)."""
         for names, message in messages:
             for name in names:
                 self._dispatcher.submit(name, message)

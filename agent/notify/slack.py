@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from agent.model import SlackNotifier
-from agent.notify import Message
+from agent.config.probes import http_url
+from agent.notify.base import Message, NotifierType
 from agent.notify.http import encode, post_json
+
+if TYPE_CHECKING:
+    from agent.config.tree import Context, Node
+
+
+@dataclass(frozen=True)
+class SlackNotifier:
+    url: str  # an incoming-webhook URL
+    type: str = "slack"
+
+
+def read(ctx: Context, fields: dict[str, Node]) -> SlackNotifier | None:
+    url = http_url(ctx, fields["url"])
+    return SlackNotifier(url) if url else None
+
 
 ICONS = {"firing": ":red_circle:", "reminder": ":large_orange_circle:",
          "resolved": ":large_green_circle:", "test": ":information_source:"}
@@ -27,3 +43,6 @@ def payload(message: Message) -> dict[str, Any]:
 
 def send(spec: SlackNotifier, message: Message, timeout: float) -> None:
     post_json(spec.url, encode(payload(message)), timeout)
+
+
+TYPE = NotifierType("slack", ("url",), (), read, send)

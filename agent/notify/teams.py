@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from agent.model import TeamsNotifier
-from agent.notify import Message
+from agent.config.probes import http_url
+from agent.notify.base import Message, NotifierType
 from agent.notify.http import encode, post_json
+
+if TYPE_CHECKING:
+    from agent.config.tree import Context, Node
+
+
+@dataclass(frozen=True)
+class TeamsNotifier:
+    url: str  # a Teams workflow ("When a Teams webhook request is received") URL
+    type: str = "teams"
+
+
+def read(ctx: Context, fields: dict[str, Node]) -> TeamsNotifier | None:
+    url = http_url(ctx, fields["url"])
+    return TeamsNotifier(url) if url else None
+
 
 COLOURS = {"firing": "attention", "reminder": "warning", "resolved": "good", "test": "accent"}
 
@@ -34,3 +50,6 @@ def payload(message: Message) -> dict[str, Any]:
 
 def send(spec: TeamsNotifier, message: Message, timeout: float) -> None:
     post_json(spec.url, encode(payload(message)), timeout)
+
+
+TYPE = NotifierType("teams", ("url",), (), read, send)

@@ -1,8 +1,11 @@
-"""The probe engine: one module per protocol, all with one signature, looked up by type.
+"""The probe engine: one module per probe type, all with one signature, looked up by type.
 
-Every protocol module has `async def probe(spec, timeout, resources) -> ProbeResult`. A down
-target is a ProbeResult, never an exception. `Prober.run` adds what every probe needs: the
-overall deadline, latency, the slow-means-degraded rule, and a last net for surprises.
+Each module (`http`, `tcp`, ...) owns its type whole: the spec dataclass, how its config is
+read, and `async def probe(spec, timeout, resources) -> ProbeResult`, declared as its `TYPE`
+(agent.probes.base.ProbeType) and registered in PROBE_TYPES, which config reading and the
+Prober both look types up in. A down target is a ProbeResult, never an exception.
+`Prober.run` adds what every probe needs: the overall deadline, latency, the
+slow-means-degraded rule, and a last net for surprises.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ import errno
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import AsyncResolver
 
 from agent.model import Check, ProbeResult, Status
 from agent.probes import command, dns, http, icmp, tcp
+from agent.probes.base import ProbeFn, ProbeType
 from agent.probes.icmp import IcmpMode
 from agent.text import redact
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PROBES", "IcmpMode", "ProbeFn", "Prober", "Resources"]
+__all__ = ["PROBES", "PROBE_TYPES", "IcmpMode", "ProbeFn", "ProbeType", "Prober", "Resources"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,28 @@ class Resources:
     icmp_mode: IcmpMode
 
 
-ProbeFn = Callable[[Any, float, Resources], Awaitable[ProbeResult]]
-
-PROBES: dict[str, ProbeFn] = {
-    "http": http.probe,
-    "tcp": tcp.probe,
-    "dns": dns.probe,
-    "icmp": icmp.probe,
-    "command": command.probe,
+# Every probe type by its config `type:`, in the order error messages list them. A new type is
+# a module with its TYPE, and one entry here (docs/extending.md).
+PROBE_TYPES: dict[str, ProbeType] = {
+    probe_type.name: probe_type
+    for probe_type in (http.TYPE, tcp.TYPE, dns.TYPE, icmp.TYPE, command.TYPE)
 }
+
+
+class _ProbeFunctions(Mapping[str, ProbeFn]):
+    """Each registered type's probe function, read through to PROBE_TYPES as it is now."""
+
+    def __getitem__(self, name: str) -> ProbeFn:
+        return PROBE_TYPES[name].probe
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PROBE_TYPES)
+
+    def __len__(self) -> int:
+        return len(PROBE_TYPES)
+
+
+PROBES: Mapping[str, ProbeFn] = _ProbeFunctions()
 
 REASON_LIMIT = 200
 # The agent's own resources running out: a probe failing so says nothing about its target.

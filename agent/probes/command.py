@@ -31,15 +31,19 @@ import ctypes
 import functools
 import os
 import secrets
+import shlex
 import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.model import CommandProbe, ProbeResult, Status
+from agent.config.values import as_list, string
+from agent.model import ProbeResult, Status
+from agent.probes.base import ProbeType
 
 if TYPE_CHECKING:
+    from agent.config.tree import Context, Node
     from agent.probes import Resources
 
 OUTPUT_LIMIT = 4096  # bytes kept per stream; the rest is read and dropped so the child never blocks
@@ -52,6 +56,34 @@ REAP_LIMIT = 2.0  # seconds spent at most killing and reaping what one run left 
 REAP_MAX = 1024  # processes killed at most per round (a fork bomb stops here)
 REAP_PAUSE = 0.01  # seconds between rounds, for the killed to die
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+@dataclass(frozen=True)
+class CommandProbe:
+    command: tuple[str, ...]  # argv, run without a shell
+    type: str = "command"
+
+
+def _argv(ctx: Context, node: Node) -> tuple[str, ...] | None:
+    """Given `command:`, return the argv; a string is refused, with the list to write."""
+    if isinstance(node.value, str) and not node.broken:
+        try:
+            example = repr(shlex.split(node.value)).replace("'", '"')
+        except ValueError:
+            example = '["/path/to/check", "-w", "10%"]'
+        ctx.bad(node, f"the command runs without a shell, so give it as a list: {example}")
+        return None
+    items = as_list(ctx, node)
+    if items is None:
+        return None
+    argv = [string(ctx, item) for item in items]
+    if not argv or argv[0] == "":
+        ctx.bad(node, "the command must name a program to run")
+    elif any(arg is not None and "\0" in arg for arg in argv):
+        ctx.bad(node, "arguments must not contain NUL characters")
+    elif None not in argv:
+        return tuple(arg for arg in argv if arg is not None)
+    return None
 
 
 @dataclass(frozen=True)
@@ -344,3 +376,6 @@ async def probe(spec: CommandProbe, timeout: float, resources: Resources) -> Pro
     except TimeoutError:
         return ProbeResult(Status.DOWN, 0.0, f"timeout after {timeout:g}s")
     return result_for(done)
+
+
+TYPE = ProbeType("command", CommandProbe, ("command",), {"command": _argv}, probe)

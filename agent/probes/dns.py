@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiodns
 from aiodns.error import DNSError
 
-from agent.model import DnsProbe, ProbeResult, Status
+from agent.config.addresses import host_error, host_port_error, is_ip
+from agent.config.probes import one_or_more
+from agent.config.values import choice, non_empty, string, validated
+from agent.model import ProbeResult, Status
+from agent.probes.base import ProbeType
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver
 
+    from agent.config.tree import Context, Node
     from agent.probes import Resources
 
 FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
@@ -50,16 +56,37 @@ ANSWER_FIELDS = {
 }
 
 
+# What a config's `record_type` may name.
+RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "PTR", "SOA")
+
+
+@dataclass(frozen=True)
+class DnsProbe:
+    name: str
+    record_type: str = "A"
+    expect: tuple[str, ...] = ()  # at least one of these must be in the answer
+    server: str | None = None  # "host" or "host:port"; default: the system resolver
+    type: str = "dns"
+
+
+def _dns_name_error(text: str) -> str | None:
+    return f"{text!r} is not a DNS name" if is_ip(text) or host_error(text) else None
+
+
+def _server_error(text: str) -> str | None:
+    return None if is_ip(text, 6) else host_port_error(text, False)
+
+
+def _check_expect(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:
+    """An A or AAAA probe's `expect` entries must be addresses of that family."""
+    version = {"A": 4, "AAAA": 6}.get(values.get("record_type", "A"))
+    for value in values.get("expect", ()) if version else ():
+        if not is_ip(value, version):
+            ctx.bad(fields["expect"], f"{value!r} is not an IPv{version} address")
+
+
 class ResolveError(Exception):
     """A host name did not resolve; the message is a short reason like "DNS: NXDOMAIN"."""
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 async def resolve_addresses(
@@ -157,3 +184,16 @@ async def probe(spec: DnsProbe, timeout: float, resources: Resources) -> ProbeRe
     finally:
         await resolver.close()
     return check_answers(answers(result, record_type), spec.expect)
+
+
+TYPE = ProbeType(
+    "dns", DnsProbe, ("name",),
+    {
+        "name": validated(string, _dns_name_error),
+        "record_type": lambda ctx, node: choice(ctx, node, RECORD_TYPES, fold=True),
+        "expect": lambda ctx, node: one_or_more(ctx, node, non_empty),
+        "server": validated(string, _server_error),
+    },
+    probe,
+    _check_expect,
+)

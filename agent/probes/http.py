@@ -22,7 +22,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -32,12 +32,24 @@ from cryptography import x509
 from yarl import URL
 
 from agent import __version__
-from agent.model import HttpProbe, ProbeResult, Status
+from agent.config.addresses import has_credentials
+from agent.config.probes import http_url, ip_version, one_or_more, read_headers
+from agent.config.values import (
+    boolean,
+    existing_file,
+    integer,
+    positive_duration,
+    string,
+    validated,
+)
+from agent.model import ProbeResult, Status
 from agent.probes import wire
+from agent.probes.base import ProbeType
 from agent.probes.dns import FAMILIES
 from agent.probes.tcp import connect_reason
 
 if TYPE_CHECKING:
+    from agent.config.tree import Context, Node
     from agent.probes import Resources
 
 BODY_LIMIT = 1024 * 1024  # bytes of body read for body_contains / body_regex
@@ -46,6 +58,62 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\s\";]+)", re.IGNORECASE)
 
 SessionKey = tuple[bool, str | None, str | None, str | None, int | None]
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None  # request body, e.g. for a POST health check
+    expect_status: tuple[int, ...] = ()  # empty: any 2xx or 3xx after redirects
+    body_contains: str | None = None
+    body_regex: str | None = None
+    tls_verify: bool = True
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    proxy: str | None = None
+    ip_version: int | None = None  # 4, 6 or None for either
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    # Up but degraded while the certificate expires sooner than this (seconds); None: off.
+    tls_expiry_degraded: float | None = None
+    type: str = "http"
+
+
+def _method(ctx: Context, node: Node) -> str | None:
+    text = string(ctx, node)
+    if text is not None and not re.fullmatch(r"[A-Za-z]+", text):
+        ctx.bad(node, "not an HTTP method (e.g. GET, HEAD, POST)")
+        return None
+    return text.upper() if text is not None else None
+
+
+def _statuses(ctx: Context, node: Node) -> tuple[int, ...] | None:
+    return one_or_more(ctx, node, lambda c, n: integer(c, n, 100, 599))
+
+
+def _regex_error(text: str) -> str | None:
+    try:
+        re.compile(text)
+    except (re.error, OverflowError, RecursionError) as err:
+        return f"not a valid regular expression: {err}"
+    return None
+
+
+def _check_keys(ctx: Context, fields: dict[str, Node], values: dict[str, Any]) -> None:
+    """What one key says about another: a key needs its certificate, an expiry needs TLS, and
+    credentials come from the URL or an Authorization header, not both."""
+    if "client_key" in fields and "client_cert" not in fields:
+        ctx.bad(fields["client_key"], "client_key needs client_cert")
+    target = values.get("url")
+    if "tls_expiry_degraded" in fields and target and not target.lower().startswith("https:"):
+        ctx.bad(fields["tls_expiry_degraded"], "needs an https:// url: there is no certificate")
+    names = [name for name, _ in values.get("headers", ()) if name.lower() == "authorization"]
+    if names and target and has_credentials(target):
+        ctx.bad(fields["headers"].value[names[0]], "the url's user:password@ is sent as an "
+                "Authorization header of its own: give one or the other")
 
 
 def session_key(spec: HttpProbe) -> SessionKey:
@@ -401,3 +469,28 @@ async def request_aiohttp(spec: HttpProbe, timeout: float,
         return ProbeResult(Status.DOWN, 0.0, f"timeout after {timeout:g}s")
     except (aiohttp.ClientError, PayloadEncodingError, ValueError) as exc:
         return ProbeResult(Status.DOWN, 0.0, error_reason(exc))
+
+
+TYPE = ProbeType(
+    "http", HttpProbe, ("url",),
+    {
+        "url": http_url,
+        "method": _method,
+        "headers": read_headers,
+        "body": string,
+        "expect_status": _statuses,
+        "body_contains": string,
+        "body_regex": validated(string, _regex_error),
+        "tls_verify": boolean,
+        "ca_file": existing_file,
+        "client_cert": existing_file,
+        "client_key": existing_file,
+        "proxy": http_url,
+        "ip_version": ip_version,
+        "follow_redirects": boolean,
+        "max_redirects": lambda ctx, node: integer(ctx, node, 0, 30),
+        "tls_expiry_degraded": positive_duration,
+    },
+    probe,
+    _check_keys,
+)

@@ -12,11 +12,16 @@ import math
 import re
 import shutil
 import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import icmplib
 
-from agent.model import IcmpProbe, ProbeResult, Status
+from agent.config.addresses import host_error
+from agent.config.probes import ip_version
+from agent.config.values import integer, string, validated
+from agent.model import ProbeResult, Status
+from agent.probes.base import ProbeType
 from agent.probes.command import run_captured, summary
 from agent.probes.dns import ResolveError, resolve_addresses
 
@@ -26,6 +31,14 @@ if TYPE_CHECKING:
 INTERVAL = 0.2  # seconds between echo requests; the shortest `ping` allows without root
 RTT_LINE = re.compile(rb"= [\d.]+/([\d.]+)/")  # "rtt min/avg/max/mdev = 0.04/0.05/0.06/0.01 ms"
 RECEIVED = re.compile(rb"(\d+) (?:packets )?received")
+
+
+@dataclass(frozen=True)
+class IcmpProbe:
+    host: str
+    count: int = 1
+    ip_version: int | None = None
+    type: str = "icmp"
 
 
 class IcmpMode(enum.Enum):
@@ -120,3 +133,14 @@ async def probe(spec: IcmpProbe, timeout: float, resources: Resources) -> ProbeR
     if mode is IcmpMode.COMMAND:
         return await _ping_command(address, spec, timeout)
     return await _ping_socket(address, spec, timeout, mode is IcmpMode.PRIVILEGED)
+
+
+TYPE = ProbeType(
+    "icmp", IcmpProbe, ("host",),
+    {
+        "host": validated(string, host_error),
+        "count": lambda ctx, node: integer(ctx, node, 1, 10),
+        "ip_version": ip_version,
+    },
+    probe,
+)

@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.model import ProbeResult, Status, TcpProbe
+from agent.config.addresses import host_port_error
+from agent.config.probes import ip_version
+from agent.config.values import string, validated
+from agent.model import ProbeResult, Status
+from agent.probes.base import ProbeType
 from agent.probes.dns import ResolveError, resolve_addresses
 
 if TYPE_CHECKING:
     from agent.probes import Resources
+
+
+@dataclass(frozen=True)
+class TcpProbe:
+    target: str  # "host:port" or "[v6]:port"
+    ip_version: int | None = None
+    type: str = "tcp"
 
 
 def split_target(target: str) -> tuple[str, int]:
@@ -58,3 +70,10 @@ async def probe(spec: TcpProbe, timeout: float, resources: Resources) -> ProbeRe
         else:
             return ProbeResult(Status.UP, 0.0)
     return ProbeResult(Status.DOWN, 0.0, reason)
+
+
+TYPE = ProbeType(
+    "tcp", TcpProbe, ("target",),
+    {"target": validated(string, host_port_error), "ip_version": ip_version},
+    probe,
+)

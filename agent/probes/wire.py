@@ -22,6 +22,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import aiohappyeyeballs
 import httptools
@@ -36,7 +37,8 @@ from aiohttp.compression_utils import (
 from aiohttp.helpers import DEBUG as AIOHTTP_DEBUG
 from yarl import URL
 
-from agent.model import HttpProbe
+if TYPE_CHECKING:
+    from agent.probes.http import HttpProbe  # which imports this module
 
 HAPPY_EYEBALLS_DELAY = 0.25  # as aiohttp's connector: the next address after 250 ms
 ACCEPT_ENCODING = "gzip, deflate, br"  # what both paths ask for (aiohttp's session too)

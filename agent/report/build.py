@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from agent.basis import CostBasis, basis_of
 from agent.cost import UsersCalendar
+from agent.days import local_days
 from agent.ledger import StoredWindow
 from agent.maintenance import MaintenanceCalendar
 from agent.model import Check, Config, System, TcpProbe
@@ -38,7 +39,6 @@ from agent.report.model import (
     SystemReport,
     WindowLine,
 )
-from agent.report.period import local_days
 from agent.spans import Span, clip, merge, subtract, total
 
 GROUP_LABELS = ("supplier", "owner", "tier")

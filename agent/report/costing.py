@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from agent.basis import CostBasis
 from agent.books import Books, Rate, Weights
+from agent.days import local_days
 from agent.loss import NOTHING, weight_of
 from agent.records import Basis
-from agent.report.period import local_days
 
 Era = tuple[float, CostBasis]  # a cost basis and when it came into force
 

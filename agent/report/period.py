@@ -28,17 +28,3 @@ def parse_moment(text: str, zone: ZoneInfo) -> float:
     if back != moment:
         raise ValueError(f"{stripped} did not happen in {zone.key}: the clocks went forward")
     return aware.timestamp()
-
-
-def local_days(start: float, end: float, zone: ZoneInfo) -> list[tuple[str, float, float]]:
-    """Given a range, return its calendar days in `zone` as ("YYYY-MM-DD", from, to), clipped
-    to the range; a day with a DST change lasts 23 or 25 hours."""
-    days: list[tuple[str, float, float]] = []
-    day = dt.datetime.fromtimestamp(start, zone).date()
-    a = start
-    while a < end:
-        following = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-        b = min(end, following.timestamp())
-        days.append((day.isoformat(), a, b))
-        day, a = day + dt.timedelta(days=1), b
-    return days

@@ -15,15 +15,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from agent.spans import merge
+from agent import spans as timespans
+from agent.days import day_bounds
 
 EXCLUDED = ("maintenance", "unknown")
-Interval = tuple[float, float]
+Interval = timespans.Span
 MAX_DAYS = 366
 
 
 @dataclass(frozen=True)
-class Span:
+class StateSpan:
     """A window as the availability arithmetic needs it: end None while still open."""
 
     state: str
@@ -59,41 +60,18 @@ class History:
     first_seen: dict[str, float]
 
 
-def local_days(now: float, count: int, tz: ZoneInfo) -> list[dt.date]:
-    """The `count` calendar days of `tz` ending with today, oldest first."""
-    today = dt.datetime.fromtimestamp(now, tz).date()
-    return [today - dt.timedelta(days=back) for back in range(count - 1, -1, -1)]
+def _outside(intervals: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """The parts of `intervals` outside every hole."""
+    return [part for span in intervals for part in timespans.subtract(span, holes)]
 
 
-def day_bounds(day: dt.date, tz: ZoneInfo) -> Interval:
-    """Local midnight to the next local midnight, as POSIX seconds."""
-    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    return start.timestamp(), end.timestamp()
-
-
-def subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval]:
-    """Given disjoint sorted intervals and holes, return the parts outside every hole."""
-    left: list[Interval] = []
-    for start, end in intervals:
-        for hole_start, hole_end in holes:
-            if hole_end <= start or hole_start >= end:
-                continue
-            if hole_start > start:
-                left.append((start, hole_start))
-            start = max(start, hole_end)
-        if end > start:
-            left.append((start, end))
-    return left
-
-
-def measure(intervals: list[Interval], lo: float, hi: float) -> float:
-    """Seconds of disjoint `intervals` inside [lo, hi)."""
-    return sum((max(0.0, min(end, hi) - max(start, lo)) for start, end in intervals), 0.0)
+def _inside(intervals: list[Interval], lo: float, hi: float) -> float:
+    """Seconds of `intervals` inside [lo, hi)."""
+    return timespans.total(c for span in intervals if (c := timespans.clip(span, lo, hi)))
 
 
 def daily_availability(
-    spans: Iterable[Span], days: Sequence[dt.date], tz: ZoneInfo, now: float,
+    spans: Iterable[StateSpan], days: Sequence[dt.date], tz: ZoneInfo, now: float,
     first_seen: float | None,
 ) -> list[DayAvailability]:
     """Given one system's windows, return its availability on each of `days` in `tz`.
@@ -105,17 +83,17 @@ def daily_availability(
     for span in spans:
         end = now if span.end is None else min(span.end, now)
         by_state.setdefault(span.state, []).append((span.start, end))
-    excluded = merge(i for state in EXCLUDED for i in by_state.get(state, []))
-    down = subtract(merge(by_state.get("down", [])), excluded)
-    degraded = subtract(subtract(merge(by_state.get("degraded", [])), excluded), down)
+    excluded = timespans.merge(i for state in EXCLUDED for i in by_state.get(state, []))
+    down = _outside(timespans.merge(by_state.get("down", [])), excluded)
+    degraded = _outside(_outside(timespans.merge(by_state.get("degraded", [])), excluded), down)
     result = []
     for day in days:
         start, end = day_bounds(day, tz)
         lo, hi = max(start, first_seen if first_seen is not None else end), min(end, now)
         watched = max(0.0, hi - lo)
         result.append(DayAvailability(
-            day=day, watched=watched, down=measure(down, lo, hi),
-            degraded=measure(degraded, lo, hi), excluded=measure(excluded, lo, hi)))
+            day=day, watched=watched, down=_inside(down, lo, hi),
+            degraded=_inside(degraded, lo, hi), excluded=_inside(excluded, lo, hi)))
     return result
 
 

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import gzip_accepted
 
 from agent.daemon import Agent
+from agent.days import day_bounds, last_days
 from agent.engine import GroupView, SystemView
 from agent.export import windows_json
 from agent.ledger import Ledger, LedgerError, StoredWindow
@@ -271,14 +272,14 @@ def availability_days(request: web.Request) -> int:
 
 
 def spans_by_system(ledger: Ledger, names: tuple[str, ...], start: float,
-                    end: float) -> dict[str, list[avail.Span]]:
+                    end: float) -> dict[str, list[avail.StateSpan]]:
     found = [w for w in ledger.windows(start, end, None, ("down", "degraded", *avail.EXCLUDED))
              if w.annotations.voided_reason is None]  # a voided false alarm was never down
-    spans: dict[str, list[avail.Span]] = {name: [] for name in names}
+    spans: dict[str, list[avail.StateSpan]] = {name: [] for name in names}
     for stored in found:
         w = stored.record
         if w.system in spans:
-            spans[w.system].append(avail.Span(w.state, w.start, w.end))
+            spans[w.system].append(avail.StateSpan(w.state, w.start, w.end))
     return spans
 
 
@@ -288,7 +289,7 @@ def read_history(ledger: Ledger, names: tuple[str, ...], tz: ZoneInfo,
     first_seen = ledger.first_seen()
     if not days:
         return avail.History({name: [] for name in names}, first_seen)
-    start, end = avail.day_bounds(days[0], tz)[0], avail.day_bounds(days[-1], tz)[1]
+    start, end = day_bounds(days[0], tz)[0], day_bounds(days[-1], tz)[1]
     spans = spans_by_system(ledger, names, start, end)
     return avail.History({name: avail.daily_availability(
         spans[name], days, tz, now, first_seen.get(name)) for name in names}, first_seen)
@@ -303,7 +304,7 @@ def read_availability(ledger: Ledger, names: tuple[str, ...], timezone: str,
     if history is None:
         history = read_history(ledger, names, tz, calendar[:-1], now)
     today = calendar[-1]
-    spans = spans_by_system(ledger, names, avail.day_bounds(today, tz)[0], now)
+    spans = spans_by_system(ledger, names, day_bounds(today, tz)[0], now)
     answer = {
         "timezone": timezone, "days": len(calendar), "from": calendar[0].isoformat(),
         "to": today.isoformat(), "generated_at": iso(now),
@@ -318,7 +319,7 @@ async def availability(request: web.Request) -> web.Response:
     days = availability_days(request)
     names = tuple(system.name for system in agent.config.systems)
     timezone, now = agent.config.cost.timezone, agent.clock()
-    calendar = avail.local_days(now, days, ZoneInfo(timezone))
+    calendar = last_days(now, days, ZoneInfo(timezone))
     key = (timezone, names, calendar[0], calendar[-1])
     cache = request.app[CACHE_KEY]
     cached = cache.get(key)

@@ -368,6 +368,17 @@ async def test_https_with_ca_file_is_up_and_reports_expiry(
     assert result.facts == (("tls_not_after", server_cert.not_after),)
 
 
+async def test_https_without_ca_file_trusts_the_system_store(
+    prober: Prober, https_server: WebServer, server_cert: CertFiles,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store notifiers trust too (tests/notify/test_tls.py): SSL_CERT_FILE, OpenSSL's
+    name for the store's file, stands in for a council's CA installed in it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(server_cert.cert))
+    result = await run(prober, HttpProbe(url=https_server.url()))
+    assert result.status is Status.UP, result.reason
+
+
 async def test_https_without_verification_is_up_and_still_reports_expiry(
     prober: Prober, https_server: WebServer, server_cert: CertFiles
 ) -> None:

@@ -11,7 +11,7 @@ from helpers import UP, config, system
 from realparts import parse_metrics
 
 from agent.engine import Engine
-from agent.exporter import Metrics, Scrape
+from agent.metrics import Metrics, Scrape
 from agent.model import ProbeResult, Status
 
 NOW = 1_800_000_000.0
@@ -45,9 +45,9 @@ def created():
     Counter("jobs", "Jobs.", registry=registry).inc()
     return b"jobs_created" in generate_latest(registry)
 
-import agent.exporter
+import agent.metrics
 imported = created()
-agent.exporter.Metrics("GBP", "site")
+agent.metrics.Metrics("GBP", "site")
 print(imported, created())
 """
 

@@ -187,7 +187,7 @@ class Family:
         return f"# HELP {self.name} {_escape_doc(self.doc)}\n# TYPE {self.name} {self.kind}\n"
 
 
-FAMILIES = (  # in the order of `family_values`
+SYSTEM_FAMILIES = (  # in the order of `family_values`
     Family("outage_system_up", "gauge", "1 unless the system is confirmed down."),
     Family("outage_probe_success", "gauge", "1 if the latest probe succeeded (up or degraded)."),
     Family("outage_downtime_seconds_total", "counter", "Confirmed down time, including down "
@@ -218,7 +218,7 @@ STATE_HEADER, CAUSE_HEADER = STATE.header(), CAUSE.header()
 
 
 def family_values(view: SystemView) -> tuple[float | None, ...]:
-    """One system's value for each of FAMILIES; None: no series for it."""
+    """One system's value for each of SYSTEM_FAMILIES; None: no series for it."""
     result, totals = view.last_result, view.totals
     incident_age = 0.0
     if view.incident_start is not None and view.last_probe_at is not None:
@@ -258,7 +258,7 @@ def render_systems(views: list[SystemView]) -> str:
     labels = [f'{{system="{_label(view.name)}"}} ' for view in views]
     rows = [family_values(view) for view in views]
     out: list[str] = []
-    for index, family in enumerate(FAMILIES):
+    for index, family in enumerate(SYSTEM_FAMILIES):
         out.append(family.header())
         name = family.name
         out.extend([f"{name}{label}{_number(number)}\n" for label, row in

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agent.exporter import CAUSE, FAMILIES, STATE, STATES, family_values, render_systems
+from agent.metrics import CAUSE, STATE, STATES, SYSTEM_FAMILIES, family_values, render_systems
 from agent.model import ProbeResult, State, Status
 from agent.records import Amounts
 from agent.views import SystemView
@@ -33,7 +33,7 @@ class SystemsCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         rows = [family_values(view) for view in self.views]
-        for index, family in enumerate(FAMILIES):
+        for index, family in enumerate(SYSTEM_FAMILIES):
             kind = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
             metric = kind(family.name, family.doc, labels=["system"])
             for view, row in zip(self.views, rows, strict=True):
@@ -104,4 +104,4 @@ def test_every_system_together_renders_as_prometheus_client_renders_them() -> No
 
 def test_no_systems_still_give_every_family_its_help_and_type() -> None:
     assert render_systems([]) == reference([])
-    assert render_systems([]).count("# TYPE ") == len(FAMILIES) + 2
+    assert render_systems([]).count("# TYPE ") == len(SYSTEM_FAMILIES) + 2

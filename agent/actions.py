@@ -1,0 +1,61 @@
+"""What people do while the agent runs (`outage-agent ack|maintenance`): recorded in the
+ledger by the CLI, read here in order by the agent at each checkpoint, and applied to the
+alerts and the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from agent.alerts import Alerting
+from agent.engine import Engine
+from agent.ledger import Action, Ledger, LedgerError
+from agent.records import Batch
+
+log = logging.getLogger(__name__)
+
+
+class ActionReader:
+    """Reads the actions recorded since it last looked."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self.last = 0  # the id of the last action read
+
+    async def everything(self) -> list[Action]:
+        """Every action ever recorded (at a start: planned work still running is resumed)."""
+        return await self._since(0)
+
+    async def new(self) -> list[Action]:
+        """Actions recorded since the last look; none while the ledger cannot be read."""
+        try:
+            return await self._since(self.last)
+        except LedgerError as exc:
+            log.warning("cannot read actions from the ledger (will retry): %s", exc)
+            return []
+
+    async def _since(self, after: int) -> list[Action]:
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self._ledger.actions_since, after)
+        self.last = max((a.id for a in found), default=self.last)
+        return found
+
+
+def apply(actions: list[Action], alerting: Alerting, engine: Engine, now: float) -> Batch:
+    """Acknowledge alerts and plan or end ad-hoc maintenance; return what to commit."""
+    batch = Batch()
+    plans = []
+    for action in actions:
+        if action.system not in engine.lives:
+            log.warning("ignoring %s for unknown system %r", action.kind, action.system)
+        elif action.kind == "ack":
+            batch.alerts.extend(alerting.acknowledge(action.system))
+            log.info("%s acknowledged by %s: %s", action.system, action.who, action.note)
+        else:
+            until = action.until if action.kind == "maintenance" else action.at
+            plans.append((action.system, action.at, until or action.at))
+            log.info("%s: %s by %s until %s: %s", action.system, action.kind, action.who,
+                     until, action.note)
+    if plans:
+        batch.extend(engine.plan_maintenance(plans, now))
+    return batch
