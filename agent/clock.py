@@ -4,7 +4,10 @@ Durations and money are integrated over this clock, so a wall-clock step (an NTP
 a VM resumed from a snapshot, an operator's `date -s`) can neither inflate nor shrink an
 outage. It starts at the wall time and then advances with CLOCK_MONOTONIC (which NTP slews
 but never steps), so it tracks the wall clock except across a step. When the wall clock has
-stepped, `rebase()` realigns it; the agent does that only while no outage is being timed.
+stepped, `rebase()` realigns it; the agent does that only while no outage is being timed,
+and never back before what it has recorded (`run_from`): while the wall clock is behind the
+ledger, this clock runs on from the latest record, so durations and money stay true and the
+dates are late rather than out of order.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ class SteadyClock:
 
     def __call__(self) -> float:
         return self._anchor_wall + (self._monotonic() - self._anchor_mono)
+
+    def wall(self) -> float:
+        return self._wall()
+
+    def run_from(self, at: float) -> None:
+        """Run on from `at` instead of the wall clock (which is behind something recorded)."""
+        self._anchor_wall, self._anchor_mono = at, self._monotonic()
 
     def drift(self) -> float:
         """How far the wall clock has stepped away from this clock (+ ahead, - behind)."""
@@ -52,3 +62,4 @@ async def watch_steps(clock: SteadyClock, stepped: Callable[[float], None],
         seen = drift
         if abs(drift) > STEP_SECONDS:
             await apart()
+            seen = clock.drift()  # a realignment is not a step

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # A scrape waits this long for its figures to be safe: committed, or kept in the journal once
 # the store has given up on a try (its lock timeout), then serves them.
 SAFE_WAIT_SECONDS = TIMEOUT_SECONDS + 5.0
+REALIGN_BACK_SECONDS = 5.0  # see Agent._realign
 GC_THRESHOLDS = (50_000, 20, 100)  # Python's default: (700, 10, 10); see tune_garbage_collector
 
 
@@ -126,8 +127,14 @@ class Agent:
             self.probing.shift(step)
 
     async def _realign(self) -> None:
+        """Realign the agent's clock with the wall clock while nothing is timed, forward, or
+        back by at most `REALIGN_BACK_SECONDS`: NTP's slewing, gathered to a second. The
+        engine holds events at its floor until the clock is past it, so a step further back
+        would squeeze whatever happens meanwhile into no time; instead the clock runs on
+        ahead (dates late, durations true) until the wall clock catches up."""
         async with self._lock:
-            if self.engine.idle():
+            behind = self.engine.floor - self.steady.wall()
+            if self.engine.idle() and behind <= REALIGN_BACK_SECONDS:
                 step = self.steady.rebase()
                 self.engine.rebase(self.clock())
                 log.info("the agent's clock realigned with the wall clock (%+.1fs)", step)
@@ -139,6 +146,8 @@ class Agent:
             self.engine.days.first_day_kept(now), now)
         batch = resume(self.engine, recorded, self.configured, self.config, now,
                        self.ledger.name)
+        if self.clock is self.steady and now < recorded.latest:
+            self.steady.run_from(recorded.latest)  # durations stay true; dates run late
         self._basis_since = self.engine.charges.horizon
         await self._record_basis()
         await self.ledger.commit(batch)
@@ -298,7 +307,8 @@ class Agent:
         committed = await self._commit(batch)
         return Scrape(views=views, groups=groups, concurrent_users=users,
                       ledger_ok=self.ledger.healthy, committed=committed,
-                      pending=self.ledger.pending)
+                      pending=self.ledger.pending,
+                      clock_offset=-self.steady.drift() if self.clock is self.steady else 0.0)
 
     async def render_metrics(self) -> bytes:
         self.metrics.collector.scrape = await self.snapshot()

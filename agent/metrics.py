@@ -42,6 +42,7 @@ class Scrape:
     ledger_ok: bool = True
     committed: bool = True  # False when the figures include writes not yet on disk
     pending: int = 0  # records waiting for the ledger
+    clock_offset: float = 0.0  # the agent's clock minus the wall clock, in seconds
 
 
 class Metrics:
@@ -149,6 +150,10 @@ class StateCollector(Collector):
                          [])
         pending.add_metric([], scrape.pending)
         yield pending
+        offset = _gauge("outage_clock_offset_seconds", "The agent's clock minus the wall "
+                        "clock: nonzero after a wall-clock step until the agent realigns.", [])
+        offset.add_metric([], scrape.clock_offset)
+        yield offset
 
 
 def _group_families(groups: list[GroupView]) -> Iterator[GaugeMetricFamily |

@@ -42,12 +42,14 @@ def restore(
 
     `not_before` is the ledger's latest record. A wall clock behind it (a boot before NTP, a
     VM snapshot restored) is never resumed across: the windows close at their last
-    observation, and nothing new is dated before that record until the clock passes it, so
-    no window ends before it starts or is costed for time never seen."""
+    observation, and nothing new is dated before that record (the daemon's clock runs on from
+    it), so no window ends before it starts or is costed for time never seen."""
     if at < not_before:
         log.warning("the wall clock is %.0fs behind the ledger's latest record: open windows "
                     "close where they were last seen, and nothing new is dated before that "
-                    "record until the clock passes it", not_before - at)
+                    "record (the agent's clock runs on from it, so durations stay true, until "
+                    "the wall clock catches up; see outage_clock_offset_seconds)",
+                    not_before - at)
     engine.floor = max(engine.floor, not_before)
     lives = engine.lives
     for name, (amounts, incidents) in totals.items():

@@ -125,3 +125,34 @@ def test_a_restart_with_the_wall_clock_behind_never_invents_money(faked, tmp_pat
             assert window["downtime_seconds"] <= end - start + 0.001, window
         assert window["duration_seconds"] >= 0, window
     assert "behind the ledger's latest record" in agent.log.read_text()
+
+
+@pytest.mark.fault("Restart during an outage with the wall clock two hours behind, then NTP "
+                   "corrects it while the system is still down",
+                   "the outage seen after the restart is timed and costed in real time "
+                   "throughout (never frozen at the ledger's latest record), and the clock "
+                   "realigns once the system is up")
+def test_a_wall_clock_behind_the_ledger_still_times_outages_in_real_time(faked):
+    agent, target, offset = faked
+    agent.start()
+    target.down()
+    wait_for("down", lambda: agent.state("intranet") == "down")
+    time.sleep(2)
+    agent.stop()
+    time.sleep(3)  # away for a while: the corrected wall clock ends up ahead of the agent's
+    offset.write_text("-7200\n")  # restarted two hours in the past
+    agent.start()
+    wait_for("seen down again", lambda: agent.state("intranet") == "down")
+    added, _, took = rise_over(agent, 3.0)
+    assert 2.0 <= added <= took + 1.5, (added, took)  # timed, not held at the latest record
+    offset.write_text("+0\n")  # NTP puts the wall clock right while the system is down
+    added, _, took = rise_over(agent, 3.0)
+    assert 2.0 <= added <= took + 1.5, (added, took)  # neither frozen nor two hours inflated
+    assert agent.metrics()["outage_clock_offset_seconds"] < -1  # not realigned mid-outage
+    target.up()
+    wait_for("up", lambda: agent.state("intranet") == "up")
+    wait_for("the clock to realign", lambda: abs(
+        agent.metrics()["outage_clock_offset_seconds"]) < 1.5, timeout=15)
+    windows = get_json(agent.base + "/api/v1/outages?from=0&to=4102444800")
+    second = max(windows, key=lambda w: w["start"])
+    assert second["end"] is not None and second["duration_seconds"] >= 5, second
