@@ -193,7 +193,7 @@ class Engine:
         if change is None:
             live.held = False
             return False
-        if change.level == DOWN and awaiting_verdict(live, self.lives, self.canaries):
+        if change.level == DOWN and awaiting_verdict(live, self.lives, self.canaries, at):
             live.held = True
             return False
         if flapping_hold(live, change, at):

@@ -10,6 +10,8 @@ from agent.live import Live
 from agent.model import State
 from agent.state import DOWN, UP, Change, Situation
 
+VERDICT_SLACK = 1.0  # seconds a suspect's probe may run late before it no longer holds anyone
+
 
 def flapping_hold(live: Live, change: Change, at: float) -> bool:
     """Hold back the recovery of a flapping system until it has lasted half the flap
@@ -29,14 +31,30 @@ def flapping_hold(live: Live, change: Change, at: float) -> bool:
         return True
     return False
 
-def awaiting_verdict(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> bool:
-    """True while a dependency or canary is failing but not yet confirmed down."""
+def awaiting_verdict(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live],
+                     at: float) -> bool:
+    """True while a dependency or canary may yet be found the cause of this system's
+    failure: it is failing but not yet confirmed down, or it has not been probed since this
+    system began to fail (they failed together and this one happened to be probed first) and
+    its next probe is due. The outage, once confirmed, still starts at its first failure."""
     if live.canary:
         return False
+    since = live.tracker.run_start
     suspects = [lives[d] for d in live.system.depends_on] + list(canaries)
-    return any(
-        (s.tracker.failing or s.held) and s.tracker.health != DOWN for s in suspects
-    )
+    return any(s.tracker.health != DOWN and (
+        s.tracker.failing or s.held or (since is not None and _unseen_since(s, since, at)))
+        for s in suspects)
+
+
+def _unseen_since(suspect: Live, since: float, at: float) -> bool:
+    """Not probed since `since`, and a probe is due before long (bounded: a suspect whose
+    probes stopped holds nobody for ever)."""
+    if suspect.in_maintenance:  # whatever it says, failing behind it is planned
+        return False
+    seen = suspect.last_probe_at
+    due = since + suspect.system.interval + suspect.system.check.timeout + VERDICT_SLACK
+    return (seen is None or seen < since) and at < due
+
 
 def situation(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -> Situation:
     """What, besides its own health, decides the system's state now."""

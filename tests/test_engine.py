@@ -126,6 +126,58 @@ def test_dependant_waits_for_its_dependency_and_is_costed_at_the_root():
     assert core_view.affected_users == 2000
 
 
+@pytest.mark.fault("A dependency and its dependant fail at the same instant and the dependant "
+                   "is probed (and reaches its threshold) first",
+                   "the dependant waits for the dependency's next probe, then is down behind "
+                   "it from its first failure: one outage, billed to the root cause")
+def test_a_dependant_probed_first_in_a_simultaneous_failure_waits_for_its_dependency():
+    core = system("core", failure_threshold=2)
+    email = system("email", depends_on=("core",), failure_threshold=2)
+    engine = Engine(config(core, email), T0)
+    for name in ("core", "email"):
+        engine.observe(name, UP, T0)
+    batches = [engine.observe("email", DOWN, T0 + 1)]  # both broke; email is probed first
+    batches.append(engine.observe("email", DOWN, T0 + 6))  # its threshold; core not probed
+    assert engine.lives["email"].held and engine.lives["email"].state is State.UP
+    batches.append(engine.observe("core", DOWN, T0 + 8))
+    batches.append(engine.observe("core", DOWN, T0 + 13))
+    assert (engine.lives["email"].state, engine.lives["email"].cause) == (State.DOWN, "core")
+    email_windows = {(w.start, w.cause) for b in batches for w in b.windows
+                     if w.system == "email"}
+    assert email_windows == {(T0 + 1, "core")}  # no window of its own, raced or not
+    assert engine.lives["email"].window is not None
+    assert engine.lives["email"].window.start == T0 + 1  # from its first failure
+    engine.account(T0 + 3600)
+    core_view, email_view = engine.view(T0 + 3600)
+    assert email_view.totals.staff == 0  # every user's time at the root cause...
+    # ...from email's first failure (T0 + 1): its users were cut off from then, behind core
+    assert core_view.totals.staff == pytest.approx(2000 * HOURLY * (3600 - 1) / 3600)
+
+
+def test_a_dependant_waits_no_longer_than_its_healthy_dependency_s_next_probe():
+    core = system("core")  # probed every 30 s, timeout 1 s
+    email = system("email", depends_on=("core",), failure_threshold=2)
+    engine = Engine(config(core, email), T0)
+    for name in ("core", "email"):
+        engine.observe(name, UP, T0)
+    engine.observe("email", DOWN, T0 + 1)
+    engine.observe("email", DOWN, T0 + 6)
+    assert engine.lives["email"].held
+    engine.observe("core", UP, T0 + 30)  # core is fine: email's own outage, from T0 + 1
+    assert (engine.lives["email"].state, engine.lives["email"].cause) == (State.DOWN, None)
+    assert engine.lives["email"].window is not None
+    assert engine.lives["email"].window.start == T0 + 1
+    # a dependency whose probes stopped holds nobody for ever: 30 + 1 + 1 s after the run
+    engine2 = Engine(config(core, email), T0)
+    for name in ("core", "email"):
+        engine2.observe(name, UP, T0)
+    for at in (T0 + 1, T0 + 6, T0 + 11, T0 + 16, T0 + 21, T0 + 26, T0 + 31):
+        engine2.observe("email", DOWN, at)
+    assert engine2.lives["email"].state is State.UP
+    engine2.observe("email", DOWN, T0 + 34)
+    assert engine2.lives["email"].state is State.DOWN
+
+
 def test_simultaneous_outages_of_the_same_people_cost_the_product_form_loss():
     a = system("a", users_share=0.8)
     b = system("b", users_share=0.6)
