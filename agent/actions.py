@@ -6,21 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from agent.alerts import Alerting
 from agent.engine import Engine
 from agent.ledger import Action, Ledger, LedgerError
+from agent.quiet import QuietLog
 from agent.records import Batch
 
 log = logging.getLogger(__name__)
 
 
 class ActionReader:
-    """Reads the actions recorded since it last looked."""
+    """Reads the actions recorded since it last looked. While the ledger cannot be read (the
+    agent out of descriptors, the disk gone) it says so once a minute, not at every
+    checkpoint, and once when it can read again."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, clock: Callable[[], float] = time.monotonic) -> None:
         self._ledger = ledger
         self.last = 0  # the id of the last action read
+        self.quiet = QuietLog(
+            log, "cannot read actions from the ledger (will retry; %(more)d more failures "
+            "since the last such line): %(detail)s", clock=clock,
+            alone="cannot read actions from the ledger (will retry): %(detail)s")
 
     async def everything(self) -> list[Action]:
         """Every action ever recorded (at a start: planned work still running is resumed)."""
@@ -29,10 +38,13 @@ class ActionReader:
     async def new(self) -> list[Action]:
         """Actions recorded since the last look; none while the ledger cannot be read."""
         try:
-            return await self._since(self.last)
+            found = await self._since(self.last)
         except LedgerError as exc:
-            log.warning("cannot read actions from the ledger (will retry): %s", exc)
+            self.quiet.add(exc)
             return []
+        if failures := self.quiet.settle():
+            log.warning("reading actions again after %d failures", failures)
+        return found
 
     async def _since(self, after: int) -> list[Action]:
         loop = asyncio.get_running_loop()

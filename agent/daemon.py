@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -18,13 +19,14 @@ from agent import actions, systemd
 from agent.alerts import Alerting, Evaluation, Facts
 from agent.clock import SteadyClock, watch_steps
 from agent.engine import Engine, SystemView
-from agent.ledger import TIMEOUT_SECONDS, Ledger, LedgerError
+from agent.ledger import TIMEOUT_SECONDS, Ledger, LedgerError, Outcome
 from agent.metrics import Metrics, Scrape
 from agent.model import Config
 from agent.notify.outbox import Outbox
 from agent.probes import Prober
 from agent.records import Batch
 from agent.resume import read_recorded, resume
+from agent.safe import SafeCounters
 from agent.scheduling import Probing
 from agent.shard import format_shard, own_share
 from agent.text import redact
@@ -82,6 +84,8 @@ class Agent:
         self.outbox = Outbox(self.ledger, config.notifiers, self.metrics.count_notification)
         self.actions = actions.ActionReader(self.ledger)
         self._basis_since: float | None = None  # the cost basis is not yet in the ledger
+        self.safe = SafeCounters()  # what scrapes serve while the journal fails too
+        self._snapshots = itertools.count()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -151,6 +155,9 @@ class Agent:
         self._basis_since = self.engine.charges.horizon
         await self._record_basis()
         await self.ledger.commit(batch)
+        # restored from the ledger, so safe: served if the first scrape's figures are not
+        self.safe.keep(next(self._snapshots), self.engine.view(now),
+                       self.engine.group_views(now))
 
     async def _record_basis(self) -> None:
         """Record the cost basis in force and since when, so reports cost each instant with
@@ -297,16 +304,19 @@ class Agent:
         await self._commit(actions.apply(planned, self.alerting, self.engine, self.clock()))
 
     async def snapshot(self) -> Scrape:
-        """Bring the books to now and wait until they are committed; what a scrape shows."""
+        """Bring the books to now and wait until they are safe; what a scrape shows. Held in
+        memory only, the counters are shown as last kept safe (agent.safe)."""
         async with self._lock:
             now = self.clock()
+            taken = next(self._snapshots)
             batch = self.engine.account(now)
             views = self.engine.view(now)
             groups = self.engine.group_views(now)
             users = self.engine.basis.users_at(now)
-        committed = await self._commit(batch)
+        outcome = await self._commit(batch)
+        views, groups = self.safe.serve(taken, outcome.safe, views, groups)
         return Scrape(views=views, groups=groups, concurrent_users=users,
-                      ledger_ok=self.ledger.healthy, committed=committed,
+                      ledger_ok=self.ledger.healthy, journal_ok=not self.ledger.journal_error,
                       pending=self.ledger.pending,
                       clock_offset=-self.steady.drift() if self.clock is self.steady else 0.0)
 
@@ -314,20 +324,18 @@ class Agent:
         self.metrics.collector.scrape = await self.snapshot()
         return await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)
 
-    async def _commit(self, batch: Batch) -> bool:
-        """Commit a batch; True once in the ledger, False once only kept safe in the journal
-        because the ledger cannot take it now (it is written once the ledger recovers). So
-        figures shown after it never exceed what a crash would leave: a scrape waits until
-        the store answers or gives up (its lock timeout) and the journal has it."""
-        if not batch:
-            return self.ledger.healthy
+    async def _commit(self, batch: Batch) -> Outcome:
+        """Commit a batch (even an empty one: its outcome is that of everything queued before
+        it); say whether it is in the ledger, only kept in the journal because the ledger
+        cannot take it now (written once it recovers), or in memory only. A scrape waits
+        until the store answers or gives up (its lock timeout) and the journal has it."""
         future = asyncio.wrap_future(self.ledger.submit(batch))
         try:
             return await asyncio.wait_for(asyncio.shield(future), SAFE_WAIT_SECONDS)
         except TimeoutError:
-            log.error("ledger neither committed nor journaled within %ss; serving figures "
-                      "from memory", SAFE_WAIT_SECONDS)
-            return False
+            log.error("ledger neither committed nor journaled within %ss; serving counters "
+                      "as last kept safe", SAFE_WAIT_SECONDS)
+            return Outcome.MEMORY
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from agent.ledger import Ledger, StoredWindow
 from agent.loss import round_to_total
 from agent.model import Config
 from agent.records import AuditEntry
-from agent.report.csv import cell
+from agent.report.csv import LINE_END, cell
 from agent.report.model import to_pennies
 from agent.report.source import costed_windows
 from agent.text import iso
@@ -91,11 +91,11 @@ def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> s
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV, free text neutralised as the report's CSV does (`=HYPERLINK(...)` is
-    shown by a spreadsheet, not run)."""
+    """Rows as CSV, as the report's CSV: free text neutralised (`=HYPERLINK(...)` is shown
+    by a spreadsheet, not run) and rows ending CRLF, so a field with a line break is quoted."""
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator=LINE_END)
         writer.writeheader()
         writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()

@@ -109,7 +109,9 @@ def round_to_total(values: Sequence[float], places: int = 2,
     ties to the earlier, as a finance officer adds them up. A `total` that needs more than
     one unit per amount of change is reached as closely as that allows."""
     scale = 10**places
-    target = round((math.fsum(values) if total is None else total) * scale)
+    # round(x, places) first, as every figure shown is rounded: it rounds the binary value
+    # exactly (0.005 is a hair above, so 0.01), where round(x * scale) may not (round(0.5))
+    target = round(round(math.fsum(values) if total is None else total, places) * scale)
     scaled = [v * scale for v in values]
     floors = [math.floor(v) for v in scaled]
     missing = target - sum(floors)

@@ -40,7 +40,7 @@ class Scrape:
     groups: list[GroupView] = field(default_factory=list)
     concurrent_users: float = 0.0
     ledger_ok: bool = True
-    committed: bool = True  # False when the figures include writes not yet on disk
+    journal_ok: bool = True  # False: what the ledger cannot take is in memory only
     pending: int = 0  # records waiting for the ledger
     clock_offset: float = 0.0  # the agent's clock minus the wall clock, in seconds
 
@@ -146,10 +146,15 @@ class StateCollector(Collector):
         ledger.add_metric([], 1 if scrape.ledger_ok else 0)
         yield ledger
         pending = _gauge("outage_ledger_pending_records", "Records held in memory because "
-                         "the ledger has not committed them yet (figures shown include them).",
+                         "the ledger has not committed them yet.",
                          [])
         pending.add_metric([], scrape.pending)
         yield pending
+        journal = _gauge("outage_ledger_journal_up", "1 unless the journal cannot keep what "
+                         "the ledger cannot take either: it is then in memory only, and the "
+                         "counters restored at a restart are served as last kept safe.", [])
+        journal.add_metric([], 1 if scrape.journal_ok else 0)
+        yield journal
         offset = _gauge("outage_clock_offset_seconds", "The agent's clock minus the wall "
                         "clock: nonzero after a wall-clock step until the agent realigns.", [])
         offset.add_metric([], scrape.clock_offset)

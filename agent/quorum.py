@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from agent.ledger import StoredWindow
 from agent.records import Amounts, WindowRecord
-from agent.report.build import window_span
+from agent.report.windows import window_span
 from agent.spans import Span, clip, merge
 
 

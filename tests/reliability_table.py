@@ -40,7 +40,7 @@ AREAS = (
     ("tests/test_many_faulty_targets", "Targets (probes)"),
     ("tests/notify/", "Notifiers"),
     ("tests/test_alerting", "Notifiers"),
-    ("tests/test_config", "Configuration"),
+    ("tests/config/", "Configuration"),
     ("tests/test_web", "HTTP server and API"),
     ("tests/test_end_to_end", "HTTP server and API"),
     ("tests/test_redaction", "Security"),

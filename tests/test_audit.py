@@ -110,7 +110,9 @@ def test_a_voided_window_costs_nothing_but_is_listed_with_its_reason(cfg, ledger
 def test_the_daemon_never_overwrites_what_people_added(cfg, ledger):
     engine = Engine(cfg, at("2026-11-03 08:59"))
     for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
-        ledger.submit(engine.observe("email", result, at("2026-11-03 09:00") + 5 * k)).result(10)
+        now = at("2026-11-03 09:00") + 5 * k
+        ledger.submit(engine.observe("network", UP, now)).result(10)  # email's cause is not
+        ledger.submit(engine.observe("email", result, now + 1)).result(10)  # in doubt
     [open_window] = ledger.open_windows()
     ledger.annotate(open_window.id, {"note": "n", "ticket": "t", "cause": "network",
                                      "voided": "false alarm"}, "alice@desk", 1.0)

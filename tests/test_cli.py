@@ -147,3 +147,40 @@ def test_demo_shows_cost_accruing_within_a_minute(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "system=email state=down" in out
+
+
+@pytest.mark.fault("`ack` of a system no alert is firing about, or one already acknowledged",
+                   "says so (`no alert is firing about it`, `already acknowledged`), records "
+                   "nothing and exits 1; an ack of a firing alert is recorded for the daemon",
+                   area="Command line")
+def test_ack_says_when_there_is_nothing_to_acknowledge(tmp_path, capsys):
+    from ledgerparts import write_config
+
+    from agent.config import load_config
+    from agent.ledger import Ledger
+    from agent.records import AlertState, Batch
+
+    path = write_config(tmp_path, '- name: web\n  probe: {type: tcp, target: "127.0.0.1:9"}\n'
+                                  '- name: mail\n  probe: {type: tcp, target: "127.0.0.1:9"}\n')
+    ledger = Ledger.of(load_config(path).agent)
+    ledger.open()
+    ledger.submit(Batch(alerts=[AlertState("down", "web", "web", 100.0, fired_at=160.0),
+                                AlertState("down", "mail", "mail", 100.0)])).result(10)
+    ledger.close()
+
+    def ack(system: str, code: int = 1) -> str:
+        assert main(["ack", "-c", str(path), system]) == code
+        said = capsys.readouterr()
+        return (said.out + said.err).strip()
+
+    assert ack("mail").endswith("mail: no alert is firing about it; nothing to acknowledge")
+    assert ack("web", 0) == "web: acknowledged; reminders for the current incident stop"
+    ledger.open()
+    assert [(a.kind, a.system) for a in ledger.actions_since(0)] == [("ack", "web")]
+    ledger.submit(Batch(alerts=[AlertState("down", "web", "web", 100.0, fired_at=160.0,
+                                           acked=True)])).result(10)
+    ledger.close()
+    assert ack("web").endswith("web: already acknowledged (down)")
+    ledger.open()
+    assert len(ledger.actions_since(0)) == 1
+    ledger.close()

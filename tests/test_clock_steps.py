@@ -67,14 +67,14 @@ def test_wall_clock_steps_neither_stall_probing_nor_distort_outages(faked):
     wait_for("down", lambda: agent.state("intranet") == "down")
 
     offset.write_text("-600\n")  # the wall clock steps back ten minutes
-    added, ran, took = rise_over(agent, 3.0)
-    assert 2.0 <= added <= took + 1.5, (added, took)  # neither frozen nor negative
-    assert ran >= 3, ran  # probing did not wait ten minutes for the clock to catch up
+    added, ran, took = rise_over(agent, 4.0)
+    assert 3.0 <= added <= took + 1.5, (added, took)  # neither frozen nor negative
+    assert ran >= 2, ran  # probing did not wait ten minutes for the clock to catch up
 
     offset.write_text("+3600\n")  # and then an hour forward
-    added, ran, took = rise_over(agent, 3.0)
-    assert 2.0 <= added <= took + 1.5, (added, took)  # not an hour of made-up downtime
-    assert ran >= 3, ran
+    added, ran, took = rise_over(agent, 4.0)
+    assert 3.0 <= added <= took + 1.5, (added, took)  # not an hour of made-up downtime
+    assert ran >= 2, ran
 
     target.up()
     wait_for("up", lambda: agent.state("intranet") == "up")

@@ -72,3 +72,44 @@ def test_export_csv_cells_are_never_spreadsheet_formulas(tmp_path):
         ("'-2+3", "'@SUM(A1:A9)"), ("'-2+3", "'+cmd|' /C calc'!A0")}
     [window_json] = json.loads(export(config, "--format", "json").stdout)
     assert window_json["note"] == "@SUM(A1:A9)"
+
+
+# Text with a line break before a formula: read unquoted, the break started a new row whose
+# first cell was the formula.
+BROKEN_LINES = {"--ticket": "\r=1+2", "--note": "\n@SUM(A1:A9)"}
+VOID_REASON = "false alarm\r\n-2+3\r+cmd"
+
+
+@pytest.mark.fault("a CR or LF before a formula in a window's ticket, note and void reason "
+                   "(`annotate --ticket $'\\r=1+2'`)", "export and report CSV quote every "
+                   "field with a line break: read back with Python's csv, one row per window "
+                   "and no cell starts with = + - @", area="Security")
+def test_csv_line_breaks_cannot_start_a_row_or_a_formula(tmp_path, capsys):
+    from agent.cli import main
+
+    config = write_config(tmp_path, SYSTEMS)
+    ledger = Ledger(tmp_path / "ledger.db", "shire-hall")
+    ledger.open()
+    start = at("2026-11-03 09:00")
+    [stored] = store(ledger, window("email", start, start + HOUR))
+    ledger.close()
+    for option, value in BROKEN_LINES.items():
+        assert main(["annotate", "-c", str(config), str(stored.id), option, value]) == 0
+    assert main(["void", "-c", str(config), str(stored.id), "--reason", VOID_REASON]) == 0
+    capsys.readouterr()
+    tables = {}
+    for what in ("windows", "audit"):
+        assert main(["export", "-c", str(config), "--what", what]) == 0
+        tables[what] = capsys.readouterr().out
+    assert main(["report", "-c", str(config), "--from", "2026-11-01", "--to", "2026-12-01",
+                 "--format", "csv"]) == 0
+    tables["report"] = capsys.readouterr().out
+    for name, text in tables.items():
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        assert len(rows) == {"audit": 4}.get(name, 2), (name, rows)
+        assert all(len(row) == len(rows[0]) for row in rows), (name, rows)
+        starts = [cell for row in rows for cell in row if cell.startswith(("=", "+", "-", "@"))]
+        assert starts == [], (name, text)
+    [window_row] = csv.DictReader(io.StringIO(tables["windows"], newline=""))
+    assert (window_row["ticket"], window_row["note"], window_row["voided_reason"]) == (
+        "'\r=1+2", "'\n@SUM(A1:A9)", VOID_REASON)

@@ -321,6 +321,37 @@ def test_the_cli_refuses_a_bad_file_with_exit_2_and_writes_nothing(cfg, tmp_path
     assert windows(cfg) == before
 
 
+@pytest.mark.parametrize(("start", "end", "problems"), [
+    pytest.param("0001-01-01 00:00", "0001-01-01 10:00", [
+        "start (column 2): 0001-01-01 00:00 is out of range: times run from 1970-01-01 to "
+        "2100-01-01 UTC",
+        "end (column 3): 0001-01-01 10:00 is out of range: times run from 1970-01-01 to "
+        "2100-01-01 UTC"], id="year-1"),
+    pytest.param("1969-12-31T22:00:00Z", "1970-01-01T01:00:00Z", [
+        "start (column 2): 1969-12-31T22:00:00Z is out of range: times run from 1970-01-01 "
+        "to 2100-01-01 UTC"], id="year-1969"),
+    pytest.param("2026-12-01\x0010:00", "2026-12-01 11:00", [
+        "start (column 2): not an ISO 8601 date or time: '2026-12-01\\x0010:00' "
+        "(e.g. 2026-11-03 or 2026-11-03T09:30)"], id="nul-byte"),
+    pytest.param("2026-12-01 09:00", "2026-12-01 11:00\x00", [
+        "end (column 3): not an ISO 8601 date or time: '2026-12-01 11:00\\x00' "
+        "(e.g. 2026-11-03 or 2026-11-03T09:30)"], id="trailing-nul"),
+])
+@pytest.mark.fault("an imported window dated before 1970 (year 1, 1969), or with a NUL byte "
+                   "inside a time (`2026-12-01\\x0010:00`)",
+                   "the file is refused whole, exit 2, naming line, column and the range "
+                   "1970-2100 UTC that reports and the API take; nothing is written",
+                   area="Reports and imports")
+def test_the_cli_refuses_times_out_of_range_or_with_a_nul_byte(cfg, tmp_path, capsys, start,
+                                                                end, problems):
+    path = csv_file(tmp_path, f"system,start,end\nemail,{start},{end}\n")
+    assert main(["import", "-c", str(tmp_path / "config.yaml"), str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[:-1] == [f"windows.csv:2: {problem}" for problem in problems]
+    assert err[-1].endswith("refused; nothing was imported")
+    assert untouched(cfg.agent.ledger)
+
+
 def test_the_cli_summarises_an_import_and_a_dry_run_writes_nothing(cfg, tmp_path, capsys):
     path = csv_file(tmp_path, "system,start,end\nemail,2026-11-03T09:00,2026-11-03T10:00\n")
     config = str(tmp_path / "config.yaml")

@@ -3,16 +3,20 @@ it cannot write, and writes it once the disk recovers. A corrupt file is never o
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from helpers import HOURLY
+from aiohttp.test_utils import TestClient, TestServer
+from helpers import HOURLY, config, system
 from ledgerparts import window
 from realparts import (
     AgentProcess,
@@ -21,11 +25,16 @@ from realparts import (
     get,
     http_targets,
     one_target_config,
+    parse_metrics,
     wait_for,
 )
 
-from agent.ledger import Ledger
-from agent.records import Batch
+from agent.daemon import Agent
+from agent.ledger import Ledger, LedgerError
+from agent.model import Check
+from agent.probes.http import HttpProbe
+from agent.records import Amounts, Batch, DayRecord, GroupDayRecord
+from agent.web.server import make_app
 
 CONFIG = one_target_config(ledger='"{ledger}"')
 
@@ -89,12 +98,15 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-@pytest.mark.fault("The ledger's disk fills up, then goes read-only, during an outage",
-                   'Probing and exporting go on from memory; /healthz 503 and'
-                   ' outage_ledger_up 0 say why; the held records are written once the disk'
-                   ' recovers')
+@pytest.mark.fault("The ledger's disk (its journal's too) fills up, then goes read-only, "
+                   "during an outage",
+                   "Probing goes on and the state is exported from memory, the counters as "
+                   "last kept safe; /healthz 503, outage_ledger_up 0 and "
+                   "outage_ledger_journal_up 0 say why; the held records are written once "
+                   "the disk recovers, and the counters catch up")
 def test_full_then_read_only_disk_keeps_probing_and_writes_the_backlog_later(agent_on):
     agent, target, ledger, disk = agent_on
+    cost = 'outage_cost_total{system="intranet"}'
     agent.start()
     wait_for("up", lambda: agent.state("intranet") == "up")
     filler = fill(disk)
@@ -104,16 +116,15 @@ def test_full_then_read_only_disk_keeps_probing_and_writes_the_backlog_later(age
     # the writer let go of the file when its commit failed: the disk can go read-only now
     wait_for("a read-only remount", lambda: subprocess.run(
         ["mount", "-o", "remount,ro", str(disk)], capture_output=True).returncode == 0)
-    cost = agent.metrics()['outage_cost_total{system="intranet"}']
-    wait_for("cost still rising from memory",
-             lambda: agent.metrics()['outage_cost_total{system="intranet"}'] > cost)
+    held = agent.metrics()[cost]
     target.up()
     wait_for("up", lambda: agent.state("intranet") == "up")
     metrics = agent.metrics()
-    assert metrics["outage_ledger_up"] == 0
+    assert metrics[cost] == held  # in memory only: a crash would lose more
+    assert metrics["outage_ledger_up"] == 0 and metrics["outage_ledger_journal_up"] == 0
     assert metrics["outage_ledger_pending_records"] > 0
     status, body = get(agent.base + "/healthz")
-    assert status == 503 and "degraded" in body
+    assert status == 503 and "degraded" in body and "ledger.db.journal" in body
     log = agent.log.read_text()
     assert "(the disk is full)" in log and "(the filesystem is read-only)" in log
 
@@ -125,6 +136,109 @@ def test_full_then_read_only_disk_keeps_probing_and_writes_the_backlog_later(age
     [(kind, start, end)] = windows(ledger)
     assert kind == "down" and end is not None and end > start
     assert get(agent.base + "/healthz")[0] == 200
+    assert agent.metrics()[cost] > held  # caught up with what was held
+
+
+COUNTERS = ('outage_cost_total{system="db"}', 'outage_downtime_seconds_total{system="db"}',
+            'outage_incidents_total{system="db"}', 'outage_group_cost_total{group="everyone"}')
+
+
+def restored(ledger: Path, workdir: Path) -> tuple[float, ...]:
+    """What a restart after a crash now would restore of COUNTERS: the files a crash would
+    leave (the ledger, its WAL and journal, copied as they are: opening the ledger itself
+    would checkpoint its WAL and free space on the full disk), the journal written in as a
+    start writes it, the totals read as a start reads them."""
+    workdir.mkdir()
+    for suffix in ("", "-wal", ".journal"):
+        with suppress(FileNotFoundError):  # a WAL only while the writer has the file open
+            (workdir / f"ledger.db{suffix}").write_bytes(Path(f"{ledger}{suffix}").read_bytes())
+    book = Ledger(workdir / "ledger.db")
+    book.prepare()
+    book.replay_journal()
+    totals, groups = book.totals()["db"], book.group_totals()
+    book.dispose()
+    return (totals.amounts.cost, totals.amounts.downtime, totals.incidents, groups["everyone"])
+
+
+async def scrape(client: TestClient) -> dict[str, float]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    return parse_metrics(await response.text())
+
+
+@pytest.mark.fault("The ledger and its journal on one disk, full, during two outages",
+                   "/metrics serves the counters as last committed or journaled, never above "
+                   "what a restart would restore; outage_ledger_up and "
+                   "outage_ledger_journal_up 0, /healthz names the journal; once space is "
+                   "freed the counters catch up and the ledger has each window once",
+                   area="Ledger")
+async def test_counters_held_in_memory_only_never_exceed_what_a_restart_restores(
+        tmp_path, small_disk):
+    [target] = http_targets("db").values()
+    ledger = small_disk / "ledger.db"
+    start = float(int(time.time()))
+    now = [start]
+    agent = Agent(config(system("db", check=Check(HttpProbe(target.url), timeout=1.0),
+                                failure_threshold=1, success_threshold=1), ledger=ledger),
+                  clock=lambda: now[0])
+    await agent.start()
+    assert agent.probing is not None
+    agent.probing.pause()  # each probe and scrape is driven below, at its own agent time
+
+    async def probe(at: float, status: int) -> None:
+        now[0], target.status = at, status
+        await agent.probe_system("db")
+
+    served: list[tuple[float, ...]] = []
+
+    async def scrape_and_compare(at: float) -> dict[str, float]:
+        now[0] = at
+        metrics = await scrape(client)
+        served.append(tuple(metrics[name] for name in COUNTERS))
+        restart = restored(ledger, tmp_path / f"restart-{len(served)}")
+        assert all(s <= r + 1e-6 for s, r in zip(served[-1], restart, strict=True)), (
+            at, served[-1], restart)
+        return metrics
+
+    try:
+        async with TestClient(TestServer(make_app(agent))) as client:
+            await probe(start, 200)
+            await probe(start + 60, 503)  # the first outage
+            assert (await scrape_and_compare(start + 120))["outage_ledger_up"] == 1
+            filler = fill(small_disk)
+            await probe(start + 240, 200)
+            await probe(start + 300, 503)  # the second outage
+            await scrape_and_compare(start + 330)  # its commit fails; the writer lets go of
+            fill(small_disk)  # the file, whose WAL SQLite checkpoints away: fill that space too
+            for at in (start + 360, start + 420, start + 480):
+                metrics = await scrape_and_compare(at)
+                assert metrics["outage_ledger_up"] == 0
+                assert metrics["outage_ledger_journal_up"] == 0
+                assert served[-1] == served[1]  # as last kept safe: nothing since was
+            in_memory = agent.engine.lives["db"].totals
+            assert in_memory.cost > served[-1][0]  # what the defect served, and a crash lost
+            health = await client.get("/healthz")
+            assert health.status == 503
+            assert f"{ledger}.journal" in (await health.json())["journal"]
+
+            filler.unlink()
+            for _ in range(100):  # the writer retries within 5 s of backoff
+                metrics = await scrape_and_compare(start + 540)
+                if metrics["outage_ledger_up"] == 1:
+                    break
+                await asyncio.sleep(0.1)
+            assert metrics["outage_ledger_journal_up"] == 1
+            assert served[-1][0] == pytest.approx(agent.engine.lives["db"].totals.cost)
+            assert served[-1][0] > served[1][0]
+            for column in zip(*served, strict=True):  # no counter ever went down
+                assert list(column) == sorted(column)
+            assert (await client.get("/healthz")).status == 200
+    finally:
+        await agent.stop()
+        target.down()
+    assert not Path(f"{ledger}.journal").exists()
+    assert windows(ledger) == [("down", start + 60, start + 240), ("down", start + 300, None)]
+    assert restored(ledger, tmp_path / "restart-last")[0] == pytest.approx(served[-1][0])
 
 
 LOCKER = """
@@ -224,11 +338,14 @@ def run_on(tmp_path: Path, ledger: Path) -> subprocess.CompletedProcess[str]:
 
 
 def a_used_ledger(tmp_path: Path) -> Path:
-    """A ledger the agent created and wrote (a window of a few seconds)."""
+    """A ledger the agent created and wrote (a window of a few seconds, its day's cost and a
+    group's)."""
     ledger = tmp_path / "ledger.db"
     book = Ledger(ledger)
     book.open()
-    book.submit(Batch(windows=[window("intranet", 100.0, 200.0, cost=HOURLY)])).result(10)
+    book.submit(Batch(windows=[window("intranet", 100.0, 200.0, cost=HOURLY)],
+                      days=[DayRecord("intranet", "1970-01-01", Amounts(cost=HOURLY))],
+                      group_days=[GroupDayRecord("staff", "1970-01-01", HOURLY)])).result(10)
     book.close()
     book.dispose()
     return ledger
@@ -254,14 +371,29 @@ def test_a_damaged_ledger_is_refused_in_one_line(tmp_path, damage):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.fault("A number in the ledger edited by hand into text (cost = 'abc')",
-                   "refused at start in one line naming the file, the window and the field, "
-                   "rather than failing on every probe of that system", area="Ledger")
-def test_a_hand_edited_number_is_named_at_start(tmp_path):
+@pytest.mark.fault("A number in the ledger edited by hand into text (cost = 'abc' in a "
+                   "window, a system's day or a group's day)",
+                   "refused at start in one line naming the file, the row (window, or table, "
+                   "system or group and day) and the field, rather than failing on every probe, "
+                   "read or scrape that uses it", area="Ledger")
+@pytest.mark.parametrize(("table", "row"), [
+    pytest.param("windows", "window 1 of intranet", id="window"),
+    pytest.param("days", "the days row of intranet on 1970-01-01", id="day"),
+    pytest.param("group_days", "the group_days row of group staff on 1970-01-01",
+                 id="group-day"),
+])
+def test_a_hand_edited_number_is_named_at_start(tmp_path, table, row):
     ledger = a_used_ledger(tmp_path)
     with sqlite3.connect(ledger) as conn:
-        conn.execute("UPDATE windows SET cost = 'abc'")
+        assert conn.execute(f"UPDATE {table} SET cost = 'abc'").rowcount == 1
+    said = f"{ledger}: {row} has cost = 'abc', not a number"
+    book = Ledger(ledger)
+    try:
+        with pytest.raises(LedgerError, match=re.escape(said)):
+            book.open()
+    finally:
+        book.dispose()
     result = run_on(tmp_path, ledger)
     assert result.returncode == 1
-    assert f"{ledger}: window 1 of intranet has cost = 'abc', not a number" in result.stderr
+    assert said in result.stderr
     assert "Traceback" not in result.stderr

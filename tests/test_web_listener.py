@@ -25,15 +25,15 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from certs import write_cert
-from realparts import wait_for
+from realparts import AgentProcess, fast_config, http_targets, wait_for
 
+from agent.quiet import QuietLog
 from agent.web import listener
 from agent.web.listener import (
     MIN_CONNECTIONS,
     UNLIMITED_DESCRIPTORS,
     BoundedSite,
     ConnectionSlots,
-    QuietLog,
     connection_cap,
     start_bounded,
 )
@@ -203,7 +203,8 @@ def test_a_quiet_log_says_a_repeated_failure_once_per_interval_with_its_count(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     now = [0.0]
-    quiet = QuietLog("failed %(count)d time(s) in %(interval).0f s: %(detail)s", 60,
+    quiet = QuietLog(logging.getLogger(listener.__name__),
+                     "failed %(count)d time(s) in %(interval).0f s: %(detail)s", 60,
                      clock=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger=listener.__name__):
         for second in range(130):
@@ -274,3 +275,56 @@ def test_accept_running_out_of_descriptors_is_logged_once_and_recovers(tmp_path:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+# Request heads aiohttp's parser refuses, each answered 400 by aiohttp before any routing.
+MALFORMED = (
+    b"badheader\r\n\r\n",
+    b"GET /api/v1/outages?from=\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # not UTF-8
+    b"GET /api/v1/systems HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: 1\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+    b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n",
+)
+BURST = 2000
+MALFORMED_LOG_BOUND = 1000  # bytes: before, each request logged a ~560-byte traceback
+
+
+def answer(port: int, head: bytes) -> bytes:
+    """Send `head` on a new connection; return the answer, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+            assert len(chunks) < 100, b"".join(chunks)[:200]
+    return b"".join(chunks)
+
+
+@pytest.mark.fault("2,000 malformed request heads in a burst (an invalid method, a non-UTF-8 "
+                   "query, Content-Length: -5, a bad header name, chunked with a length, a "
+                   "line over 4 KiB)", "each answered 400 and closed; one short log line "
+                   "with a count per minute at most, no traceback (the log grows < 1 kB)")
+def test_a_burst_of_malformed_requests_logs_one_line(tmp_path: Path) -> None:
+    target = http_targets("intranet")["intranet"]
+    (tmp_path / "agent.yaml").write_text(fast_config(
+        "  - name: intranet\n    probe: {{type: http, url: '{url}'}}\n").format(url=target.url))
+    agent = AgentProcess(tmp_path / "agent.yaml", tmp_path)
+    try:
+        agent.start_all_up()
+        logged = agent.log.stat().st_size
+        began = time.monotonic()
+        answers = [answer(agent.port, MALFORMED[i % len(MALFORMED)]) for i in range(BURST)]
+        took = time.monotonic() - began
+        agent.alive()
+        grown = agent.log.read_bytes()[logged:].decode()
+    finally:
+        agent.stop()
+        target.down()
+    print(f"\n{BURST} malformed heads in {took:.2f}s; the log grew {len(grown)} bytes")
+    assert all(a.startswith((b"HTTP/1.0 400 ", b"HTTP/1.1 400 ")) for a in answers), {
+        a[:40] for a in answers}
+    assert "Traceback" not in grown and "Error handling request" not in grown, grown[:3000]
+    [line] = [line for line in grown.splitlines() if "malformed" in line]
+    assert "1 malformed request(s) answered 400" in line and "(from 127.0.0.1)" in line, line
+    assert len(grown) < MALFORMED_LOG_BOUND

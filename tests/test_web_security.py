@@ -398,6 +398,38 @@ async def test_checks_for_clients_that_left_are_dropped(
     assert passwords[-1] == "stayed" and len(passwords) <= 2, passwords
 
 
+@pytest.mark.fault("clients without the password asking for keep-alive (HTTP/1.1), to hold "
+                   "connection slots", "every 401 and 503 says Connection: close and the "
+                   "connection is closed at once; a client with the password keeps its "
+                   "connection", area="Security")
+async def test_refused_clients_keep_no_connection() -> None:
+    async with _guarded_server(_slow_users(4)) as url:
+        port = int(url.rpartition(":")[2].rstrip("/"))
+
+        async def ask(password: str) -> tuple[bytes, bool]:
+            """The answer's head, and whether the server closed the connection after it."""
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(f"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                             f"{basic(USER, password)}\r\n\r\n".encode())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await asyncio.wait_for(reader.readexactly(length), 10)
+                try:
+                    closed = await asyncio.wait_for(reader.read(1), 2) == b""
+                except TimeoutError:
+                    closed = False
+                return head, closed
+            finally:
+                writer.close()
+
+        refused, refused_closed = await ask("guess")
+        allowed, allowed_closed = await ask(PASSWORD)
+    assert refused.startswith(b"HTTP/1.1 401") and b"Connection: close" in refused
+    assert refused_closed
+    assert allowed.startswith(b"HTTP/1.1 200") and not allowed_closed
+
+
 @contextlib.asynccontextmanager
 async def _guarded_server(users: dict[str, str]) -> AsyncIterator[str]:
     """A one-route app behind the guard, on 127.0.0.1: its URL."""
@@ -489,6 +521,43 @@ def test_web_config_problems_are_reported_at_their_lines(
     problems = load_with_web_config(tmp_path, web.format(cert=cert.cert, key=cert.key))
     assert problems == expected
     assert all("plaintext-password" not in problem for problem in problems)
+
+
+def with_cost(cost: int) -> str:
+    """HASH with another cost in its header: what config sees of a hash made at that cost."""
+    return f"{HASH[:4]}{cost:02d}{HASH[6:]}"
+
+
+COSTLY = ("basic_auth_users:\n  prometheus: \"{hash}\"\n  # a second user, costlier\n"
+          "  grafana: \"{costly}\"\n")
+
+
+@pytest.mark.fault("basic_auth_users holding a bcrypt hash of cost 13 or 31 (or below 4): a "
+                   "cost-31 check takes days, and each unknown user's 401 runs one against "
+                   "the costliest hash", "refused at load (`check` exits 2): one line at "
+                   "the user's file:line, the hash never echoed; costs 4 to 12 load",
+                   area="Configuration")
+@pytest.mark.parametrize("cost", [13, 31, 3])
+def test_a_bcrypt_cost_above_12_is_refused_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cost: int
+) -> None:
+    from agent.cli import main
+
+    problems = load_with_web_config(tmp_path, COSTLY.format(hash=HASH, costly=with_cost(cost)))
+    assert problems == [
+        f"DIR/web.yml:4: basic_auth_users.grafana: bcrypt cost {cost} is not supported: use "
+        "4 to 12 (each step doubles the work of every login; 12 takes about 0.3 s); make "
+        "one with: htpasswd -nBC 10 '' | tr -d ':\\n' (or python3 -c 'import bcrypt; "
+        "print(bcrypt.hashpw(b\"PASSWORD\", bcrypt.gensalt()).decode())')"]
+    assert main(["check", "-c", str(tmp_path / "agent.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "web.yml:4: basic_auth_users.grafana: bcrypt cost" in err
+    assert with_cost(cost) not in err and HASH not in err
+
+
+@pytest.mark.parametrize("cost", [4, 10, 12])
+def test_bcrypt_costs_4_to_12_load(tmp_path: Path, cost: int) -> None:
+    assert load_with_web_config(tmp_path, COSTLY.format(hash=HASH, costly=with_cost(cost))) == []
 
 
 def test_web_config_file_must_exist(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from agent.text import redact
 
 if TYPE_CHECKING:
     from agent.notify import Message
+    from agent.records import AlertState
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
@@ -49,9 +50,21 @@ def _test_message(config: Config, notifier: str) -> Message:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    """Acknowledge the system's current incident, so its reminders stop."""
+    """Acknowledge the system's current incident, so its reminders stop. With no alert
+    firing about it, say so, record nothing and exit 1: an ack is for an incident, not made
+    in advance."""
     return _record_action(args, "ack", None,
                           f"{args.system}: acknowledged; reminders for the current incident stop")
+
+
+def _nothing_to_ack(states: list[AlertState], system: str) -> str | None:
+    """Why an ack of `system` would do nothing, given the ledger's alert states; or None."""
+    firing = [s for s in states if s.system == system and s.fired_at is not None]
+    if not firing:
+        return f"{system}: no alert is firing about it; nothing to acknowledge"
+    if all(s.acked for s in firing):
+        return f"{system}: already acknowledged ({', '.join(sorted({s.rule for s in firing}))})"
+    return None
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
@@ -81,6 +94,8 @@ def _record_action(args: argparse.Namespace, kind: str, until: float | None, don
     action = Action(kind, args.system, time.time(), until, who(), args.note or "")
     try:
         ledger.prepare()
+        if kind == "ack" and (nothing := _nothing_to_ack(ledger.alert_states(), args.system)):
+            return fail(nothing, code=1)
         ledger.add_action(action)
     except LedgerError as exc:
         return fail(f"cannot record it in the ledger: {exc}", code=1)

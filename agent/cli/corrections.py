@@ -74,8 +74,8 @@ def _cause_problem(config: Config, ledger: Ledger, window: StoredWindow, cause: 
                    ) -> str | None:
     """Why `cause` cannot be the corrected root cause of `window`, or None if it can: it must
     be one of the system's dependencies, down over the whole window."""
-    from agent.importer import down_cover, not_a_dependency, uncovered
-    from agent.report.build import window_span
+    from agent.importer.causes import down_cover, not_a_dependency, uncovered
+    from agent.report.windows import window_span
 
     record = window.record
     if cause == record.system:

@@ -18,13 +18,22 @@ from pathlib import Path
 from agent.config.tree import Context, Node, read_tree
 from agent.config.values import Parser, as_mapping, choice, existing_file, known_fields, string
 from agent.model import WebConfig, WebTls
-from agent.web.security import CLIENT_AUTH, TLS_VERSIONS, UNSUPPORTED_CLIENT_AUTH, server_context
+from agent.web.security import (
+    CLIENT_AUTH,
+    MAX_COST,
+    MIN_COST,
+    TLS_VERSIONS,
+    UNSUPPORTED_CLIENT_AUTH,
+    bcrypt_cost,
+    server_context,
+)
 
 _OPENSSL_NOISE = re.compile(r"^\[\w+\] | \(_ssl\.c:\d+\)$")  # "[SSL] PEM lib (_ssl.c:3926)"
 _BCRYPT = re.compile(r"\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}")
-_HASH_HINT = ("not a bcrypt hash; make one with: htpasswd -nBC 10 '' | tr -d ':\\n' "
-              "(or python3 -c 'import bcrypt; print(bcrypt.hashpw(b\"PASSWORD\", "
-              "bcrypt.gensalt()).decode())')")
+_MAKE_ONE = ("make one with: htpasswd -nBC 10 '' | tr -d ':\\n' "
+             "(or python3 -c 'import bcrypt; print(bcrypt.hashpw(b\"PASSWORD\", "
+             "bcrypt.gensalt()).decode())')")
+_HASH_HINT = "not a bcrypt hash; " + _MAKE_ONE
 
 
 def read_web_config(ctx: Context, node: Node) -> WebConfig | None:
@@ -110,8 +119,21 @@ def _users(ctx: Context, node: Node) -> tuple[tuple[str, str], ...]:
         if not name or ":" in name:
             ctx.report(node.key_lines[name], child.path, "a user name must not be empty or "
                        "contain ':'")
-        elif hashed is not None and not _BCRYPT.fullmatch(hashed):
-            ctx.bad(child, _HASH_HINT)
-        elif hashed is not None:
+        elif hashed is not None and _usable_hash(ctx, child, hashed):
             users.append((name, hashed))
     return tuple(users)
+
+
+def _usable_hash(ctx: Context, node: Node, hashed: str) -> bool:
+    """Whether `hashed` is a bcrypt hash of a cost the guard can afford to check (see
+    agent.web.security.MAX_COST); report it at `node` if not, never echoing it."""
+    if not _BCRYPT.fullmatch(hashed):
+        ctx.bad(node, _HASH_HINT)
+        return False
+    cost = bcrypt_cost(hashed)
+    if not MIN_COST <= cost <= MAX_COST:
+        ctx.bad(node, f"bcrypt cost {cost} is not supported: use {MIN_COST} to {MAX_COST} "
+                f"(each step doubles the work of every login; {MAX_COST} takes about 0.3 s); "
+                + _MAKE_ONE)
+        return False
+    return True

@@ -97,7 +97,7 @@ def send(spec: EmailNotifier, message: Message, timeout: float) -> None:
 
 
 def _connect(spec: EmailNotifier, timeout: float) -> smtplib.SMTP:
-    context = ssl.create_default_context(cafile=spec.ca_file)  # as probes: agent.probes.http
+    context = ssl.create_default_context(cafile=spec.ca_file)  # as probes: agent.probes.http_client
     if spec.security == "tls":
         return smtplib.SMTP_SSL(spec.host, spec.port, timeout=timeout, context=context)
     smtp = smtplib.SMTP(spec.host, spec.port, timeout=timeout)

@@ -8,14 +8,19 @@ import io
 from agent.report.json import WINDOW_FIELDS, window
 from agent.report.model import Report
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting so
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")  # a spreadsheet may run a cell starting so
+# RFC 4180's CRLF ends each row. csv.writer quotes a field that holds the delimiter, the
+# quote or any character of its lineterminator: with CRLF, every field holding a CR or a LF
+# is quoted. With "\n" alone a CR went out unquoted, and a reader started a new row at it
+# (a ticket "\r=1+2" became a row whose first cell was the formula =1+2).
+LINE_END = "\r\n"
 
 
 def render(report: Report) -> str:
     """Given a report, return one CSV row per window (start and end as recorded, in UTC; the
     figures for the part inside the report's range)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator=LINE_END)
     writer.writerow(WINDOW_FIELDS)
     shown = report.window_pennies()
     writer.writerows([cell(value) for value in window(w, shown[w.id]).values()]

@@ -12,8 +12,9 @@ from agent.ledger import Action, Ledger, LedgerError, StoredWindow
 from agent.model import Config
 from agent.quorum import quorum_windows
 from agent.records import Amounts, AuditEntry
-from agent.report.build import build_report, window_amounts
+from agent.report.build import build_report
 from agent.report.model import Report
+from agent.report.windows import window_amounts
 from agent.spans import Span
 
 ALL_SITES = "all"  # `sites` for the organisation: quorum across every site of the ledger

@@ -14,7 +14,9 @@ retry. Here the accept loop is the agent's own, on public asyncio calls (`loop.s
   same, closes a connection that has not sent a whole request head that long after it opened
   or after its last answer, and an idle keep-alive connection (as Apache's default 5 s does).
 - **Quiet failures:** accept() errors (EMFILE...) back off from 5 ms to 1 s, as Go's
-  net/http does, and are logged at most once per interval, with a count.
+  net/http does, and are logged at most once per interval, with a count; so are request
+  heads aiohttp cannot parse (each answered 400 by aiohttp), in one short line without the
+  traceback aiohttp would log for each.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ import logging
 import resource
 import socket
 import ssl
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 from yarl import URL
+
+from agent.quiet import QuietLog
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,6 @@ HEAD_TIMEOUT = 5.0  # seconds for a TLS handshake, and again for a request head 
 DESCRIPTOR_SHARE = 4  # connections take at most 1/4 of the descriptors
 MIN_CONNECTIONS = 8
 UNLIMITED_DESCRIPTORS = 1 << 20  # what RLIM_INFINITY counts as
-LOG_INTERVAL = 60.0
 # Connections the kernel queues for accept() (capped by net.core.somaxconn): they hold no
 # descriptor of ours, and a burst that overflows the queue costs its clients a 1 s SYN retry.
 BACKLOG = 1024
@@ -56,27 +59,28 @@ def connection_cap(soft_limit: int | None = None) -> int:
     return max(MIN_CONNECTIONS, soft_limit // DESCRIPTOR_SHARE)
 
 
-class QuietLog:
-    """A warning logged at most once per `interval`, saying how often it happened meanwhile:
-    the first occurrence at once, later ones counted into the next line."""
+class ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """What aiohttp's request handlers log through (the `logger` AppRunner passes on): a
+    request head it could not parse, answered 400 and closed, is counted into `malformed`,
+    one short line a minute at most, where aiohttp logs its traceback each time, before any
+    authentication. Anything else (a handler's exception: a bug) is logged as aiohttp logs
+    it."""
 
-    def __init__(self, message: str, interval: float = LOG_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.message = message  # formatted with count, interval and detail
-        self.interval = interval
-        self.clock = clock
-        self.count = 0
-        self.total = 0
-        self._next = float("-inf")
+    DETAIL = 120  # characters of the parser's reason
 
-    def add(self, detail: object) -> None:
-        self.count += 1
-        self.total += 1
-        now = self.clock()
-        if now >= self._next:
-            log.warning(self.message, {"count": self.count, "interval": self.interval,
-                                       "detail": detail})
-            self.count, self._next = 0, now + self.interval
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.malformed = QuietLog(
+            log, "%(count)d malformed request(s) answered 400 since the last such line (one at "
+            "most every %(interval).0f s), last: %(detail)s")
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            reason = (exc.message.splitlines() or [""])[0].rstrip(":")[:self.DETAIL]
+            self.malformed.add(f"{reason} (from {args[0] if args else 'unknown'})")
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class ConnectionSlots:
@@ -89,7 +93,7 @@ class ConnectionSlots:
         self.count = 0
         self._waiting: OrderedDict[Hashable, Callable[[], Any]] = OrderedDict()
         self.refused = QuietLog(
-            "%(count)d connection(s) closed at once since the last such line (one at most "
+            log, "%(count)d connection(s) closed at once since the last such line (one at most "
             "every %(interval).0f s): " + f"all {cap} connection slots are serving requests")
 
     def admit(self) -> bool:
@@ -184,7 +188,7 @@ class BoundedSite(web.BaseSite):
         self.ssl_context, self.head_timeout, self.backlog = ssl_context, head_timeout, backlog
         self.sockets: list[socket.socket] = []
         self.accept_errors = QuietLog(
-            "accept() failed %(count)d time(s) since the last such line (one at most every "
+            log, "accept() failed %(count)d time(s) since the last such line (one at most every "
             "%(interval).0f s), last: %(detail)s; new connections wait in the backlog")
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -268,7 +272,7 @@ async def start_bounded(app: web.Application, host: str | None, port: int, *,
     # only a whole request head stops it: the head deadline, and the idle one. The body of a
     # refused request (405) is drained for no longer either.
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=head_timeout,
-                           lingering_time=head_timeout)
+                           lingering_time=head_timeout, logger=ServerLog())
     await runner.setup()
     try:
         await BoundedSite(runner, host, port, slots=slots, ssl_context=ssl_context,

@@ -31,9 +31,15 @@ UNSUPPORTED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 REALM = 'Basic realm="outage-agent", charset="UTF-8"'
 CACHE_SIZE = 64  # verified credentials remembered, so a scrape costs no bcrypt round
-# bcrypt checks running or waiting: at cost 12 (0.27 s here) the last waits about 2 s. More
-# are answered 503 at once, so a flood of guesses queues no unbounded work.
+# bcrypt checks running or waiting: at cost 12 (0.3 to 0.45 s here) the last waits about
+# 3 s. More are answered 503 at once, so a flood of guesses queues no unbounded work.
 MAX_CHECKS = 8
+# The bcrypt costs config accepts (4 is bcrypt's least). Each step doubles a check: 12 is
+# bcrypt.gensalt()'s default and the top of what exporter users pick (htpasswd -B -C 10 to
+# 12). At 14 (1.1 to 2 s a check here) the last of MAX_CHECKS queued checks would wait
+# past Prometheus' 10 s scrape timeout, and a stop waits for the check running (its thread
+# is joined at exit); at 31 one check takes days.
+MIN_COST, MAX_COST = 4, 12
 
 
 def _no_passphrase() -> bytes:
@@ -83,7 +89,7 @@ def _check(password: str, hashed: str) -> bool:
         return False
 
 
-def _cost(hashed: str) -> int:
+def bcrypt_cost(hashed: str) -> int:
     """The cost of a bcrypt hash ("$2b$12$..." -> 12), 0 if it has none."""
     parts = hashed.split("$")
     return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 0
@@ -93,7 +99,7 @@ def reference_hash(users: Mapping[str, str]) -> str:
     """What credentials naming no configured user are checked against, so they cost what a
     configured user's do and the answer's time does not tell which names exist: the
     costliest configured hash (the answer is a refusal whatever it says)."""
-    return max(users.values(), key=_cost)
+    return max(users.values(), key=bcrypt_cost)
 
 
 class Busy(Exception):
@@ -162,13 +168,18 @@ class BasicAuthGuard:
             allowed = await self.allowed(request.headers.get(hdrs.AUTHORIZATION),
                                          lambda: _connected(request))
         except Busy:
-            return web.json_response(
+            refusal = web.json_response(
                 {"error": "busy: too many password checks waiting; try again in a second",
                  "status": 503}, status=503, headers={hdrs.RETRY_AFTER: "1"})
-        if allowed:
-            return await handler(request)
-        return web.json_response({"error": "unauthorized", "status": 401}, status=401,
-                                 headers={hdrs.WWW_AUTHENTICATE: REALM})
+        else:
+            if allowed:
+                return await handler(request)
+            refusal = web.json_response({"error": "unauthorized", "status": 401}, status=401,
+                                        headers={hdrs.WWW_AUTHENTICATE: REALM})
+        # A refused client keeps no connection: held open, a few hundred would take every
+        # slot from Prometheus for the idle timeout, without ever knowing a password.
+        refusal.force_close()
+        return refusal
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

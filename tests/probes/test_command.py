@@ -13,17 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from processes import boot_ticks, kill_and_reap, started_since
 
 from agent.model import Check, CommandProbe, ProbeResult, Status
 from agent.probes import Prober
-from agent.probes.command import (
-    MARKER,
-    OUTPUT_LIMIT,
-    REAP_LIMIT,
-    become_subreaper,
-    child_env,
-    summary,
-)
+from agent.probes.command import OUTPUT_LIMIT, child_env, summary
+from agent.probes.leftovers import MARKER, REAP_LIMIT, TICK_NS, become_subreaper
 
 Script = Callable[[str], str]
 
@@ -223,15 +218,7 @@ def strays() -> Iterator[list[int]]:
     300 s), and reaped if it became this process's child."""
     pids: list[int] = []
     yield pids
-    for pid in pids:
-        with contextlib.suppress(OSError):  # gone: its pid may be another process's now
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\0"):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            for _ in range(100):  # bounded: a killed process dies within milliseconds
-                if os.waitpid(pid, os.WNOHANG) != (0, 0):
-                    break
-                time.sleep(0.01)
+    kill_and_reap(pids)
 
 
 @pytest.mark.parametrize("setsid", ["setsid", "setsid -f", "env -i"],
@@ -301,6 +288,8 @@ async def test_the_agent_s_other_children_are_never_killed(
                 break
             await asyncio.sleep(0.01)
         strays.append(escaped_pid(adopted))  # killed and reaped at teardown
+        # /proc dates a birth to the clock tick: one in the tick a run starts is the run's
+        await asyncio.sleep(2 * TICK_NS / 1e9)
         pidfile = tmp_path / "grandchild.pid"
         result = await run(prober, script(ESCAPE.format(setsid="setsid", pidfile=pidfile)
                                           + "exit 0"))
@@ -313,6 +302,62 @@ async def test_the_agent_s_other_children_are_never_killed(
         own.kill()
         own.wait(timeout=5)
     assert MARKER not in os.environ  # the marker goes to plugins, never into the agent's own
+
+
+# The review's plugin: its descendants drop the environment (so the run's marker) and leave
+# the plugin's session, one straight away, one from a shell that exits under it.
+REVIEWED = "env -i setsid sleep 303 & env -i bash -c 'setsid sleep 304 &'; "
+# sudo's env_reset: a few variables of its own, none of the caller's (the marker neither).
+SUDO_LIKE = ("env -i PATH=/usr/bin:/bin HOME=/root LOGNAME=root USER=root SHELL=/bin/sh "
+             "setsid sleep 303 & ")
+
+
+async def left_running(since: int, limit: float = 2.0) -> list[int]:
+    """As processes.left_running, polling without blocking the event loop."""
+    left = started_since(since)
+    for _ in range(int(limit / 0.02)):
+        if not left:
+            break
+        await asyncio.sleep(0.02)
+        left = started_since(since)
+    return left
+
+
+@pytest.mark.parametrize("plugin", [REVIEWED, SUDO_LIKE], ids=["env-i-setsid", "sudo-env-reset"])
+@pytest.mark.parametrize("ending", ["exit 2", "sleep 60"], ids=["exits", "times-out"])
+@pytest.mark.fault("command plugin whose descendants drop the environment (`env -i`, sudo's "
+                   "env_reset) and leave its session: `env -i setsid sleep 303 & env -i bash -c "
+                   "'setsid sleep 304 &'`, then exits or times out",
+                   "killed and reaped when the run ends, as orphans the agent adopted while it "
+                   "ran; no process of the run survives the probe")
+async def test_descendants_without_the_marker_do_not_survive_the_probe(
+    prober: Prober, script: Script, strays: list[int], plugin: str, ending: str,
+) -> None:
+    since = boot_ticks()
+    result = await run(prober, script(plugin + ending), timeout=1.0)
+    left = await left_running(since)
+    strays.extend(left)
+    assert result.reason == ("exit 2" if ending == "exit 2" else "timeout after 1s")
+    assert left == []
+
+
+@pytest.mark.fault("two plugins at once: one's helper drops its environment and must live "
+                   "until its own plugin ends, while the other plugin ends first",
+                   "the helper is left while any run going at its birth still runs, then "
+                   "killed at the end of the last of them; none survives the probes")
+async def test_a_helper_without_the_marker_lives_until_every_run_it_may_be_of_ends(
+    prober: Prober, script: Script, strays: list[int],
+) -> None:
+    since = boot_ticks()
+    longer = script("env -i setsid sleep 303 & helper=$!\nsleep 1\n"
+                    "if kill -0 $helper; then echo 'OK - helper alive'; exit 0; fi\n"
+                    "echo 'CRITICAL - helper gone'; exit 2")
+    shorter = script("sleep 0.3; env -i setsid sleep 304 & exit 0")
+    results = await asyncio.gather(run(prober, longer, timeout=5), run(prober, shorter))
+    left = await left_running(since)
+    strays.extend(left)
+    assert [r.reason for r in results] == ["exit 0: OK - helper alive", "exit 0"]
+    assert left == []
 
 
 @pytest.mark.parametrize(

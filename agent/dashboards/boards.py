@@ -1,283 +1,33 @@
-"""Grafana dashboards for the agent's metrics, generated for one currency.
-
-Grafana cannot take a panel's unit from a variable, so the dashboards are built for a currency:
-`outage-agent dashboards --currency EUR -o DIR`. The JSON committed in `grafana/dashboards` is
-this module's output for GBP, and a test keeps it so. Everything here is pure: `build()` returns
-the dashboards as dicts and `render()` the exact text written.
-
-Every query filters on `site=~"$site"` (Prometheus target labels carry the site, see
-deploy/prometheus/prometheus.yml) and reaches Prometheus through the `$datasource` variable, so
-no datasource UID is written down. Calendar figures come from the agent's ledger-backed
-`outage_cost_current_day/month` gauges, not from `increase()` over a rolling range.
-
-The organisation dashboard is the exception: it reads only the quorum recording rules of
-deploy/prometheus/quorum.yml (series without a `site` label), never the agents' own series,
-so three sites that see one outage never bill it three times.
-"""
+"""The dashboards, panel by panel: the overview (what outages cost now, and where), one system
+in depth, and the organisation's (systems down at a quorum of sites, costed once)."""
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from agent.dashboards.panels import (
+    TIME_UNIT,
+    Json,
+    bargauge,
+    dashboard,
+    grid,
+    heatmap,
+    money_unit,
+    query_variable,
+    stat,
+    state_mappings,
+    state_timeline,
+    table,
+    target,
+    thresholds,
+    timeseries,
+    variables,
+)
+from agent.dashboards.queries import availability, cost_in_range, down_now, state_code
 
-Json = dict[str, Any]
-
-# Currency units Grafana has had built in for years; any other code gets a plain suffix unit.
-GRAFANA_CURRENCIES = frozenset({
-    "USD", "GBP", "EUR", "JPY", "RUB", "UAH", "BRL", "DKK", "ISK", "NOK", "SEK", "CZK", "CHF",
-    "PLN", "ZAR", "INR", "KRW", "IDR", "PHP",
-})
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 OVERVIEW_UID = "outage-cost-overview"
 DETAIL_UID = "outage-system-detail"
 ORGANISATION_UID = "outage-cost-organisation"
-TAGS = ["outage-cost"]
-# State timeline codes: a higher code is worse, so `max` across sites shows the worst state.
-STATE_CODES = {"unknown": 0, "up": 1, "maintenance": 2, "degraded": 3, "down": 4}
-STATE_COLOURS = {"unknown": "text", "up": "green", "maintenance": "blue",
-                 "degraded": "orange", "down": "red"}
-TIME_UNIT = "dtdurations"
 # outage:system_down:quorum is 0 or 1: the organisation's verdict on a system.
 QUORUM_CODES = {"up": 0, "down": 1}
-
-
-def money_unit(currency: str) -> str:
-    """Given an ISO 4217 code, return Grafana's unit for it; raise ValueError if it is not one."""
-    code = currency.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValueError(f"not an ISO 4217 currency code: {currency!r}")
-    return f"currency{code}" if code in GRAFANA_CURRENCIES else f"suffix: {code}"
-
-
-# --- PromQL --------------------------------------------------------------------------------
-
-
-def state_code(sel: str) -> str:
-    """The current state of each system as one number (STATE_CODES), worst across sites."""
-    terms = " or ".join(f'(outage_system_state{{{sel}, state="{name}"}} == 1) * {code}'
-                        for name, code in STATE_CODES.items())
-    return f"max by (system) ({terms})"
-
-
-def down_now(sel: str) -> str:
-    """Systems confirmed down now, by system: for `... and on (system) (down_now)`."""
-    return f"min by (system) (outage_system_up{{{sel}}}) == 0"
-
-
-def cost_in_range(sel: str, by: str = "system") -> str:
-    """Cost accrued since the start of the dashboard's range, at every step of a range query.
-
-    `@ start()` is the counter at the range's start; a system with no sample then counts from 0.
-    """
-    agg = f"sum by ({by})" if by else "sum"
-    now = f"{agg} (outage_cost_total{{{sel}}})"
-    return f"{now} - ({agg} (outage_cost_total{{{sel}}} @ start()) or {now} * 0)"
-
-
-def availability(sel: str, by: str = "system") -> str:
-    """24x7 availability over the range: 1 - confirmed down time / the range."""
-    agg = f"avg by ({by})" if by else "avg"
-    return (f"clamp_min(1 - {agg} (increase(outage_downtime_seconds_total{{{sel}}}[$__range]))"
-            f" / $__range_s, 0)")
-
-
-# --- panels --------------------------------------------------------------------------------
-
-
-def target(expr: str, ref: str = "A", legend: str = "", instant: bool = False,
-           fmt: str = "time_series") -> Json:
-    return {"datasource": DATASOURCE, "refId": ref, "expr": expr, "legendFormat": legend,
-            "instant": instant, "range": not instant, "format": fmt}
-
-
-def panel(kind: str, title: str, description: str, targets: list[Json], unit: str,
-          options: Json | None = None, defaults: Json | None = None,
-          overrides: list[Json] | None = None, **extra: Any) -> Json:
-    """Given a panel's parts, return it (id and gridPos are set by `grid`)."""
-    return {
-        "type": kind, "title": title, "description": description, "datasource": DATASOURCE,
-        "fieldConfig": {"defaults": {"unit": unit, **(defaults or {})},
-                        "overrides": overrides or []},
-        "options": options or {}, "targets": targets, **extra,
-    }
-
-
-def thresholds(*steps: tuple[float | None, str]) -> Json:
-    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
-
-
-def stat(title: str, description: str, expr: str, unit: str, *, legend: str = "",
-         decimals: int | None = 0, colour: Json | None = None, mappings: list[Json] | None = None,
-         text_mode: str = "value", no_value: str | None = None) -> Json:
-    defaults: Json = {"color": {"mode": "thresholds"},
-                      "thresholds": colour or thresholds((None, "green"), (0.01, "red"))}
-    if decimals is not None:
-        defaults["decimals"] = decimals
-    if mappings:
-        defaults["mappings"] = mappings
-    if no_value:
-        defaults["noValue"] = no_value
-    options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-               "colorMode": "value", "graphMode": "none", "justifyMode": "auto",
-               "orientation": "auto", "textMode": text_mode}
-    return panel("stat", title, description, [target(expr, legend=legend, instant=True)], unit,
-                 options, defaults)
-
-
-def timeseries(title: str, description: str, targets: list[Json], unit: str, *,
-               stack: bool = False, steps: bool = False, decimals: int | None = None,
-               bounds: tuple[float, float] | None = None) -> Json:
-    custom: Json = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 60 if stack else 10,
-                    "showPoints": "never", "spanNulls": False,
-                    "lineInterpolation": "stepAfter" if steps else "linear",
-                    "stacking": {"mode": "normal" if stack else "none", "group": "A"}}
-    defaults: Json = {"custom": custom, "color": {"mode": "palette-classic"}}
-    if decimals is not None:
-        defaults["decimals"] = decimals
-    if bounds is not None:
-        defaults["min"], defaults["max"] = bounds
-    options = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-               "tooltip": {"mode": "multi", "sort": "desc"}}
-    return panel("timeseries", title, description, targets, unit, options, defaults)
-
-
-def bargauge(title: str, description: str, expr: str, unit: str, *, decimals: int = 0,
-             colour: Json | None = None, bounds: tuple[float, float] | None = None,
-             descending: bool = True) -> Json:
-    """One bar per system from an instant table query, sorted by value."""
-    defaults: Json = {"decimals": decimals, "color": {"mode": "thresholds"},
-                      "thresholds": colour or thresholds((None, "green"), (0.01, "red"))}
-    if bounds is not None:
-        defaults["min"], defaults["max"] = bounds
-    options = {"displayMode": "gradient", "orientation": "horizontal", "showUnfilled": True,
-               "valueMode": "color", "minVizHeight": 10, "minVizWidth": 0,
-               "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True}}
-    return panel("bargauge", title, description,
-                 [target(expr, legend="{{system}}", instant=True, fmt="table")], unit, options,
-                 defaults, transformations=[
-                     {"id": "organize", "options": {"excludeByName": {"Time": True}}},
-                     {"id": "sortBy", "options": {"sort": [{"field": "Value",
-                                                            "desc": descending}]}},
-                 ])
-
-
-def state_mappings(codes: dict[str, int] | None = None) -> list[Json]:
-    """Value mappings from a state's code to its name and colour (STATE_CODES by default)."""
-    return [{"type": "value", "options": {
-        str(code): {"text": name, "color": STATE_COLOURS[name], "index": code}
-        for name, code in (codes or STATE_CODES).items()}}]
-
-
-def state_timeline(title: str, description: str, expr: str,
-                   mappings: list[Json] | None = None) -> Json:
-    defaults = {"color": {"mode": "thresholds"}, "mappings": mappings or state_mappings(),
-                "thresholds": thresholds((None, "text")),
-                "custom": {"fillOpacity": 80, "lineWidth": 0}}
-    options = {"mergeValues": True, "showValue": "never", "alignValue": "left", "rowHeight": 0.8,
-               "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-               "tooltip": {"mode": "single", "sort": "none"}}
-    return panel("state-timeline", title, description, [target(expr, legend="{{system}}")],
-                 "none", options, defaults)
-
-
-def column(name: str, unit: str, decimals: int = 0, hidden: bool = False) -> list[Json]:
-    props: list[Json] = [{"id": "displayName", "value": name}, {"id": "unit", "value": unit},
-                         {"id": "decimals", "value": decimals}]
-    if hidden:
-        props.append({"id": "custom.hidden", "value": True})
-    return props
-
-
-def table(title: str, description: str, columns: list[tuple[str, str, str, str]],
-          links: list[Json], mappings: dict[str, list[Json]] | None = None) -> Json:
-    """Given (refId, expr, column name, unit) per column, one row per system (instant);
-    `mappings` gives value mappings for some columns, by refId."""
-    targets = [target(expr, ref, instant=True, fmt="table") for ref, expr, _, _ in columns]
-    overrides = [{"matcher": {"id": "byName", "options": f"Value #{ref}"},
-                  "properties": column(name, unit) + (
-                      [{"id": "mappings", "value": mappings[ref]}]
-                      if mappings and ref in mappings else [])}
-                 for ref, _, name, unit in columns if name]
-    overrides.append({"matcher": {"id": "byName", "options": "system"},
-                      "properties": [{"id": "displayName", "value": "System"},
-                                     {"id": "links", "value": links}]})
-    overrides.append({"matcher": {"id": "byName", "options": "cause"},
-                      "properties": [{"id": "displayName", "value": "Down because of"}]})
-    hidden = {"Time": True, **{f"Value #{ref}": True for ref, _, name, _ in columns if not name}}
-    return panel("table", title, description, targets, "none",
-                 {"showHeader": True, "cellHeight": "sm",
-                  "footer": {"show": False, "reducer": ["sum"], "fields": ""}},
-                 {"custom": {"align": "auto", "cellOptions": {"type": "auto"}}},
-                 overrides, transformations=[
-                     {"id": "merge", "options": {}},
-                     {"id": "organize", "options": {"excludeByName": hidden}},
-                 ])
-
-
-def heatmap(title: str, description: str, expr: str) -> Json:
-    options = {"calculate": False, "cellGap": 1, "showValue": "never",
-               "yAxis": {"unit": "s", "axisPlacement": "left", "decimals": 3},
-               "color": {"mode": "scheme", "scheme": "Oranges", "scale": "exponential",
-                         "exponent": 0.5, "steps": 64, "fill": "dark-orange", "reverse": False},
-               "filterValues": {"le": 1e-9}, "rowsFrame": {"layout": "auto"},
-               "legend": {"show": True}, "tooltip": {"show": True, "yHistogram": False}}
-    return panel("heatmap", title, description,
-                 [target(expr, legend="{{le}}", fmt="heatmap")], "short", options,
-                 {"custom": {"scaleDistribution": {"type": "linear"}}})
-
-
-def grid(rows: list[tuple[int, list[tuple[int, Json]]]]) -> list[Json]:
-    """Given rows of (height, [(width, panel)]), return the panels with ids and positions."""
-    placed: list[Json] = []
-    y = 0
-    for height, row in rows:
-        x = 0
-        for width, item in row:
-            placed.append({"id": len(placed) + 1,
-                           "gridPos": {"h": height, "w": width, "x": x, "y": y}, **item})
-            x += width
-        y += height
-    return placed
-
-
-# --- variables and dashboards ----------------------------------------------------------------
-
-
-def query_variable(name: str, label: str, query: str, multi: bool) -> Json:
-    current: Json = {"selected": True, "text": ["All"], "value": ["$__all"]} if multi else {}
-    return {"name": name, "label": label, "type": "query", "datasource": DATASOURCE,
-            "query": query, "definition": query, "refresh": 2, "sort": 1, "hide": 0,
-            "includeAll": multi, "multi": multi, "allValue": ".*" if multi else None,
-            "current": current, "options": [], "regex": ""}
-
-
-def variables(multi_system: bool) -> list[Json]:
-    return [
-        {"name": "datasource", "label": "Data source", "type": "datasource",
-         "query": "prometheus", "refresh": 1, "hide": 0, "includeAll": False, "multi": False,
-         "current": {}, "options": [], "regex": ""},
-        query_variable("site", "Site", "label_values(outage_agent_info, site)", True),
-        query_variable("system", "System",
-                       'label_values(outage_system_up{site=~"$site"}, system)', multi_system),
-    ]
-
-
-def dashboard(uid: str, title: str, description: str, panels: list[Json],
-              multi_system: bool, templating: list[Json] | None = None) -> Json:
-    return {
-        "uid": uid, "title": title, "description": description, "tags": TAGS,
-        "editable": True, "graphTooltip": 1, "refresh": "1m", "schemaVersion": 39,
-        "version": 1, "time": {"from": "now-24h", "to": "now"}, "timepicker": {},
-        "timezone": "", "fiscalYearStartMonth": 0, "liveNow": False,
-        "links": [{"type": "dashboards", "title": "Outage cost", "tags": TAGS, "asDropdown": False,
-                   "includeVars": True, "keepTime": True, "icon": "external link",
-                   "targetBlank": False, "tooltip": "", "url": ""}],
-        "templating": {"list": templating or variables(multi_system)},
-        "panels": panels,
-    }
 
 
 def detail_link() -> list[Json]:
@@ -549,32 +299,3 @@ def organisation(currency: str) -> Json:
                      "probe them, costed once, from the quorum recording rules "
                      f"(deploy/prometheus/quorum.yml). Money in {code}.", grid(rows),
                      multi_system=True, templating=templating)
-
-
-DASHBOARDS: dict[str, Callable[[str], Json]] = {
-    "outage-cost-overview.json": overview,
-    "outage-system-detail.json": system_detail,
-    "outage-cost-organisation.json": organisation,
-}
-
-
-def build(currency: str = "GBP") -> dict[str, Json]:
-    """Given a currency code, return file name -> dashboard; raise ValueError for a bad code."""
-    money_unit(currency)
-    return {name: make(currency) for name, make in DASHBOARDS.items()}
-
-
-def render(board: Json) -> str:
-    return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
-
-
-def write(directory: Path, currency: str = "GBP") -> list[Path]:
-    """Write every dashboard for `currency` into `directory` (created if missing)."""
-    boards = build(currency)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, board in boards.items():
-        path = directory / name
-        path.write_text(render(board), encoding="utf-8")
-        written.append(path)
-    return written
