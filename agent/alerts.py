@@ -111,6 +111,22 @@ CONDITIONS: dict[str, Conditions] = {
 }
 
 
+def incident_figure(view: SystemView | None, since: float) -> float | None:
+    """Given a system's view and when a state alert about it was first seen, return what
+    the incident open then has cost, as far as the books have got: the sum of its windows, as
+    a report costs them, and restored from the ledger after a restart. It is the open
+    incident, or the last to end; None if neither was open at `since` (an alert on unknown
+    or maintenance alone), or without a view (the system is no longer configured)."""
+    if view is None:
+        return None
+    if view.incident_start is not None and view.incident_start <= since:
+        return view.incident_cost
+    start = view.ended_incident_start
+    if start is not None and start <= since < view.ended_incident_at:
+        return view.ended_incident_cost
+    return None
+
+
 class Alerting:
     def __init__(self, rules: tuple[AlertRule, ...], currency: str, url: str = "") -> None:
         self.rules = {rule.name: rule for rule in rules}
@@ -122,6 +138,13 @@ class Alerting:
     def restore(self, states: list[AlertState]) -> None:
         """Resume what was pending or firing before a restart (nothing is re-sent)."""
         self.states = {(s.rule, s.key): s for s in states if s.rule in self.rules}
+
+    def take_over(self, old: Alerting) -> None:
+        """After a reload, go on from `old` for the rules that still exist, with the last
+        condition seen of each: a system the reload removed has no view left, and its
+        resolved message says what its incident had cost at the last evaluation."""
+        self.restore(list(old.states.values()))
+        self._last = {ident: c for ident, c in old._last.items() if ident in self.states}
 
     def firing(self) -> dict[str, int]:
         counts = dict.fromkeys(self.rules, 0)
@@ -200,11 +223,15 @@ class Alerting:
     def _resolved(self, rule: AlertRule, state: AlertState, last: Condition | None,
                   now: SystemView | None, at: float) -> Message:
         if rule.kind == "state" and state.system:
-            cost = last.view.incident_cost if last and last.view else 0.0
+            cost = incident_figure(now, state.since)
+            if now is None and last is not None and last.view is not None:  # removed by a reload
+                cost = last.view.incident_cost
             current = now.state.value if now else State.UNKNOWN.value
-            title = (f"{state.system} is {current.upper()} again after "
-                     f"{duration(at - state.since)}; the outage cost {money(cost, self.currency)}")
+            title = f"{state.system} is {current.upper()} again after {duration(at - state.since)}"
+            if cost is not None:
+                title += f"; the outage cost {money(cost, self.currency)}"
             return Message(rule.name, "resolved", title, at, self.currency, system=state.system,
-                           state=current, since=state.since, accrued_cost=cost, url=self.url)
+                           state=current, since=state.since, accrued_cost=cost or 0.0,
+                           url=self.url)
         title = f"Burn rate back below {state.key.lstrip('>=')} {self.currency} per hour"
         return Message(rule.name, "resolved", title, at, self.currency, url=self.url)

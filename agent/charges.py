@@ -175,8 +175,12 @@ class Charges:
             return
         live.totals.add(amounts)
         self.days.add(live, day, amounts)
-        if live.incident_start is not None and window.incident_start == live.incident_start:
+        if window.incident_start is None:
+            return
+        if window.incident_start == live.incident_start:
             live.incident_cost += amounts.cost
+        elif window.incident_start == live.ended_start:  # its tail, credited after its end
+            live.ended_cost += amounts.cost
 
     # --- the present --------------------------------------------------------------------------
 

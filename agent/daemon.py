@@ -208,7 +208,7 @@ class Agent:
             batch = adoption.batch
             old, self.engine, self.config = self.engine, engine, config
             alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
-            alerting.restore(list(self.alerting.states.values()))
+            alerting.take_over(self.alerting)
             self.alerting = alerting
             self._basis_since = now
         if self.probing is not None and (

@@ -241,7 +241,7 @@ class Engine:
         if live.window is not None:
             boundary = max(boundary, live.window.start)
             self.charges.close(live, boundary)
-        track_incident(live, state, boundary)
+        track_incident(live, state, boundary, at)
         live.state, live.cause, live.grace = state, cause, None
         if old is State.DOWN and state is not State.DOWN:
             for name in self.charges.behind(live.system.name):

@@ -50,8 +50,14 @@ class Live:
     held: bool = False  # a confirmed outage waits for a dependency's verdict
     last_result: ProbeResult | None = None
     last_probe_at: float | None = None
-    incident_start: float | None = None
+    incident_start: float | None = None  # the open incident's start; None while there is none
     incident_cost: float = 0.0
+    # The last incident to end: its start, when the agent knew it had ended (its end may be
+    # dated back before then), and what its windows cost. Their money is credited up to the
+    # horizon, so some may land after the end; a "resolved" message reports the whole.
+    ended_start: float | None = None
+    ended_at: float = 0.0
+    ended_cost: float = 0.0
     in_maintenance: bool = False
     recoveries: list[float] = field(default_factory=list)  # starts of runs towards recovery
     maintenance_end: float | None = None

@@ -12,6 +12,7 @@ from agent.live import Live, OpenWindow, closed_after_gap
 from agent.model import State
 from agent.records import Amounts, Batch, DayRecord, GroupDayRecord, WindowRecord
 from agent.state import DEGRADED, DOWN
+from agent.verdicts import end_incident
 
 if TYPE_CHECKING:
     from agent.engine import Engine
@@ -38,7 +39,8 @@ def restore(
 ) -> Batch:
     """Resume from the ledger after a restart: counters continue from its totals, open
     windows continue if the agent was away at most `max_unobserved_gap`; a longer absence
-    closes them at the last observation and records the gap as unknown.
+    closes them at the last observation (each system's last ended incident, which a
+    "resolved" message reports) and records the gap as unknown.
 
     `not_before` is the ledger's latest record. A wall clock behind it (a boot before NTP, a
     VM snapshot restored) is never resumed across: the windows close at their last
@@ -70,6 +72,9 @@ def restore(
             resumed.append((live, record))
         else:
             batch.windows.extend(closed_after_gap(record, last_seen, at, live is not None))
+            if live is not None and record.state in ("down", "degraded"):  # ended meanwhile
+                live.ended_start, live.ended_at, live.ended_cost = (record.start, at,
+                                                                    record.amounts.cost)
     engine.charges.restart(min([engine.floor, *(r.accounted_until for _, r in resumed)]))
     for live, record in resumed:
         assert live.window is not None
@@ -100,8 +105,9 @@ def adopt(new: Engine, old: Engine, at: float) -> Adoption:
     from `at` at the earliest); the new cost basis holds from `at`. A system whose probe is
     unchanged keeps everything (health, open window, incident, counters), with its new
     settings and cost from `at`; one whose probe changed, or that was removed, has its
-    window closed at `at`, and a changed one starts afresh but keeps its counters, so
-    nothing exported ever goes down. Ad-hoc maintenance carries over.
+    window closed at `at`, and a changed one starts afresh but keeps its counters (and the
+    incident that ended with its window), so nothing exported ever goes down. Ad-hoc
+    maintenance carries over.
     """
     batch = old.account(at)
     old.charges.accounts.advance(at, None)
@@ -109,7 +115,7 @@ def adopt(new: Engine, old: Engine, at: float) -> Adoption:
     old.charges.accounts.advance(at, None)
     old.charges.accounts.settle_all()
     old.flush(batch)
-    _carry_counters(new, old, kept)
+    _carry_counters(new, old, kept, at)
     new.charges.restart(at)
     for live in kept:
         new.lives[live.system.name] = live
@@ -153,9 +159,10 @@ def _keep(new: Engine, old: Engine, at: float) -> tuple[list[Live], list[str]]:
     return kept, changed
 
 
-def _carry_counters(new: Engine, old: Engine, kept: list[Live]) -> None:
-    """Counters of systems that start afresh, and of the groups, go on from the old engine's;
-    a removed system's are kept in case it comes back."""
+def _carry_counters(new: Engine, old: Engine, kept: list[Live], at: float) -> None:
+    """Counters of systems that start afresh, and of the groups, go on from the old engine's
+    (with a re-created system's incident, ended at `at`); a removed system's are kept in case
+    it comes back."""
     kept_names = {live.system.name for live in kept}
     new.retired = dict(old.retired)
     for name, live in old.lives.items():
@@ -164,4 +171,10 @@ def _carry_counters(new: Engine, old: Engine, kept: list[Live]) -> None:
     for name, live in new.lives.items():
         if name in new.retired and name not in kept_names:
             live.totals, live.incidents, live.days = new.retired.pop(name)
+            gone = old.lives.get(name)
+            if gone is not None:  # re-created: its incident ended with its window, at the reload
+                if gone.incident_start is not None:
+                    end_incident(gone, at)
+                live.ended_start, live.ended_at, live.ended_cost = (
+                    gone.ended_start, gone.ended_at, gone.ended_cost)
     new.days.carry(old.days)

@@ -73,13 +73,23 @@ def situation(live: Live, lives: Mapping[str, Live], canaries: Sequence[Live]) -
     return Situation(maintenance=live.in_maintenance, blind=blind, root_cause=root,
                    planned_cause=planned)
 
-def track_incident(live: Live, state: State, boundary: float) -> None:
-    """An incident begins with the first down or degraded state and ends with any other."""
+def track_incident(live: Live, state: State, boundary: float, at: float) -> None:
+    """An incident begins with the first down or degraded state and ends with any other
+    (decided at `at`); the one that ended goes on collecting what its windows are still
+    credited."""
     if state in (State.DOWN, State.DEGRADED):
         if live.incident_start is None:
             live.incident_start, live.incident_cost = boundary, 0.0
-    else:
-        live.incident_start, live.incident_cost = None, 0.0
+    elif live.incident_start is not None:
+        end_incident(live, at)
+
+
+def end_incident(live: Live, at: float) -> None:
+    """The open incident has ended, as the agent knows at `at`."""
+    live.ended_start, live.ended_at, live.ended_cost = (live.incident_start, at,
+                                                        live.incident_cost)
+    live.incident_start, live.incident_cost = None, 0.0
+
 
 def planned_behind(live: Live, lives: Iterable[Live]) -> list[Live]:
     """The system and every system in maintenance because of its planned work."""

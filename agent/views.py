@@ -31,6 +31,9 @@ class SystemView:
     last_result: ProbeResult | None
     last_probe_at: float | None
     as_of: float
+    ended_incident_start: float | None = None  # the last incident to end (agent.live.Live)
+    ended_incident_at: float = 0.0
+    ended_incident_cost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def system_view(live: Live, charges: Charges, days: DayBook, at: float,
         incident_start=live.incident_start, incident_cost=live.incident_cost,
         window=window_record(live.window, charges.horizon, at) if live.window else None,
         last_result=live.last_result, last_probe_at=live.last_probe_at, as_of=at,
+        ended_incident_start=live.ended_start, ended_incident_at=live.ended_at,
+        ended_incident_cost=live.ended_cost,
     )
 
 

@@ -8,6 +8,8 @@ import subprocess
 import pytest
 from realparts import AgentProcess, HttpTarget, Receiver, get_json, wait_for
 
+from agent.ledger import Ledger
+
 CONFIG = """\
 agent:
   ledger: ledger.db
@@ -64,12 +66,22 @@ def test_alerts_fire_remind_survive_a_restart_and_resolve(setup):
     wait_for("the ack to be applied", lambda: agent.log.read_text().count("acknowledged by"))
     agent.kill(signal.SIGKILL)
     before = len(receiver.requests)
+    target.up()  # back while the agent is away...
+    # ...and its recovery confirmed before the restarted agent evaluates the alert at all
+    path.write_text(path.read_text().replace("evaluation_interval: 500ms",
+                                             "evaluation_interval: 3s"))
     agent.start()
-    target.up()
     wait_for("the resolution", lambda: ("down", "resolved") in sent(receiver))
     after = sent(receiver)[before:]
     assert ("down", "firing") not in after and ("costly", "firing") not in after  # not re-sent
     assert ("down", "reminder") not in after  # acknowledged before the restart
+    # what the incident cost (not £0.00, nor only what was seen since the restart): the
+    # ledger's windows of it, to the penny
+    resolved = receiver.json(sent(receiver).index(("down", "resolved")))
+    ledger = Ledger(path.parent / "ledger.db")
+    windows = ledger.windows(0.0, 4e9, "intranet", ("down",))
+    ledger.dispose()
+    assert resolved["accrued_cost"] == round(sum(w.record.amounts.cost for w in windows), 2) > 0
     metrics = agent.metrics()
     assert metrics['outage_notifications_total{notifier="hook",result="sent"}'] >= 1
     assert metrics['outage_alerts_firing{alert="down"}'] == 0

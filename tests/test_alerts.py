@@ -1,33 +1,64 @@
-"""Alert rules walked through with the engine and an injected clock."""
+"""Alert rules walked through with the engine and an injected clock; a restart through a
+real ledger file."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
-from helpers import DOWN, HOURLY, UP, config, system
+from helpers import DOWN, HOURLY, SLOW, UP, config, system
 
 from agent.alerts import Alerting, Facts
 from agent.engine import Engine
-from agent.model import AlertRule
+from agent.ledger import Ledger
+from agent.model import AlertRule, Config, ProbeResult, Status, TcpProbe
+from agent.records import Batch
+from agent.report import build_report
+from agent.resume import read_recorded, resume
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp()
+AGENT_FAULT = ProbeResult(Status.UNKNOWN, 0.0, "the agent's own fault: Too many open files")
+URL = "https://status.example.gov.uk/"
 
 
 class Walk:
-    """An engine and its alert rules, evaluated at chosen times."""
+    """An engine and its alert rules, evaluated at chosen times; `batches` holds what the
+    daemon would commit."""
 
-    def __init__(self, *rules: AlertRule, systems=None) -> None:
-        self.engine = Engine(config(*(systems or [system("email"), system("web")])), T0)
-        self.alerting = Alerting(rules, "GBP", "https://status.example.gov.uk/")
+    def __init__(self, *rules: AlertRule, systems=None, cfg: Config | None = None,
+                 start: float = T0) -> None:
+        self.rules = rules
+        self.engine = Engine(cfg or config(*(systems or [system("email"), system("web")])),
+                             start)
+        self.alerting = Alerting(rules, "GBP", URL)
+        self.batches: list[Batch] = []
 
     def probe(self, name: str, result, at: float) -> None:
-        self.engine.observe(name, result, at)
+        self.batches.append(self.engine.observe(name, result, at))
 
     def evaluate(self, at: float):
-        self.engine.account(at)
-        return self.alerting.evaluate(
+        self.batches.append(self.engine.account(at))
+        outcome = self.alerting.evaluate(
             Facts(at, self.engine.view(at), self.engine.period_costs(at)))
+        self.batches.append(Batch(alerts=list(outcome.changed),
+                                  alerts_cleared=list(outcome.cleared)))
+        return outcome
+
+    def reload(self, cfg: Config, at: float, *rules: AlertRule) -> None:
+        """A SIGHUP at `at`, as agent.daemon.Agent.reload applies it: a new engine and new
+        alert rules take over from the old."""
+        engine = Engine(cfg, at)
+        self.batches.append(engine.adopt(self.engine, at).batch)
+        self.rules = rules or self.rules
+        alerting = Alerting(self.rules, "GBP", URL)
+        alerting.take_over(self.alerting)
+        self.engine, self.alerting = engine, alerting
+
+    def commit(self, ledger: Ledger) -> None:
+        for batch in filter(None, self.batches):
+            ledger.submit(batch).result(timeout=10)
+        self.batches.clear()
 
     def take_down(self, name: str, at: float) -> None:
         for k, result in enumerate([UP, DOWN, DOWN, DOWN]):
@@ -123,6 +154,126 @@ def test_cost_rate_fires_above_the_threshold_and_resolves_below():
     walk.probe("web", UP, T0 + 70)
     walk.probe("web", UP, T0 + 75)
     assert statuses(walk.evaluate(T0 + 80)) == [("burn", "resolved")]
+
+
+# --- what a resolved message says an incident cost, across reloads and restarts ------------
+# By hand: 2,000 people at £25,000 / 1,924 h lose £25,987.53 an hour while email is down.
+AN_HOUR = "£25,987.53"
+HALF_AN_HOUR = "£12,993.76"
+
+
+def resolved_message(outcome):
+    [(_, message)] = outcome.notifications
+    assert message.status == "resolved"
+    return message
+
+
+@pytest.mark.fault("SIGHUP re-creates the alert rules while a state alert fires",
+                   "the resolved message says what the whole incident cost, not £0.00",
+                   area="Alerting")
+def test_a_resolved_message_after_a_reload_says_what_the_whole_incident_cost():
+    walk = Walk(AlertRule("down", "state", ("ops",), repeat=3600))
+    walk.take_down("email", T0)  # down from T0 + 5
+    assert statuses(walk.evaluate(T0 + 20)) == [("down", "firing")]
+    walk.reload(config(system("email"), system("web")), T0 + 1800,
+                AlertRule("down", "state", ("ops",), repeat=600))
+    walk.probe("email", UP, T0 + 3605)
+    walk.probe("email", UP, T0 + 3610)
+    message = resolved_message(walk.evaluate(T0 + 3615))  # the first since the reload
+    assert round(message.accrued_cost, 2) == 25987.53  # an hour: T0 + 5 to T0 + 3605
+    assert message.title == f"email is UP again after 59m 55s; the outage cost {AN_HOUR}"
+
+
+def test_a_resolved_message_after_a_reload_repointed_the_system_says_what_it_cost():
+    walk = Walk(AlertRule("down", "state", ("ops",)))
+    walk.take_down("email", T0)
+    assert statuses(walk.evaluate(T0 + 20)) == [("down", "firing")]
+    check = dataclasses.replace(system("email").check, spec=TcpProbe(target="127.0.0.1:10"))
+    walk.reload(config(system("email", check=check), system("web")), T0 + 1805)
+    message = resolved_message(walk.evaluate(T0 + 1810))  # unknown until probed again
+    # its window closed at the reload: half an hour, T0 + 5 to T0 + 1805
+    assert round(message.accrued_cost, 2) == 12993.76
+    assert message.title == f"email is UNKNOWN again after 29m 50s; the outage cost {HALF_AN_HOUR}"
+
+
+def test_a_resolved_message_for_a_system_a_reload_removed_says_what_it_had_cost():
+    walk = Walk(AlertRule("down", "state", ("ops",)))
+    walk.take_down("email", T0)
+    assert statuses(walk.evaluate(T0 + 20)) == [("down", "firing")]
+    walk.evaluate(T0 + 1805)  # the last evaluation, just before the reload
+    walk.reload(config(system("web")), T0 + 1805)
+    message = resolved_message(walk.evaluate(T0 + 1810))
+    assert round(message.accrued_cost, 2) == 12993.76
+    assert message.title.endswith(f"the outage cost {HALF_AN_HOUR}")
+
+
+@pytest.mark.fault("The agent is killed while a state alert fires, and restarted before the "
+                   "outage ends, or after longer than max_unobserved_gap",
+                   "the resolved message says what the whole incident cost, as the report of "
+                   "its windows does, not £0.00", area="Alerting")
+@pytest.mark.parametrize(("restart", "probes", "resolved_at", "cost"), [
+    pytest.param(T0 + 1900, [(DOWN, T0 + 1900), (UP, T0 + 3605), (UP, T0 + 3610)], T0 + 3615,
+                 25987.53, id="an hour: still failing after the restart, up at T0 + 3605"),
+    pytest.param(T0 + 2400, [], T0 + 2415, 12993.76,
+                 id="half an hour: away too long, the window closes where it was last seen"),
+])
+def test_a_resolved_message_after_a_restart_says_what_the_report_says_it_cost(
+        tmp_path, restart, probes, resolved_at, cost):
+    cfg = config(system("email"), ledger=tmp_path / "ledger.db")
+    rule = AlertRule("down", "state", ("ops",))
+    ledger = Ledger(cfg.agent.ledger, "shire-hall")
+    ledger.open()
+    walk = Walk(rule, cfg=cfg)
+    walk.take_down("email", T0)
+    assert statuses(walk.evaluate(T0 + 20)) == [("down", "firing")]
+    walk.evaluate(T0 + 1805)  # last seen failing
+    walk.commit(ledger)
+    ledger.close()  # killed, then restarted as agent.daemon.Agent.start does it
+    ledger.dispose()
+    ledger = Ledger(cfg.agent.ledger, "shire-hall")
+    ledger.open()
+    again = Walk(rule, cfg=cfg, start=restart)
+    recorded = read_recorded(ledger, ["email"], again.engine.days.first_day_kept(restart),
+                             restart)
+    again.batches.append(resume(again.engine, recorded, {"email"}, cfg, restart, "ledger"))
+    again.alerting.restore(ledger.alert_states())
+    for result, at in probes:
+        again.probe("email", result, at)
+    message = resolved_message(again.evaluate(resolved_at))  # the first since the restart
+    assert round(message.accrued_cost, 2) == cost
+    assert message.title.endswith(f"the outage cost £{cost:,.2f}")
+    again.commit(ledger)
+    report = build_report(ledger.report_windows(T0, T0 + 7200), cfg, T0, T0 + 7200, T0 + 7200)
+    [incident] = [s.most_expensive for s in report.systems]
+    assert round(incident.cost, 2) == round(message.accrued_cost, 2)
+    ledger.close()
+    ledger.dispose()
+
+
+def test_a_resolved_message_while_the_incident_goes_on_says_what_it_has_cost_so_far():
+    walk = Walk(AlertRule("down", "state", ("ops",)),
+                systems=[system("email", degraded_impact=0.5)])
+    walk.take_down("email", T0)
+    assert statuses(walk.evaluate(T0 + 20)) == [("down", "firing")]
+    for k in range(3):  # slow from T0 + 1805: degraded, the same incident
+        walk.probe("email", SLOW, T0 + 1805 + 5 * k)
+    message = resolved_message(walk.evaluate(T0 + 1820))
+    # by hand: down for half an hour, then degraded (half its users' time) for 15 s:
+    # 2,000 x 25,000 / 1,924 x (1,800 + 0.5 x 15) / 3,600
+    assert round(message.accrued_cost, 2) == 13047.90
+    assert message.title.endswith("the outage cost £13,047.90")
+
+
+def test_a_resolved_alert_on_unknown_alone_reports_no_outage_it_did_not_cover():
+    walk = Walk(AlertRule("blind", "state", ("ops",), states=("unknown",)),
+                systems=[system("email")])
+    walk.take_down("email", T0)  # an outage from T0 + 5...
+    for k in range(3):  # ...ended when the agent could no longer probe: unknown at T0 + 30
+        walk.probe("email", AGENT_FAULT, T0 + 20 + 5 * k)
+    assert statuses(walk.evaluate(T0 + 40)) == [("blind", "firing")]
+    walk.probe("email", DOWN, T0 + 50)  # seen again: a new outage, from T0 + 50
+    message = resolved_message(walk.evaluate(T0 + 60))
+    assert (message.title, message.accrued_cost) == ("email is DOWN again after 20s", 0.0)
 
 
 def test_restored_firing_alert_is_not_sent_again():
