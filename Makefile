@@ -1,12 +1,13 @@
-# `make test` installs everything the tests need (Debian packages included) and runs them.
+# `make test` installs everything the tests need (Debian packages included), builds the docs
+# site and runs the tests.
 # `.ci/run` calls exactly this, so CI proves the README's quick start.
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := prometheus iputils-ping systemd prometheus-alertmanager chromium libatomic1 faketime postgresql prometheus-blackbox-exporter
 
-.PHONY: test deps lint unit
+.PHONY: test deps lint docs unit
 
-test: deps lint unit
+test: deps lint docs unit
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -14,11 +15,16 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[test,docs]'
 
 lint:
-	$(PYTHON) -m ruff check agent tests
+	$(PYTHON) -m ruff check agent tests tools
 	$(PYTHON) -m mypy
+
+# The documentation site: a broken link, a missing anchor or a page left out of the nav fails
+# (not --quiet: it hides the warnings --strict counts).
+docs:
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir build/site
 
 unit:
 	$(PYTHON) -m pytest -q

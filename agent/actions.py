@@ -14,6 +14,7 @@ from agent.engine import Engine
 from agent.ledger import Action, Ledger, LedgerError
 from agent.quiet import QuietLog
 from agent.records import Batch
+from agent.text import iso
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,11 @@ class ActionReader:
         return found
 
 
-def apply(actions: list[Action], alerting: Alerting, engine: Engine, now: float) -> Batch:
-    """Acknowledge alerts and plan or end ad-hoc maintenance; return what to commit."""
+def apply(actions: list[Action], alerting: Alerting, engine: Engine, now: float,
+          replay: bool = False) -> Batch:
+    """Acknowledge alerts and plan or end ad-hoc maintenance; return what to commit. At a
+    start (`replay`) every action recorded is applied again, and only the maintenance still
+    in force is logged, not the history of every period ever planned."""
     batch = Batch()
     plans = []
     for action in actions:
@@ -66,8 +70,26 @@ def apply(actions: list[Action], alerting: Alerting, engine: Engine, now: float)
         else:
             until = action.until if action.kind == "maintenance" else action.at
             plans.append((action.system, action.at, until or action.at))
-            log.info("%s: %s by %s until %s: %s", action.system, action.kind, action.who,
-                     until, action.note)
+            if not replay:
+                log.info("%s", said(action, until))
     if plans:
         batch.extend(engine.plan_maintenance(plans, now))
+    if replay:
+        _log_in_force(engine, [name for name, _, _ in plans], now)
     return batch
+
+
+def _log_in_force(engine: Engine, names: list[str], now: float) -> None:
+    """Log the ad-hoc maintenance of these systems still running or planned at `now`."""
+    for name in dict.fromkeys(names):
+        for start, end in engine.planned.adhoc(name, now):
+            log.info("%s: planned maintenance %s, until %s", name,
+                     "resumed" if start <= now else f"from {iso(start)}", iso(end))
+
+
+def said(action: Action, until: float | None) -> str:
+    """A maintenance action as the log says it, its times as the API gives times."""
+    what = (f"planned maintenance until {iso(until)}" if action.kind == "maintenance"
+            else "maintenance ended")
+    return f"{action.system}: {what}, by {action.who}" + (
+        f": {action.note}" if action.note else "")

@@ -103,7 +103,7 @@ class Agent:
         self.outbox.start()
         await self.outbox.resend()
         await self.prober.__aenter__()
-        self.probing = Probing(loop, self.probe_system, self.engine_delay,
+        self.probing = Probing(loop, self.probe_system, self._next_delay,
                                self.metrics.schedule_lag, self.metrics.missed_runs)
         for system in (*self.config.agent.canaries, *self.config.systems):
             self.probing.add(system)
@@ -116,19 +116,11 @@ class Agent:
         self.probing.start()
         if self.clock is self.steady:
             self._clock_watch = loop.create_task(
-                watch_steps(self.steady, self._stepped, self._realign))
+                watch_steps(self.steady, self.probing.stepped, self._realign))
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.clock())
         tune_garbage_collector()
         self.ready = True
-
-    def _stepped(self, step: float) -> None:
-        """APScheduler 3 plans on the wall clock, so after a step back of an hour it would
-        wait an hour: shift every job by the step instead. The books keep the steady clock,
-        and `_realign` them with the wall clock once nothing is being timed."""
-        log.warning("the wall clock stepped by %+.1fs; probes keep their rhythm", step)
-        if self.probing is not None:
-            self.probing.shift(step)
 
     async def _realign(self) -> None:
         """Realign the agent's clock with the wall clock while nothing is timed, forward, or
@@ -179,7 +171,7 @@ class Agent:
         if self._clock_watch is not None:
             self._clock_watch.cancel()
         if self.probing is not None:
-            self.probing.shutdown()
+            await self.probing.shutdown()
         async with self._lock:
             batch = self.engine.account(self.clock())
             batch.heartbeat = self.clock()
@@ -187,12 +179,10 @@ class Agent:
         await self.prober.__aexit__(None, None, None)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.outbox.stop)
-        await loop.run_in_executor(None, self.ledger.close)
-        try:
-            await loop.run_in_executor(None, self.ledger.stop_run, self.clock())
-        except LedgerError as exc:  # the next start sees a run that never said it stopped
-            log.warning("cannot mark the run as stopped: %s", exc)
-        self.ledger.dispose()
+        await loop.run_in_executor(None, self.ledger.finish, self.clock())
+
+    def _next_delay(self, name: str) -> float:
+        return self.engine.lives[name].next_delay()  # the engine a reload put in place
 
     def _watched(self) -> list[str]:
         return [name for name, live in self.engine.lives.items() if not live.canary]
@@ -206,21 +196,18 @@ class Agent:
             engine = Engine(config, now)
             adoption = engine.adopt(self.engine, now)
             batch = adoption.batch
-            old, self.engine, self.config = self.engine, engine, config
+            old, self.engine, self.config = self.config, engine, config
             alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
             alerting.take_over(self.alerting)
             self.alerting = alerting
             self._basis_since = now
-        if self.probing is not None and (
-                config.agent.evaluation_interval != old.config.agent.evaluation_interval):
+        if self.probing is not None:
             self.probing.reschedule("__checkpoint__", config.agent.evaluation_interval)
-        if config.notifiers != old.config.notifiers:
+            self.probing.replace((*adoption.changed, *adoption.replaced, *adoption.removed),
+                                 [engine.lives[name].system for name in
+                                  (*adoption.changed, *adoption.replaced, *adoption.added)])
+        if config.notifiers != old.notifiers:
             await self.outbox.replace(config.notifiers)
-        if self.probing is not None:  # a changed system may be probed on another rhythm
-            for name in (*adoption.changed, *adoption.replaced, *adoption.removed):
-                self.probing.remove(name)
-            for name in (*adoption.changed, *adoption.replaced, *adoption.added):
-                self.probing.add(engine.lives[name].system)
         await self._commit(batch)
         await self._record_basis()
         try:
@@ -236,18 +223,8 @@ class Agent:
     # --- the loop bodies --------------------------------------------------------------------
 
     async def probe_system(self, name: str) -> None:
-        """Probe one system once, count the result and commit it (`_on_executed` then plans
-        the next probe)."""
-        try:
-            await self._probe_once(name)
-        except asyncio.CancelledError:
-            if self.ready:
-                raise
-            # Stopping: the scheduler cancels the runs in flight, and APScheduler would log
-            # each as a failed job with its traceback (a minute of it, for 10,000 systems in
-            # an outage). An unfinished probe simply does not count.
-
-    async def _probe_once(self, name: str) -> None:
+        """Probe one system once, count the result and commit it (`Probing` then plans the
+        next probe, and cuts a run in flight short, quietly, at a stop)."""
         live = self.engine.lives[name]
         result = await self.prober.run(live.system.check)
         if self.config.secrets:  # a plugin or server may echo a configured secret back
@@ -260,10 +237,6 @@ class Agent:
             self.ledger.submit(batch)  # in order; a scrape waits for it before exporting
         if self.watchdog:
             self.watchdog.progress()
-
-    def engine_delay(self, name: str) -> float:
-        """Seconds from one probe of `name` to the next (shorter while confirming a state)."""
-        return self.engine.lives[name].next_delay()
 
     async def feed_watchdog(self) -> bool:
         """Ping systemd's watchdog if probes are completing (run by the probes' scheduler, so
@@ -301,7 +274,8 @@ class Agent:
         loop = asyncio.get_running_loop()
         self.alerting.restore(await loop.run_in_executor(None, self.ledger.alert_states))
         planned = [a for a in await self.actions.everything() if a.kind != "ack"]
-        await self._commit(actions.apply(planned, self.alerting, self.engine, self.clock()))
+        await self._commit(actions.apply(planned, self.alerting, self.engine, self.clock(),
+                                         replay=True))
 
     async def snapshot(self) -> Scrape:
         """Bring the books to now and wait until they are safe; what a scrape shows. Held in

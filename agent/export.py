@@ -4,10 +4,11 @@ keep their own records (a data warehouse, a spreadsheet for the auditors)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.ledger import Ledger, StoredWindow
@@ -69,10 +70,24 @@ def window_export(stored: StoredWindow, now: float) -> dict[str, Any]:
     }
 
 
+AUDIT_FIELDS = ("window_id", "system", "at", "who", "field", "before", "after")
+# An export's CSV columns: window_export's keys (DictWriter refuses a row with any other),
+# written as the header even when there are no rows.
+CSV_FIELDS = {
+    "windows": (
+        "id", "system", "state", "cause", "start", "end", "duration_seconds", "cost",
+        "staff_cost", "direct_cost", "recorded_cost", "downtime_seconds", "uncertainty_seconds",
+        "source", "reason", "voided_reason", "note", "ticket", "corrected_cause",
+        "last_good_before_start", "last_bad_before_end", "degraded_seconds",
+        "hourly_cost_per_user", "users_at_start", "users_share", "impact",
+        "direct_cost_per_hour"),
+    "audit": AUDIT_FIELDS,
+}
+
+
 def audit_json(entry: AuditEntry) -> dict[str, Any]:
-    return {"window_id": entry.window_id, "system": entry.system, "at": iso(entry.at),
-            "who": entry.who, "field": entry.field, "before": entry.before,
-            "after": entry.after}
+    values = {**dataclasses.asdict(entry), "at": iso(entry.at)}
+    return {name: values[name] for name in AUDIT_FIELDS}
 
 
 def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> str:
@@ -87,15 +102,16 @@ def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> s
         data["audit"] = [audit_json(entry) for entry in ledger.audit_trail()]
     if fmt == "json":
         return json.dumps(data if what == "all" else data[what], indent=1, ensure_ascii=False)
-    return _csv(data[what])
+    return _csv(data[what], CSV_FIELDS[what])
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV, as the report's CSV: free text neutralised (`=HYPERLINK(...)` is shown
-    by a spreadsheet, not run) and rows ending CRLF, so a field with a line break is quoted."""
+def _csv(rows: list[dict[str, Any]], fields: Sequence[str]) -> str:
+    """Rows as CSV under a header of `fields` (written for no rows too, so an empty trail
+    still says what its columns are), as the report's CSV: free text neutralised
+    (`=HYPERLINK(...)` is shown by a spreadsheet, not run) and rows ending CRLF, so a field
+    with a line break is quoted."""
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator=LINE_END)
-        writer.writeheader()
-        writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
+    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator=LINE_END)
+    writer.writeheader()
+    writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()

@@ -1,6 +1,6 @@
 """Prometheus metrics, read from the engine's views at scrape time.
 
-Names are a public contract (dashboards and alert rules use them): see README, "Metrics".
+Names are a public contract (dashboards and alert rules use them): see docs/metrics.md.
 Money has no unit in its name: one currency per deployment, named by `outage_agent_info`.
 
 The agent-wide figures come from a custom collector and prometheus_client's registry; the

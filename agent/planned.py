@@ -39,6 +39,10 @@ class PlannedWork:
             periods = [(a, min(b, start)) for a, b in periods if a < start]
         self._adhoc[name] = periods
 
+    def adhoc(self, name: str, at: float) -> list[Period]:
+        """The system's ad-hoc periods not over by `at`: running, or planned for later."""
+        return [(a, b) for a, b in self._adhoc.get(name, ()) if b > at]
+
     def carry(self, old: PlannedWork, names: Iterable[str]) -> None:
         """Take over the ad-hoc periods of the systems still configured (a reload)."""
         kept = set(names)

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from apscheduler.events import (
@@ -139,6 +139,9 @@ class Probing:
         self._planned: dict[str, float] = {}
         self._missed_logged_at = -MISSED_LOG_EVERY
         self._missed_unlogged = 0
+        self._in_flight: set[asyncio.Task[Any]] = set()  # runs started and not yet ended
+        self._stopping = False
+        self._every: dict[str, float] = {}  # the agent's own jobs' intervals
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.scheduler.add_listener(self._on_executed, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -152,19 +155,33 @@ class Probing:
         name = system.name
         trigger = ProbeTrigger(name, system.interval, lambda: self._delay(name),
                                busy=system.check.timeout + RUN_SLACK_SECONDS)
-        self.scheduler.add_job(self._run, trigger, args=[name], id=name, name=name,
-                               max_instances=1, coalesce=True, misfire_grace_time=None)
+        self.scheduler.add_job(self._quietly, trigger, args=[self._run, name], id=name,
+                               name=name, max_instances=1, coalesce=True,
+                               misfire_grace_time=None)
 
     def remove(self, name: str) -> None:
         self.scheduler.remove_job(name)
 
-    def every(self, job_id: str, seconds: float, call: Callable[[], Any]) -> None:
+    def replace(self, removed: Iterable[str], added: Iterable[System]) -> None:
+        """After a reload: stop probing `removed`, then probe `added` (a system whose
+        settings changed is in both: it may be probed on another rhythm now)."""
+        for name in removed:
+            self.remove(name)
+        for system in added:
+            self.add(system)
+
+    def every(self, job_id: str, seconds: float, call: Callable[[], Awaitable[Any]]) -> None:
         """Run one of the agent's own jobs every `seconds` (a checkpoint, the watchdog)."""
-        self.scheduler.add_job(call, "interval", id=job_id, seconds=seconds, coalesce=True,
+        self._every[job_id] = seconds
+        self.scheduler.add_job(self._quietly, "interval", args=[call], id=job_id,
+                               name=job_id, seconds=seconds, coalesce=True,
                                misfire_grace_time=None)
 
     def reschedule(self, job_id: str, seconds: float) -> None:
-        self.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds)
+        """Run one of the agent's own jobs every `seconds` from now, if that is a change."""
+        if self._every.get(job_id) != seconds:
+            self._every[job_id] = seconds
+            self.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -172,14 +189,42 @@ class Probing:
     def pause(self) -> None:
         self.scheduler.pause()
 
-    def shutdown(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+    async def shutdown(self) -> None:
+        """Stop: plan no more runs, cut short the runs in flight and wait until they have
+        ended, then shut the scheduler down. Left to APScheduler, each run cancelled at stop
+        (a checkpoint waiting for a slow commit, a probe) is logged as a job that raised
+        CancelledError, traceback and all."""
+        if not self.scheduler.running:
+            return
+        self._stopping = True
+        self.scheduler.pause()
+        await asyncio.sleep(0)  # runs submitted just now start, so that they too end quietly
+        for task in self._in_flight:
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
 
-    def shift(self, step: float) -> None:
-        """After a step back of the wall clock, bring every planned probe back by the step.
-        (After a step forward the plans are overdue: APScheduler runs each once now and plans
-        on from there, so they need nothing.)"""
+    async def _quietly(self, call: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run a job; one cut short by `shutdown` ends quietly: an unfinished probe does not
+        count, and what a checkpoint submitted is committed by the stop."""
+        task = asyncio.current_task()  # APScheduler runs a coroutine job as a task of its own
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await call(*args)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        finally:
+            self._in_flight.discard(task)
+
+    def stepped(self, step: float) -> None:
+        """The wall clock stepped by `step` seconds. APScheduler 3 plans on the wall clock, so
+        after a step back of an hour it would wait an hour: bring every planned probe back
+        by the step instead. (After a step forward the plans are overdue: APScheduler runs
+        each once now and plans on from there, so they need nothing.) The agent's books keep
+        their steady clock (agent.clock)."""
+        log.warning("the wall clock stepped by %+.1fs; probes keep their rhythm", step)
         if step >= 0:
             return
         now = dt.datetime.now(dt.UTC)

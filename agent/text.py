@@ -27,6 +27,11 @@ def duration(seconds: float) -> str:
     return " ".join(shown) or "0s"
 
 
+def plural(n: int, word: str) -> str:
+    """1 window, 2 windows: a count with its noun, for every message that counts."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def iso(t: float | None) -> str | None:
     """ISO 8601 UTC with a Z, as the API and payloads give every time."""
     if t is None:

@@ -357,8 +357,8 @@ def test_the_cli_summarises_an_import_and_a_dry_run_writes_nothing(cfg, tmp_path
     config = str(tmp_path / "config.yaml")
     assert main(["import", "-c", config, str(path), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "1 rows: 1 windows stored, 0 already recorded, 0 wholly inside live-recorded windows "
-        "(dry run: nothing written)")
+        "1 row: 1 window stored, 0 already recorded, 0 wholly inside live-recorded windows "
+        "(dry run: nothing written)")  # one row, one window: no "1 rows: 1 windows"
     assert windows(cfg) == []
     assert main(["import", "-c", config, str(path)]) == 0
     assert len(windows(cfg)) == 1

@@ -1,11 +1,22 @@
-"""README's Reliability table and docs/reliability.md are what the `fault` markers say."""
+"""docs/reliability.md's table and README's summary of it are what the `fault` markers say."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from reliability_table import BEGIN, END, ROOT, Row, area_of, readme_text, table
+from reliability_table import (
+    BEGIN,
+    END,
+    ROOT,
+    Row,
+    anchor,
+    area_of,
+    docs_text,
+    readme_text,
+    summary,
+    table,
+)
 
 
 def test_readme_and_docs_match_the_fault_markers() -> None:
@@ -32,3 +43,14 @@ def test_area_comes_from_the_marker_or_the_test_file() -> None:
     assert area_of("tests/probes/test_http.py", None) == "Targets (probes)"
     assert area_of("tests/probes/test_http.py", "Security") == "Security"
     assert area_of("tests/test_something_new.py", None) == "Agent process"
+
+
+def test_readme_counts_each_area_and_links_to_its_section_of_the_docs() -> None:
+    rows = [Row("Targets (probes)", "a", "down"), Row("Targets (probes)", "b", "down"),
+            Row("HTTP server and API", "c", "400")]
+    assert summary(rows).splitlines()[2:] == [
+        "| [Targets (probes)](docs/reliability.md#targets-probes) | 2 |",
+        "| [HTTP server and API](docs/reliability.md#http-server-and-api) | 1 |",
+        "| all | 3 |"]
+    assert "## Targets (probes)\n" in docs_text(rows)
+    assert anchor("Reports and imports") == "reports-and-imports"

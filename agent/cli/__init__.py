@@ -1,8 +1,11 @@
 """Command line: `outage-agent COMMAND`, one module per group of commands.
 
-- run.py: run (the daemon), check, probe, demo
+- init.py: init (a starter configuration)
+- run.py: run (the daemon), probe, demo
+- check.py: check (the config, its systems, and what run will need)
 - actions.py: notify-test, ack, maintenance (actions the running daemon picks up)
 - records.py: backup, export, import
+- inventory.py: import-systems (an inventory CSV to the systems: list)
 - report.py: report
 - corrections.py: annotate, void
 - tools.py: dashboards, estimate (no config needed)
@@ -18,7 +21,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from agent import __version__
-from agent.cli import actions, corrections, records, report, run, tools
+from agent.cli import actions, check, corrections, init, inventory, records, report, run, tools
 from agent.cli.common import (
     LEVELS,
     CommandFailed,
@@ -39,9 +42,10 @@ __all__ = [
 
 # Each adds one command's parser, in the order --help lists them.
 COMMANDS: tuple[Callable[[Commands], None], ...] = (
-    run.add_run, run.add_check, run.add_probe, actions.add_notify_test, actions.add_ack,
-    actions.add_maintenance, records.add_backup, records.add_export, run.add_demo,
-    tools.add_dashboards, report.add_report, records.add_import, corrections.add_annotate,
+    init.add_init, run.add_run, check.add_check, run.add_probe, actions.add_notify_test,
+    actions.add_ack, actions.add_maintenance, records.add_backup, records.add_export, run.add_demo,
+    tools.add_dashboards, report.add_report, records.add_import,
+    inventory.add_import_systems, corrections.add_annotate,
     corrections.add_void, tools.add_estimate,
 )
 
@@ -51,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outage-agent",
         description="Probe systems, record downtime windows and export the cost of outages.",
+        epilog="Exit codes: 0 success; 1 a probe or runtime failure, or nothing done; 2 a "
+        "configuration or usage error. `outage-agent COMMAND --help` gives each command's.",
     )
     parser.add_argument("--version", action="version", version=f"outage-agent {__version__}")
     parser.add_argument("--log-level", choices=LEVELS, help="default: agent.log_level or info")

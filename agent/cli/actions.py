@@ -12,11 +12,21 @@ import time
 from typing import TYPE_CHECKING
 
 from agent import __version__
-from agent.cli.common import Commands, config_parent, fail, ledger_parent, load_or_exit, who
+from agent.cli.common import (
+    Commands,
+    config_parent,
+    existing_ledger,
+    fail,
+    ledger_parent,
+    load_or_exit,
+    load_with_ledger,
+    who,
+)
 from agent.model import Config
 from agent.text import redact
 
 if TYPE_CHECKING:
+    from agent.ledger import Action, Ledger
     from agent.notify import Message
     from agent.records import AlertState
 
@@ -68,7 +78,8 @@ def _nothing_to_ack(states: list[AlertState], system: str) -> str | None:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
-    """Start planned maintenance for --for from now, or --end the running one."""
+    """Start planned maintenance for --for from now, or --end the running one. With none
+    running or planned to --end, say so, record nothing and exit 1."""
     if args.end:
         return _record_action(args, "maintenance_end", None,
                               f"{args.system}: maintenance ended")
@@ -82,19 +93,40 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
                           f"{args.system}: planned maintenance for {args.duration} from now")
 
 
+def _nothing_to_do(ledger: Ledger, action: Action) -> str | None:
+    """Why recording `action` would change nothing, or None: an ack with no alert firing
+    about the system, an end with no maintenance of it running or planned."""
+    if action.kind == "ack":
+        return _nothing_to_ack(ledger.alert_states(), action.system)
+    if action.kind == "maintenance_end":
+        return _nothing_to_end(ledger.actions_since(0), action.system, action.at)
+    return None
+
+
+def _nothing_to_end(actions: list[Action], system: str, now: float) -> str | None:
+    """Why ending `system`'s maintenance now would do nothing, given the ledger's actions
+    in order; or None. --end ends what `maintenance` started, not the configured calendar."""
+    from agent.report.source import adhoc_maintenance
+
+    if any(end > now for _, end in adhoc_maintenance(actions).get(system, [])):
+        return None
+    return (f"{system}: no maintenance started with `outage-agent maintenance` is running or "
+            "planned; nothing to end")
+
+
 def _record_action(args: argparse.Namespace, kind: str, until: float | None, done: str) -> int:
     """Write an ack or maintenance action to the ledger, where the daemon picks it up, and
     print `done` once it is there."""
-    config = load_or_exit(args.config)
+    config = load_with_ledger(args)
     if args.system not in {s.name for s in config.systems}:
         return fail(f"no system named {args.system!r} in {args.config}")
-    from agent.ledger import Action, Ledger, LedgerError
+    from agent.ledger import Action, LedgerError
 
-    ledger = Ledger.of(config.agent)
+    ledger = existing_ledger(config)
     action = Action(kind, args.system, time.time(), until, who(), args.note or "")
     try:
         ledger.prepare()
-        if kind == "ack" and (nothing := _nothing_to_ack(ledger.alert_states(), args.system)):
+        if nothing := _nothing_to_do(ledger, action):
             return fail(nothing, code=1)
         ledger.add_action(action)
     except LedgerError as exc:
@@ -105,25 +137,38 @@ def _record_action(args: argparse.Namespace, kind: str, until: float | None, don
 
 def add_notify_test(commands: Commands) -> None:
     test = commands.add_parser("notify-test", parents=[config_parent()],
-                               help="send a test message through a notifier")
+                               help="send a test message through a notifier",
+                               epilog="Exit codes: 0 sent; 1 delivery failed; 2 unknown "
+                               "notifier, invalid config, or usage.")
     test.add_argument("notifier", help="a name from the config's notifiers")
     test.set_defaults(func=cmd_notify_test)
 
 
 def add_ack(commands: Commands) -> None:
-    ack = commands.add_parser("ack", parents=[ledger_parent()],
-                              help="acknowledge a system's incident: stop reminders")
+    ack = commands.add_parser(
+        "ack", parents=[ledger_parent()], help="acknowledge a system's incident: stop reminders",
+        description="Acknowledge the incident an alert is firing about, so its reminders stop; "
+        "the running agent picks it up. Exit codes: 0 recorded; 1 no ledger, or no alert "
+        "firing about it, or already acknowledged (nothing recorded); 2 usage or invalid "
+        "config.")
     ack.add_argument("system")
     ack.add_argument("--note", help="why, or who is on it")
     ack.set_defaults(func=cmd_ack)
 
 
 def add_maintenance(commands: Commands) -> None:
-    maint = commands.add_parser("maintenance", parents=[ledger_parent()],
-                                help="start (or --end) planned maintenance now")
+    maint = commands.add_parser(
+        "maintenance", parents=[ledger_parent()],
+        help="start (or --end) planned maintenance now",
+        description="Start planned maintenance of a system now, for --for, or --end what "
+        "`maintenance` started; the running agent picks it up. Exit codes: 0 recorded; 1 no "
+        "ledger, or --end with no such maintenance running or planned (nothing recorded); 2 "
+        "usage or invalid config.")
     maint.add_argument("system")
     span = maint.add_mutually_exclusive_group(required=True)
     span.add_argument("--for", dest="duration", help="how long, e.g. 2h or 30m")
-    span.add_argument("--end", action="store_true", help="end the running maintenance now")
+    span.add_argument("--end", action="store_true",
+                      help="end the running maintenance now, and cancel any planned; exit 1 "
+                      "if there is none")
     maint.add_argument("--note", help="what is being done")
     maint.set_defaults(func=cmd_maintenance)

@@ -9,17 +9,21 @@ probe or runtime failure, 2 a configuration or usage error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import logging
 import socket
 import sys
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from agent import systemd
 from agent.config import ConfigError, load_config
 from agent.model import Config
 from agent.scheduling import quiet_library_logging
+
+if TYPE_CHECKING:
+    from agent.ledger import Ledger
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -76,32 +80,83 @@ def config_parent() -> argparse.ArgumentParser:
 
 
 def ledger_parent() -> argparse.ArgumentParser:
-    """The parent of every command that reads or writes the ledger: -c/--config.
-
-    Only `run` takes --ledger today (add_ledger_option). Issue 16 gives them all --ledger:
-    call add_ledger_option(parent) here and drop the call from `run`.
-    """
-    return config_parent()
-
-
-def add_ledger_option(parser: argparse.ArgumentParser) -> None:
-    """--ledger overrides agent.ledger; a location it cannot use fails while parsing."""
-    parser.add_argument("--ledger", action=LedgerArgument,
+    """The parent of every command that reads or writes the ledger: -c/--config and --ledger
+    (read with `load_with_ledger`)."""
+    parent = config_parent()
+    parent.add_argument("--ledger", action=LedgerArgument, metavar="PATH|URL",
                         help="override agent.ledger (a SQLite file or a PostgreSQL URL)")
+    return parent
 
 
-class LedgerArgument(argparse.Action):
-    """--ledger: a location the ledger cannot use is a usage error (exit 2) on one line,
-    which never quotes the location: a database URL may hold a password."""
+class CheckedArgument(argparse.Action):
+    """An option checked as the configuration checks the key it overrides: a bad value is a
+    usage error (exit 2) in one line naming the option, never a traceback at first use."""
+
+    @staticmethod
+    def problem(text: str) -> str | None:
+        raise NotImplementedError
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        from agent.config.agent import ledger_error
-
-        error = ledger_error(str(values))
+        error = self.problem(str(values))
         if error is not None:
             parser.exit(2, f"{parser.prog}: {option_string}: {error}\n")
         setattr(namespace, self.dest, values)
+
+
+class LedgerArgument(CheckedArgument):
+    """--ledger, as agent.ledger. The message never quotes the location: a database URL may
+    hold a password."""
+
+    @staticmethod
+    def problem(text: str) -> str | None:
+        from agent.config.agent import ledger_error
+
+        return ledger_error(text)
+
+
+class ListenArgument(CheckedArgument):
+    """--listen, as agent.listen: a bare port is refused, not taken for every interface."""
+
+    @staticmethod
+    def problem(text: str) -> str | None:
+        from agent.config.agent import listen_error
+
+        return listen_error(text)
+
+
+def load_with_ledger(args: argparse.Namespace) -> Config:
+    """Given a ledger command's arguments, return its config (exit 2 if it is invalid) with
+    --ledger, if given, in place of agent.ledger."""
+    return with_ledger(load_or_exit(args.config), args.ledger)
+
+
+def with_ledger(config: Config, ledger: str | None) -> Config:
+    """The config with `ledger` (None: unchanged) as agent.ledger. A relative path is
+    relative to where the user typed it, not to the config's folder."""
+    if not ledger:
+        return config
+    from agent.config.agent import resolve_ledger
+
+    agent = dataclasses.replace(config.agent, ledger=resolve_ledger(ledger, Path.cwd(), None))
+    return dataclasses.replace(config, agent=agent)
+
+
+def existing_ledger(config: Config) -> Ledger:
+    """The ledger the config names, for a command that reads or corrects what an agent
+    recorded; end the command (exit 1) if there is none there, rather than create an empty
+    one and report on it as if nothing had happened."""
+    from agent.ledger import Ledger, LedgerError
+
+    ledger = Ledger.of(config.agent)
+    try:
+        found = ledger.exists()
+    except LedgerError as exc:
+        abort(f"cannot read the ledger: {exc}", code=1)
+    if not found:
+        abort(f"no ledger at {ledger.name}: has the agent run with this configuration? "
+              "(agent.ledger, or --ledger, says where it is)", code=1)
+    return ledger
 
 
 def who() -> str:
@@ -110,11 +165,15 @@ def who() -> str:
 
 
 def write_output(text: str, output: str | None) -> None:
-    """Write a command's document to -o's file, or to stdout when -o is not given."""
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
+    """Write a command's document to -o's file, or to stdout when -o is not given; end the
+    command (exit 1) in one line if the file cannot be written."""
+    if not output:
         sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        abort(f"cannot write {output}: {exc.strerror or exc}", code=1)
 
 
 def setup_logging(level: str) -> None:

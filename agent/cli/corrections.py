@@ -8,7 +8,16 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
-from agent.cli.common import Commands, abort, fail, ledger_parent, load_or_exit, who
+from agent.cli.common import (
+    Commands,
+    abort,
+    existing_ledger,
+    fail,
+    ledger_parent,
+    load_with_ledger,
+    who,
+)
+from agent.config.values import did_you_mean
 from agent.model import Config
 
 if TYPE_CHECKING:
@@ -34,13 +43,15 @@ def cmd_void(args: argparse.Namespace) -> int:
 
 def _correct(args: argparse.Namespace, changes: dict[str, str | None]) -> int:
     """Apply corrections to one window, with the audit trail, and say what changed."""
-    config = load_or_exit(args.config)
+    config = load_with_ledger(args)
     cause = changes.get("cause")
-    if cause is not None and cause not in {s.name for s in config.systems}:
-        return fail(f"--cause: no system named {cause!r} in {args.config}")
-    from agent.ledger import Ledger, LedgerError
+    names = [s.name for s in config.systems]
+    if cause is not None and cause not in names:
+        return fail(f"--cause: no system named {cause!r} in {args.config}"
+                    f"{did_you_mean(cause, names)}")
+    from agent.ledger import LedgerError
 
-    ledger = Ledger.of(config.agent)
+    ledger = existing_ledger(config)
     try:
         window, entries = _annotate(config, ledger, args.window_id, changes)
     except LedgerError as exc:
@@ -94,9 +105,14 @@ def _cause_problem(config: Config, ledger: Ledger, window: StoredWindow, cause: 
 
 
 def add_annotate(commands: Commands) -> None:
-    annotate = commands.add_parser("annotate", parents=[ledger_parent()],
-                                   help="add a note, a ticket or the root cause to a recorded "
-                                   "window (kept in the audit trail)")
+    annotate = commands.add_parser(
+        "annotate", parents=[ledger_parent()],
+        help="add a note, a ticket or the root cause to a recorded window (kept in the audit "
+        "trail)",
+        description="Add a note, a ticket or the corrected root cause to a window, in the "
+        "audit trail. Exit codes: 0 done (or already so); 1 no ledger, or it cannot be "
+        "written; 2 no such window or system, a cause that cannot be, usage, or invalid "
+        "config.")
     annotate.add_argument("window_id", type=int, metavar="WINDOW_ID")
     annotate.add_argument("--note", help="free text ('' clears it)")
     annotate.add_argument("--ticket", help="a service desk reference ('' clears it)")
@@ -107,9 +123,12 @@ def add_annotate(commands: Commands) -> None:
 
 
 def add_void(commands: Commands) -> None:
-    void = commands.add_parser("void", parents=[ledger_parent()],
-                               help="mark a window as not counting (a false positive), "
-                               "without deleting it")
+    void = commands.add_parser(
+        "void", parents=[ledger_parent()],
+        help="mark a window as not counting (a false positive), without deleting it",
+        description="Mark a window as not counting (a false positive), or --undo that, in "
+        "the audit trail. Exit codes: 0 done (or already so); 1 no ledger, or it cannot be "
+        "written; 2 no such window, usage, or invalid config.")
     void.add_argument("window_id", type=int, metavar="WINDOW_ID")
     why = void.add_mutually_exclusive_group(required=True)
     why.add_argument("--reason", help="why it does not count, e.g. 'probe misconfigured'")

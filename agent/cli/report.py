@@ -7,20 +7,29 @@ from __future__ import annotations
 import argparse
 import time
 
-from agent.cli.common import Commands, abort, fail, ledger_parent, load_or_exit, write_output
+from agent.cli.common import (
+    Commands,
+    abort,
+    existing_ledger,
+    fail,
+    ledger_parent,
+    load_with_ledger,
+    write_output,
+)
 
 REPORT_FORMATS = ("md", "html", "csv", "json")  # the keys of agent.report.RENDERERS
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Render the report for --from..--to to stdout or -o's file: 2 for a bad range, system
-    or site, 1 if the ledger cannot be read."""
-    config = load_or_exit(args.config)
+    or site, 1 if there is no ledger, it cannot be read or -o's file cannot be written."""
+    config = load_with_ledger(args)
     from agent.ledger import LedgerError
     from agent.report import RENDERERS
     from agent.report.source import ALL_SITES, NoSuchSite, read_report
 
     start, end = _period(args.start, args.end, config.cost.timezone)
+    existing_ledger(config)
     try:
         report = read_report(config, start, end, time.time(), args.system,
                              ALL_SITES if args.all_sites else args.site,
@@ -55,8 +64,11 @@ def _period(start: str, end: str, timezone: str) -> tuple[float, float]:
 
 
 def add_report(commands: Commands) -> None:
-    report = commands.add_parser("report", parents=[ledger_parent()],
-                                 help="what outages cost over a period, per system")
+    report = commands.add_parser(
+        "report", parents=[ledger_parent()], help="what outages cost over a period, per system",
+        description="What outages cost over a range, per system and in total. Exit codes: 0 "
+        "written; 1 no ledger, or it or -o's file cannot be read or written; 2 bad dates, "
+        "system or site, usage, or invalid config.")
     report.add_argument("--from", dest="start", required=True, metavar="DATE",
                         help="first day (or an ISO 8601 time), in cost.timezone")
     report.add_argument("--to", dest="end", required=True, metavar="DATE",

@@ -1,4 +1,4 @@
-"""The agent itself: `run` (the daemon), `check`, `probe` and `demo`."""
+"""The agent itself: `run` (the daemon), `probe` and `demo` (`check` is in check.py)."""
 
 # A command line prints: its output is the point (T201 is print).
 
@@ -8,18 +8,17 @@ import argparse
 import asyncio
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 from agent.cli.common import (
     Commands,
-    add_ledger_option,
+    ListenArgument,
     config_parent,
     fail,
     ledger_parent,
     load_or_exit,
     setup_logging,
+    with_ledger,
 )
-from agent.config import summary
 from agent.model import Config, ProbeResult
 from agent.text import redact
 
@@ -37,13 +36,9 @@ def with_overrides(config: Config, listen: str | None, ledger: str | None,
                    shard: tuple[int, int] | None = None) -> Config:
     """Given run's --listen, --ledger and --shard (None if not given), return the config with
     them in place of agent.*. A relative --ledger is relative to where the user typed it."""
-    agent = config.agent
+    agent = with_ledger(config, ledger).agent
     if listen:
         agent = dataclasses.replace(agent, listen=listen)
-    if ledger:
-        from agent.config.agent import resolve_ledger
-
-        agent = dataclasses.replace(agent, ledger=resolve_ledger(ledger, Path.cwd(), None))
     if shard:
         agent = dataclasses.replace(agent, shard=shard)
     return dataclasses.replace(config, agent=agent)
@@ -59,12 +54,6 @@ def shard_argument(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Summarise a valid config (load_or_exit has printed an invalid one's problems)."""
-    print(summary(load_or_exit(args.config)))
-    return 0
-
-
 def cmd_probe(args: argparse.Namespace) -> int:
     """Probe the named systems or canaries (default: every system) once; 1 if any failed."""
     config = load_or_exit(args.config)
@@ -73,12 +62,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if unknown:
         return fail(f"unknown system(s): {', '.join(unknown)}")
     chosen = [known[name] for name in args.systems] or list(config.systems)
-    results = asyncio.run(_probe_all([s.check for s in chosen]))
+    results = asyncio.run(probe_all([s.check for s in chosen]))
     print(redact(probe_table([s.name for s in chosen], results), config.secrets))
     return 0 if all(r.ok for r in results) else 1
 
 
-async def _probe_all(checks: Sequence[object]) -> list[ProbeResult]:
+async def probe_all(checks: Sequence[object]) -> list[ProbeResult]:
+    """Given checks, return each one's result from one probe now (`probe`, `check --connect`)."""
     from agent.probes import Prober
 
     async with Prober() as prober:
@@ -108,31 +98,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def add_run(commands: Commands) -> None:
     run = commands.add_parser("run", parents=[ledger_parent()],
-                              help="run the agent (the daemon)")
-    run.add_argument("--listen", help="override agent.listen (host:port)")
-    add_ledger_option(run)
+                              help="run the agent (the daemon)",
+                              epilog="Exit codes: 0 stopped cleanly; 1 could not open (or create) "
+                              "the ledger, or listen; 2 invalid config or option.")
+    run.add_argument("--listen", action=ListenArgument, metavar="HOST:PORT",
+                     help="override agent.listen, e.g. 127.0.0.1:9321")
     run.add_argument("--shard", type=shard_argument, metavar="K/N",
                      help="override agent.shard: probe the K-th of N shares of the systems")
     run.set_defaults(func=cmd_run)
 
 
-def add_check(commands: Commands) -> None:
-    check = commands.add_parser("check", parents=[config_parent()],
-                                help="validate a configuration and summarise it")
-    check.set_defaults(func=cmd_check)
-
-
 def add_probe(commands: Commands) -> None:
     probe = commands.add_parser("probe", parents=[config_parent()],
-                                help="probe systems once now and print a table")
+                                help="probe systems once now and print a table",
+                                epilog="Exit codes: 0 all up; 1 any failed; 2 invalid config, "
+                                "an unknown system, or usage.")
     probe.add_argument("systems", nargs="*", metavar="SYSTEM", help="default: every system")
     probe.set_defaults(func=cmd_probe)
 
 
 def add_demo(commands: Commands) -> None:
     """demo has no config: its --ledger is only where to keep the demo's own ledger."""
-    demo = commands.add_parser("demo", help="run the agent on a simulated estate on loopback")
-    demo.add_argument("--listen", default="127.0.0.1:9321", help="agent address")
+    demo = commands.add_parser("demo", help="run the agent on a simulated estate on loopback",
+                               epilog="Exit codes: 0 stopped cleanly; 1 could not start; 2 a "
+                               "bad option.")
+    demo.add_argument("--listen", action=ListenArgument, default="127.0.0.1:9321",
+                      metavar="HOST:PORT", help="agent address (default: 127.0.0.1:9321)")
     demo.add_argument("--ledger", help="keep the demo ledger in this file (default: temporary)")
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     demo.set_defaults(func=cmd_demo)

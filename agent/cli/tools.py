@@ -5,20 +5,24 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from agent.cli.common import Commands, fail
+from agent.currency import currency_error
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
-    """Write the Grafana dashboards for --currency into -o and list the files written."""
+    """Write the Grafana dashboards for --currency into -o and list the files written: 2 for
+    a code that is not ISO 4217's, 1 if -o cannot be written."""
     from agent import dashboards
 
     try:
         written = dashboards.write(Path(args.output), args.currency)
     except ValueError as exc:
-        return fail(exc)
+        return fail(f"--currency: {exc}")
+    except OSError as exc:
+        return fail(f"cannot write {exc.filename or args.output}: {exc.strerror or exc}",
+                    code=1)
     for path in written:
         print(path)
     return 0
@@ -33,8 +37,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         outage = parse_outage(args.outage)
     except ValueError as exc:
         return fail(f"--outage: {exc}")
-    if not re.fullmatch(r"[A-Z]{3}", args.currency):
-        return fail("--currency: a three-letter ISO 4217 code in capitals, e.g. GBP")
+    if problem := currency_error(args.currency):
+        return fail(f"--currency: {problem}")
     if args.users < 0 or args.annual_cost < 0 or args.hours_per_year <= 0:
         return fail("--users and --annual-cost cannot be negative, and --hours-per-year must "
                     "be positive")
@@ -45,7 +49,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def add_dashboards(commands: Commands) -> None:
-    boards = commands.add_parser("dashboards", help="write the Grafana dashboards for a currency")
+    boards = commands.add_parser(
+        "dashboards", help="write the Grafana dashboards for a currency",
+        description="Write the Grafana dashboards, their money in one currency, into a "
+        "folder. Exit codes: 0 written; 1 the folder or a file in it cannot be written; 2 "
+        "not an ISO 4217 code, or usage.")
     boards.add_argument("--currency", default="GBP", help="ISO 4217 code (default: GBP)")
     boards.add_argument("-o", "--output", default="grafana/dashboards",
                         help="directory to write into (default: grafana/dashboards)")
@@ -53,7 +61,8 @@ def add_dashboards(commands: Commands) -> None:
 
 
 def add_estimate(commands: Commands) -> None:
-    estimate = commands.add_parser("estimate", help="the cost of an outage, worked out by hand")
+    estimate = commands.add_parser("estimate", help="the cost of an outage, worked out by hand",
+                                   epilog="Exit codes: 0 worked out; 2 bad figures or usage.")
     estimate.add_argument("--users", type=float, required=True, help="people who cannot work")
     estimate.add_argument("--annual-cost", type=float, required=True,
                           help="yearly cost of one person, on-costs included")

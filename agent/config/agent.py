@@ -69,13 +69,18 @@ def read_agent(
     )
 
 
-def _listen_error(text: str) -> str | None:
-    if text.startswith(":"):
-        return "give a host: 127.0.0.1:9321 for this machine, 0.0.0.0:9321 for every interface"
+def listen_error(text: str) -> str | None:
+    """Why `text` is no address to listen on (agent.listen, run's and demo's --listen), or
+    None. A bare port, or one with no host, is refused rather than read as every interface:
+    the agent listens on loopback unless told otherwise."""
+    port = text.removeprefix(":")
+    if port.isascii() and port.isdigit():
+        return (f"give a host: 127.0.0.1:{port} for this machine, 0.0.0.0:{port} for every "
+                "interface")
     return host_port_error(text, sample="127.0.0.1:9321")
 
 
-_listen = validated(string, _listen_error)
+_listen = validated(string, listen_error)
 
 
 def ledger_error(text: str) -> str | None:

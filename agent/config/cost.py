@@ -25,6 +25,7 @@ from agent.config.values import (
     string,
     validated,
 )
+from agent.currency import currency_error
 from agent.model import CostConfig, UserGroup, UsersSchedule, UsersWindow
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -75,12 +76,6 @@ def declared_groups(node: Node | None) -> list[str] | None:
     return list(groups) if isinstance(groups, dict) else []
 
 
-def _currency_error(text: str) -> str | None:
-    if re.fullmatch(r"[A-Z]{3}", text):
-        return None
-    return "must be a three-letter ISO 4217 code in capitals, e.g. GBP"
-
-
 def _timezone_error(name: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(name)
@@ -90,7 +85,7 @@ def _timezone_error(name: str) -> str | None:
     return None
 
 
-_currency = validated(string, _currency_error)
+_currency = validated(string, currency_error)
 _timezone = validated(non_empty, _timezone_error)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+
 from agent.config.cost import peak, peak_cost
-from agent.model import Config, UserGroup
+from agent.config.probes import probe_types
+from agent.model import Config, System, UserGroup
 from agent.shard import share
+from agent.text import redact
 
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
@@ -69,3 +73,44 @@ def _cost_basis(group: UserGroup, currency: str) -> str:
         return f"{hourly} per user-hour (given)"
     annual = _money(_figure(group.annual_cost_per_user), currency)
     return f"{annual} / {_figure(group.working_hours_per_year)} h = {hourly} per user-hour"
+
+
+def systems_table(config: Config) -> str:
+    """Given a loaded config, return a table of its systems: name, what is probed, the share
+    of users who depend on it and what a full outage of it costs an hour at the peak."""
+    rows = [("SYSTEM", "PROBE", "USERS", "PEAK COST/HOUR")]
+    rows += [(system.name, redact(probe_text(system), config.secrets), _shares(config, system),
+              _money(f"{system_peak(config, system):,.2f}", config.cost.currency))
+             for system in config.systems]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join("  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=False)),
+                                row[3].rjust(widths[3])]) for row in rows)
+
+
+def system_peak(config: Config, system: System) -> float:
+    """What an outage of `system` costs an hour with each group of users at its peak: their
+    staff cost times the system's share and impact, plus its direct cost."""
+    shares = config.shares(system)
+    staff = sum(peak_cost(group.users, group.hourly_cost_per_user) * shares.get(group.name, 0.0)
+                for group in config.cost.user_groups())
+    return staff * system.impact + system.direct_cost_per_hour
+
+
+def probe_text(system: System) -> str:
+    """"http https://mail.example/health": the probe's type and its target, the key the type
+    requires."""
+    spec = system.check.spec
+    target = getattr(spec, probe_types()[spec.type].required[0])
+    return f"{spec.type} {shlex.join(target) if isinstance(target, tuple) else target}"
+
+
+def _shares(config: Config, system: System) -> str:
+    """"90%", or with groups "office-staff 100%, care-workers 50%" ("none" for no group)."""
+    shares = config.shares(system)
+    if not config.cost.groups:
+        return _percent(shares.get(next(iter(shares)), 0.0))
+    return ", ".join(f"{name} {_percent(part)}" for name, part in shares.items()) or "none"
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.4g}%"

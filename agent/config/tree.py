@@ -2,7 +2,7 @@
 
 Only YAML's safe composer is used: we walk the node tree ourselves to keep line numbers, a
 budget on nodes and depth stops alias bombs and absurd nesting, and ${VAR} references are
-expanded from the environment as each string is read.
+expanded from the environment (or their ${VAR:-default}) as each string is read.
 """
 
 from __future__ import annotations
@@ -109,7 +109,9 @@ _TOO_DEEP = f"values are nested more than {MAX_DEPTH} levels deep"
 _TAG = "tag:yaml.org,2002:"
 _STR, _TIMESTAMP, _MERGE = f"{_TAG}str", f"{_TAG}timestamp", f"{_TAG}merge"
 _SCALAR_TAGS = frozenset(f"{_TAG}{name}" for name in ("null", "bool", "int", "float"))
-_ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+# $${ (a literal), ${NAME} or ${NAME:-default} (the default runs to the first '}'), or a
+# stray ${
+_ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 
 
 def _short_tag(tag: str) -> str:
@@ -225,19 +227,23 @@ class _Builder:
 
 
 def _substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Given text with ${VAR} references, return it expanded and any errors ($${ is a `${`)."""
+    """Given text with ${VAR} and ${VAR:-default} references, return it expanded and any
+    errors ($${ is a `${`). As in the shell, the default stands in for a variable that is
+    unset or empty, so a shipped file checks on a machine that sets none of them."""
     errors: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, default = match.group(1, 2)
         if match.group(0) == "$${":
             return "${"
         if name is None:
             errors.append("'${' must start a reference like ${NAME} (write '$${' for a literal)")
-        elif name not in env:
-            errors.append(f"environment variable {name} is not set")
-        else:
+        elif env.get(name) or (default is None and name in env):
             return env[name]
+        elif default is not None:
+            return default
+        else:
+            errors.append(f"environment variable {name} is not set")
         return ""
 
     return _ENV_REFERENCE.sub(replace, text), errors

@@ -7,9 +7,9 @@ written down.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from agent.currency import currency_error
 from agent.dashboards.queries import STATE_CODES
 
 Json = dict[str, Any]
@@ -29,8 +29,8 @@ TIME_UNIT = "dtdurations"
 def money_unit(currency: str) -> str:
     """Given an ISO 4217 code, return Grafana's unit for it; raise ValueError if it is not one."""
     code = currency.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValueError(f"not an ISO 4217 currency code: {currency!r}")
+    if currency_error(code) is not None:
+        raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
     return f"currency{code}" if code in GRAFANA_CURRENCIES else f"suffix: {code}"
 
 

@@ -25,6 +25,7 @@ from agent.text import iso, local
 
 BLOCKING = ("down", "degraded", "maintenance")  # live states an import never overwrites
 _NUDGE = 0.001  # seconds: (system, start) is a window's key in the ledger
+SEPARATOR = "; "  # between the notes (and tickets) of the windows a merge joins
 
 
 @dataclass
@@ -79,8 +80,11 @@ def clusters(parts: Iterable[_Part]) -> list[list[_Part]]:
 
 
 def _joined(values: Iterable[str | None]) -> str | None:
-    distinct = list(dict.fromkeys(v for v in values if v))
-    return "; ".join(distinct) or None
+    """Given the notes (or tickets) of a merge's parts, what was recorded first, return each
+    distinct one once, joined by "; ". A value joined before is taken apart again, so
+    importing the same file twice joins nothing twice ("mail store full; mail store full")."""
+    pieces = (piece for v in values if v for piece in v.split(SEPARATOR))
+    return SEPARATOR.join(dict.fromkeys(pieces)) or None
 
 
 class Planner:
@@ -150,8 +154,9 @@ class Planner:
         old = sorted((p.stored for p in cluster if p.stored is not None),
                      key=lambda w: w.record.start)
         taken = {w.record.start for w in existing} - {w.record.start for w in old}
-        note = _joined(p.note for p in cluster)
-        ticket = _joined(p.ticket for p in cluster)
+        recorded_first = sorted(cluster, key=lambda p: p.stored is None)
+        note = _joined(p.note for p in recorded_first)
+        ticket = _joined(p.ticket for p in recorded_first)
         lines = sorted(line for p in cluster for line in p.lines)
         reason = f"imported from {self.source} line {', '.join(map(str, lines))}"
         ends = {w.record.end for w in live if w.record.state == "down"}
@@ -163,9 +168,7 @@ class Planner:
                 first = k == 0 and lead.state == "down" and a not in ends
                 records.append(self._record(system, (_free(a, taken), b), lead.state, cause,
                                             lead.impact, first, reason))
-        cover.setdefault(system.name, []).extend(
-            (r.start, r.end or r.start, r.cause or system.name)
-            for r in records if r.state == "down")
+        _replace_cover(cover, system.name, old, records)
         unchanged = bool(old) and _same(records, old, note, ticket)
         self._describe(system, cluster, union, blockers, pieces, old, unchanged)
         if unchanged:
@@ -242,6 +245,17 @@ class Planner:
             text += (f"; overlaps live window {ids}, which keeps its own figures: "
                      + (f"only {kept} imported" if pieces else "nothing left to import"))
         self.result.lines.append(text)
+
+
+def _replace_cover(cover: dict[str, list[Cover]], system: str, old: list[StoredWindow],
+                   records: list[WindowRecord]) -> None:
+    """Put the records in the cover of `system` in place of the imported windows they
+    rewrite, so that each moment is covered once: a dependant cut where this system was down
+    gets one piece there, even when the same file is imported again."""
+    replaced = {(w.record.start, w.record.end) for w in old}
+    kept = [c for c in cover.get(system, []) if (c[0], c[1]) not in replaced]
+    cover[system] = kept + [(r.start, r.end or r.start, r.cause or system)
+                            for r in records if r.state == "down"]
 
 
 def _end(w: StoredWindow) -> float:

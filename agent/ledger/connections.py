@@ -37,8 +37,12 @@ class Connections:
         return self._engine
 
     def exists(self) -> bool:
-        """False for a SQLite file never created (a database server is asked, not assumed)."""
-        return self.path is None or self.path.exists()
+        """Whether a ledger was ever made here: False for a SQLite file never created, or a
+        database without the ledger's tables. Raise LedgerError if the server cannot say."""
+        if self.path is not None:
+            return self.path.exists()
+        with self._reader() as conn:
+            return sa.inspect(conn).has_table("ledger_schema")
 
     @contextmanager
     def _reader(self) -> Iterator[sa.Connection]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -25,6 +26,7 @@ from agent.ledger.store import (
     LedgerError,
     backup_sqlite,
     check_sqlite_file,
+    make_folder,
     reason,
     refuse_foreign_file,
 )
@@ -33,6 +35,8 @@ from agent.ledger.writes import Writes, execute_many, later_heartbeat
 from agent.model import AgentConfig
 from agent.records import Batch
 from agent.shard import format_shard
+
+log = logging.getLogger(__name__)
 
 
 class Ledger(Reads, Edits):
@@ -90,7 +94,7 @@ class Ledger(Reads, Edits):
         before SQLite touches it (or its -wal and -shm files): history is never overwritten.
         """
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(self.path)
             refuse_foreign_file(self.path)
         try:
             if self.path is not None:
@@ -116,6 +120,16 @@ class Ledger(Reads, Edits):
     def close(self) -> None:
         """Commit everything queued, then stop the writer."""
         self._writer.stop()
+
+    def finish(self, now: float) -> None:
+        """The agent's stop: commit everything queued, mark the run stopped cleanly, let go
+        of the ledger."""
+        self.close()
+        try:
+            self.stop_run(now)
+        except LedgerError as exc:  # the next start sees a run that never said it stopped
+            log.warning("cannot mark the run as stopped: %s", exc)
+        self.dispose()
 
     def dispose(self) -> None:
         """Close pooled connections (PostgreSQL): the end of a CLI command or of the agent."""

@@ -95,6 +95,18 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
+def make_folder(path: Path) -> None:
+    """Create the folder a SQLite ledger's file goes in, if need be; raise LedgerError, in one
+    line, if it cannot be (a read-only filesystem, /sys, a file where a folder should be)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = exc.filename or path.parent
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            raise LedgerError(f"{path}: cannot create it: {where} is not a folder") from exc
+        raise LedgerError(f"{path}: cannot create it: {where}: {exc.strerror}") from exc
+
+
 def refuse_foreign_file(path: Path) -> None:
     """Raise LedgerError if `path` holds something other than a SQLite database."""
     try:
@@ -117,6 +129,9 @@ def check_sqlite_file(engine: sa.Engine, name: str) -> None:
     try:
         raw = engine.raw_connection()  # no transaction: WAL cannot be set inside one
     except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
+        if not Path(name).exists():  # not damaged: it could not be created
+            raise LedgerError(f"{name}: cannot create it: {_creation_error(Path(name), exc)}"
+                              ) from exc
         raise LedgerError(f"{name}: damaged ({reason(exc)}); {damaged}") from exc
     try:
         cursor = raw.cursor()
@@ -129,6 +144,18 @@ def check_sqlite_file(engine: sa.Engine, name: str) -> None:
         raise LedgerError(f"{name}: damaged ({exc}); {damaged}") from exc
     finally:
         raw.close()
+
+
+def _creation_error(path: Path, exc: BaseException) -> str:
+    """The filesystem's own words for why SQLite could not create `path` ("permission
+    denied", "read-only file system"), where SQLite says only "unable to open database
+    file": found by creating it ourselves, and removing it if that works."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as err:
+        return (err.strerror or reason(exc)).lower()
+    path.unlink()
+    return reason(exc)
 
 
 def _refuse_text_in_numbers(cursor: Any, name: str) -> None:

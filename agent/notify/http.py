@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 import requests
 
 from agent.notify.base import TransportError
+from agent.probes.tcp import connect_reason
 
 USER_AGENT = "outage-cost-agent"
 
@@ -35,13 +37,47 @@ def post_json(url: str, body: bytes, timeout: float,
         response = requests.post(url, data=body, headers=sent, timeout=timeout,
                                  allow_redirects=False, verify=trusted(ca_file))
     except requests.RequestException as exc:
-        raise TransportError(f"{type(exc).__name__}: {_redacted(str(exc), url)}") from exc
+        host = urlsplit(url).netloc.rpartition("@")[2]  # never a user and password
+        raise TransportError(f"{host}: {request_reason(exc, timeout, url)}") from exc
     if 200 <= response.status_code < 300:
         return
     status = response.status_code
     retryable = status == 429 or status >= 500 or status == 408
     raise TransportError(f"HTTP {status}", permanent=not retryable,
                          retry_after=_retry_after(response.headers.get("Retry-After")))
+
+
+def request_reason(exc: requests.RequestException, timeout: float, url: str) -> str:
+    """Given a failed POST, return why in a few words, as a probe says it ("connection
+    refused", "DNS: name or service not known", "TLS: certificate verify failed: ..."), not
+    requests' repr of urllib3's pool and the error inside it."""
+    root = _innermost(exc)
+    if isinstance(root, ssl.SSLCertVerificationError):
+        return f"TLS: certificate verify failed: {root.verify_message}"
+    if isinstance(root, ssl.SSLError):
+        return f"TLS: {(root.reason or str(root)).lower().replace('_', ' ')}"
+    if isinstance(root, socket.gaierror):
+        return f"DNS: {(root.strerror or 'lookup failed').lower()}"
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g}s"
+    if isinstance(root, OSError) and root.errno is not None:
+        return connect_reason(root)
+    return f"{type(exc).__name__}: {_redacted(str(exc), url)}"
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The error at the bottom of requests' wrapping: urllib3's, in its `reason`, wraps the
+    socket's or ssl's as its cause."""
+    seen = [exc]
+    while len(seen) < 10:
+        nxt = getattr(seen[-1], "reason", None)
+        if not isinstance(nxt, BaseException):
+            args = [a for a in seen[-1].args if isinstance(a, BaseException)]
+            nxt = seen[-1].__cause__ or (args[0] if args else None) or seen[-1].__context__
+        if nxt is None or nxt in seen:
+            break
+        seen.append(nxt)
+    return seen[-1]
 
 
 def encode(payload: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""A generic JSON webhook, optionally signed with HMAC-SHA256 (README, "Webhook payload")."""
+"""A generic JSON webhook, optionally signed with HMAC-SHA256 (docs/alerting.md#webhook-payload)."""
 
 from __future__ import annotations
 

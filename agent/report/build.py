@@ -1,6 +1,6 @@
 """Build a report from the ledger's windows: pure, with the clock and the ledger passed in.
 
-What is counted (README, "Reports"; docs/cost-model.md):
+What is counted (docs/reports.md; docs/cost-model.md):
 - Every window that counts is costed again together with every other (`costing`), with the
   cost basis in force at each instant: its users' lost time combined per group of people
   with everything else down at once, and attributed to its root cause's window; a window

@@ -10,7 +10,7 @@ import math
 from zoneinfo import ZoneInfo
 
 from agent.report.model import CostModel, Incident, Pennies, Report, SystemReport, WindowLine
-from agent.text import duration, local, money
+from agent.text import duration, local, money, plural
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 DIVIDED = "\N{DIVISION SIGN}"
@@ -25,10 +25,6 @@ ESTIMATE = (
 def count(value: float) -> str:
     """A count or amount with thousands separators, without ".00" when it is whole."""
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def percent(fraction: float | None) -> str:
@@ -165,7 +161,8 @@ def maintenance_text(report: Report) -> str:
         return "No planned maintenance fell in this range."
     spent = sum(p.end - p.start for p in report.maintenance)
     return (f"Planned maintenance excluded from downtime, cost and availability: "
-            f"{len(report.maintenance)} periods, {duration(spent)} in all (listed below).")
+            f"{plural(len(report.maintenance), 'period')}, {duration(spent)} in all (listed "
+            "below).")
 
 
 def incidents_text(s: SystemReport) -> str:
@@ -280,8 +277,8 @@ def facts(s: SystemReport, report: Report) -> list[str]:
     c = report.currency
     shown = report.pennies()[s.name]
     said = [
-        f"Downtime {incidents_text(s)}; availability {percent(s.availability)} 24x7, "
-        f"{percent(s.business_availability)} in business hours",
+        f"Downtime {incidents_text(s)}; availability {percent(s.availability)} 24x7"
+        f"{unwatched_note(s)}, {percent(s.business_availability)} in business hours",
         f"Cost {money(shown.cost, c)}: staff time {money(shown.staff, c)}, direct costs "
         f"{money(shown.direct, c)}; {cost_range(shown.low, shown.high, c)} as the probe "
         "times allow",
@@ -295,6 +292,14 @@ def facts(s: SystemReport, report: Report) -> list[str]:
         said.append(f"Not watched (before the agent first saw it, or while it was not "
                     f"running; counted as up): {duration(s.unobserved)}")
     return said
+
+
+def unwatched_note(s: SystemReport) -> str:
+    """What a 24x7 figure counted as up without watching, said beside it: the status page's
+    figure leaves that time out, so the two differ by it."""
+    if not s.unobserved:
+        return ""
+    return f" (with {duration(s.unobserved)} not watched counted as up)"
 
 
 def window_cells(w: WindowLine, shown: Pennies, report: Report) -> list[str]:

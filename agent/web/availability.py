@@ -116,9 +116,12 @@ def day_json(day: DayAvailability) -> dict[str, object]:
 
 
 def system_json(name: str, days: Sequence[DayAvailability]) -> dict[str, object]:
+    """A system's availability over `days`, with the counted time it is a share of: a system
+    watched for a day of the 90 has a day's figure, and says so."""
     share = overall(days)
     return {"name": name, "availability": None if share is None else round(share, 6),
             "down_seconds": round(sum(d.down for d in days), 3),
+            "counted_seconds": round(sum(d.counted for d in days), 3),
             "days": [day_json(d) for d in days]}
 
 

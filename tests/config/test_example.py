@@ -110,7 +110,7 @@ def test_example_other_probe_types(example: Config) -> None:
     )
     assert (backup.interval, backup.retry_interval, backup.check.timeout) == (300, 60, 20)
     assert backup.down_interval == 120
-    assert example.system("network-core").down_interval is None  # the same as its interval
+    assert example.system("network-core").down_interval == 30  # from defaults
 
 
 def test_example_maintenance_times_are_aware_utc(example: Config) -> None:

@@ -88,7 +88,7 @@ def test_429_retry_after_is_honoured(receiver):
 def test_a_hung_endpoint_costs_only_its_timeout(receiver):
     receiver.mode, receiver.hang_seconds = "hang", 3.0
     started = time.monotonic()
-    with pytest.raises(TransportError, match="Timeout"):
+    with pytest.raises(TransportError, match=r"^127\.0\.0\.1:[0-9]+: no answer within 0\.5s$"):
         senders()["webhook"](WebhookNotifier(url=receiver.url), MESSAGE, 0.5)
     assert time.monotonic() - started < 2.0
 

@@ -28,6 +28,7 @@ from agent.notify.webhook import WebhookNotifier
 
 MESSAGE = Message(alert="outage", status="firing", title="email is DOWN", at=time.time(),
                   currency="GBP", system="email", state="down")
+VERIFY_FAILED = r"^127\.0\.0\.1:[0-9]+: TLS: certificate verify failed: "  # the whole reason
 
 
 @pytest.fixture
@@ -134,14 +135,14 @@ def test_a_webhook_refuses_a_ca_its_store_does_not_hold(https_receiver, throwawa
     url, bodies = https_receiver
     if requests_bundle:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(throwaway_ca.cert))
-    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(TransportError, match=VERIFY_FAILED):
         senders()["webhook"](webhook(url), MESSAGE, 5.0)
     assert bodies == []
 
 
 def test_a_ca_file_replaces_the_system_store(https_receiver, other_ca, system_store_with):
     url, bodies = https_receiver
-    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(TransportError, match=VERIFY_FAILED):
         senders()["webhook"](webhook(url, other_ca), MESSAGE, 5.0)
     assert bodies == []
 

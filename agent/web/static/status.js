@@ -210,7 +210,10 @@
     if (!data) return el("p", { class: "meta uptime" }, "Availability history loading…");
     const days = data.days;
     const bad = days.filter((d) => d.down_seconds > 0).length;
-    const label = days.length + "-day availability " + percent(data.availability) + "; " +
+    // The share of the time watched, so say how much time that was: a system first seen
+    // yesterday has one day behind its figure, not 90 (reports count unwatched time as up).
+    const share = percent(data.availability) + " of " + duration(data.counted_seconds) + " watched";
+    const label = share + " in the last " + days.length + " days; " +
       plural(bad, "day", "days") + " with downtime.";
     const bar = el("div", { class: "bar", role: "img", "aria-label": label },
       ...days.map((d) => el("span", { class: "seg " + segmentClass(d), title: segmentText(d) })));
@@ -218,7 +221,8 @@
       el("div", { class: "bar-foot", "aria-hidden": "true" },
         el("span", {}, el("span", { class: "long" }, days.length + " days ago"),
           el("span", { class: "short" }, Math.min(30, days.length) + " days ago")),
-        el("span", { class: "pct" }, percent(data.availability) + " over " + days.length + " days"),
+        el("span", { class: "pct", title: "availability: the share of the time watched that it was not " +
+          "down; planned maintenance and time not watched are left out" }, share),
         el("span", {}, "Today")));
   }
 
