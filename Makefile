@@ -3,7 +3,7 @@
 # `.ci/run` calls exactly this, so CI proves the README's quick start.
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := prometheus iputils-ping systemd prometheus-alertmanager chromium libatomic1 faketime postgresql prometheus-blackbox-exporter
+APT_PACKAGES := prometheus iputils-ping systemd systemd-container prometheus-alertmanager chromium libatomic1 faketime postgresql prometheus-blackbox-exporter
 
 .PHONY: test deps lint docs unit
 

@@ -27,22 +27,29 @@ class ActionReader:
     def __init__(self, ledger: Ledger, clock: Callable[[], float] = time.monotonic) -> None:
         self._ledger = ledger
         self.last = 0  # the id of the last action read
+        self.looked: float | None = None  # when the last look that could read them began
         self.quiet = QuietLog(
             log, "cannot read actions from the ledger (will retry; %(more)d more failures "
             "since the last such line): %(detail)s", clock=clock,
             alone="cannot read actions from the ledger (will retry): %(detail)s")
 
-    async def everything(self) -> list[Action]:
-        """Every action ever recorded (at a start: planned work still running is resumed)."""
-        return await self._since(0)
+    async def everything(self, now: float | None = None) -> list[Action]:
+        """Every action ever recorded (at a start: planned work still running is resumed);
+        the look began at `now`."""
+        found = await self._since(0)
+        self.looked = now
+        return found
 
-    async def new(self) -> list[Action]:
-        """Actions recorded since the last look; none while the ledger cannot be read."""
+    async def new(self, now: float | None = None) -> list[Action]:
+        """Actions recorded since the last look (begun at `now`, kept as `looked`); none
+        while the ledger cannot be read (`looked` is then None)."""
         try:
             found = await self._since(self.last)
         except LedgerError as exc:
             self.quiet.add(exc)
+            self.looked = None
             return []
+        self.looked = now
         if failures := self.quiet.settle():
             log.warning("reading actions again after %d failures", failures)
         return found

@@ -32,6 +32,9 @@ class Charges:
         self.touched: dict[int, OpenWindow] = {}  # windows whose records changed
         self._holds: list[tuple[float, str]] = []  # (time, system): changes still in doubt
         self._behind: dict[str, set[str]] = {}  # root cause -> systems with a window behind it
+        # When the agent last read what people recorded (`outage-agent maintenance`): one
+        # not yet read may be dated back to then, so the books wait there. None: not held.
+        self.unread: float | None = None
 
     def _books(self, start: float) -> Accounts:
         return Accounts(self.basis.calendars, start, self.days.pieces, self._credit,
@@ -100,11 +103,19 @@ class Charges:
             root = self.lives.get(window.cause)
             if root is not None and root.window is not None:
                 payee = root.window
-        window.member = Member(
-            window=window, payee=payee,
+        member = Member(
+            window=window, payee=window,
             weights=self.basis.weights(name, self.basis.impact(name, window.state.value)),
             direct=self.basis.direct_rate(name) if down else 0.0,
             down=down, degraded=not down, start=start)
+        if payee is not window and payee.start > start:
+            # It failed before its root cause was seen failing (probed first in a
+            # simultaneous failure): until the root cause's window starts, the time is its
+            # own, as a report splits it where the root cause's windows begin.
+            self.accounts.open(member)
+            self.accounts.close(member, payee.start)
+            member = dataclasses.replace(member, start=payee.start, end=None)
+        window.member = dataclasses.replace(member, payee=payee)
         self.accounts.open(window.member)
 
     def leave(self, live: Live, window: OpenWindow, end: float) -> None:
@@ -140,7 +151,14 @@ class Charges:
             heapq.heappush(self._holds, (at, live.system.name))
 
     def hold(self) -> float | None:
-        """The earliest time a change still in doubt may be dated back to, if any."""
+        """The earliest time a change still in doubt may be dated back to, if any: a run of
+        probes, a window resumed after a restart, a maintenance command not yet read."""
+        doubt = self._doubted()
+        if doubt is None or self.unread is None:
+            return doubt if self.unread is None else self.unread
+        return min(doubt, self.unread)
+
+    def _doubted(self) -> float | None:
         while self._holds:
             at, name = self._holds[0]
             live = self.lives.get(name)

@@ -19,11 +19,13 @@ from agent import actions, systemd
 from agent.alerts import Alerting, Evaluation, Facts
 from agent.clock import SteadyClock, watch_steps
 from agent.engine import Engine, SystemView
+from agent.heartbeat_duty import HeartbeatDuty
 from agent.ledger import TIMEOUT_SECONDS, Ledger, LedgerError, Outcome
 from agent.metrics import Metrics, Scrape
 from agent.model import Config
 from agent.notify.outbox import Outbox
 from agent.probes import Prober
+from agent.pushes import Heartbeats
 from agent.records import Batch
 from agent.resume import read_recorded, resume
 from agent.safe import SafeCounters
@@ -63,13 +65,16 @@ class Agent:
         notify: Callable[[str], bool] = systemd.notify,
     ) -> None:
         self.configured = {system.name for system in config.systems}  # every shard's
-        config = own_share(config)  # with agent.shard, only this agent's systems
+        every_shard, config = config, own_share(config)  # with agent.shard, only its own
         self.config = config
         self.steady = SteadyClock()
         self.clock: Callable[[], float] = clock or self.steady
         # Fed every `watchdog` seconds while probes complete; None: systemd asks for none.
         self.watchdog = Watchdog(watchdog, self.clock, notify) if watchdog else None
         self.engine = Engine(config, self.clock())
+        self.pushes = Heartbeats(config, self.clock(), elsewhere=every_shard.systems)
+        self.every_shard = every_shard
+        self.heartbeats = HeartbeatDuty(self)
         self.ledger = Ledger.of(config.agent)
         if histograms is None:  # a registry's labels are fixed: a reload cannot change it
             histograms = config.agent.per_system_histograms
@@ -78,7 +83,8 @@ class Agent:
         self.prober = Prober()
         self.probing: Probing | None = None
         self.ready = False
-        self._lock = asyncio.Lock()  # one evaluation of the books at a time
+        self.lock = asyncio.Lock()  # one evaluation of the books at a time
+        self._actions_lock = asyncio.Lock()  # one look at people's actions at a time
         self._clock_watch: asyncio.Task[None] | None = None
         self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
         self.outbox = Outbox(self.ledger, config.notifiers, self.metrics.count_notification)
@@ -104,7 +110,8 @@ class Agent:
         await self.outbox.resend()
         await self.prober.__aenter__()
         self.probing = Probing(loop, self.probe_system, self._next_delay,
-                               self.metrics.schedule_lag, self.metrics.missed_runs)
+                               self.metrics.schedule_lag, self.metrics.missed_runs,
+                               deadline=self.heartbeats.deadline)
         for system in (*self.config.agent.canaries, *self.config.systems):
             self.probing.add(system)
         self.probing.every("__checkpoint__", self.config.agent.evaluation_interval,
@@ -128,7 +135,7 @@ class Agent:
         engine holds events at its floor until the clock is past it, so a step further back
         would squeeze whatever happens meanwhile into no time; instead the clock runs on
         ahead (dates late, durations true) until the wall clock catches up."""
-        async with self._lock:
+        async with self.lock:
             behind = self.engine.floor - self.steady.wall()
             if self.engine.idle() and behind <= REALIGN_BACK_SECONDS:
                 step = self.steady.rebase()
@@ -142,6 +149,7 @@ class Agent:
             self.engine.days.first_day_kept(now), now)
         batch = resume(self.engine, recorded, self.configured, self.config, now,
                        self.ledger.name)
+        batch.extend(await self.heartbeats.restore(recorded.latest, now))
         if self.clock is self.steady and now < recorded.latest:
             self.steady.run_from(recorded.latest)  # durations stay true; dates run late
         self._basis_since = self.engine.charges.horizon
@@ -172,10 +180,11 @@ class Agent:
             self._clock_watch.cancel()
         if self.probing is not None:
             await self.probing.shutdown()
-        async with self._lock:
+        async with self.lock:
             batch = self.engine.account(self.clock())
             batch.heartbeat = self.clock()
-            await self._commit(batch)
+            batch.beats.extend(self.heartbeats.records())
+            await self.commit(batch)
         await self.prober.__aexit__(None, None, None)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.outbox.stop)
@@ -190,11 +199,14 @@ class Agent:
     async def reload(self, config: Config) -> None:
         """Apply a validated configuration without losing the state of unchanged systems."""
         self.configured = {system.name for system in config.systems}
-        config = own_share(config)
-        async with self._lock:
+        every_shard, config = config, own_share(config)
+        async with self.lock:
             now = self.clock()
             engine = Engine(config, now)
             adoption = engine.adopt(self.engine, now)
+            pushes = Heartbeats(config, now, elsewhere=every_shard.systems)
+            pushes.adopt(self.pushes)
+            self.pushes, self.every_shard = pushes, every_shard
             batch = adoption.batch
             old, self.engine, self.config = self.config, engine, config
             alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
@@ -208,7 +220,7 @@ class Agent:
                                   (*adoption.changed, *adoption.replaced, *adoption.added)])
         if config.notifiers != old.notifiers:
             await self.outbox.replace(config.notifiers)
-        await self._commit(batch)
+        await self.commit(batch)
         await self._record_basis()
         try:
             await asyncio.get_running_loop().run_in_executor(
@@ -224,14 +236,18 @@ class Agent:
 
     async def probe_system(self, name: str) -> None:
         """Probe one system once, count the result and commit it (`Probing` then plans the
-        next probe, and cuts a run in flight short, quietly, at a stop)."""
+        next probe, and cuts a run in flight short, quietly, at a stop). A heartbeat system
+        is not probed: its deadlines are judged instead."""
+        if name in self.pushes:
+            await self.heartbeats.judge(name)
+            return
         live = self.engine.lives[name]
         result = await self.prober.run(live.system.check)
         if self.config.secrets:  # a plugin or server may echo a configured secret back
             result = dataclasses.replace(result, reason=redact(result.reason,
                                                                self.config.secrets))
         self.metrics.observe_probe(name, result.latency, result.status)
-        async with self._lock:
+        async with self.lock:
             batch = self.engine.observe(name, result, self.clock())
         if batch:
             self.ledger.submit(batch)  # in order; a scrape waits for it before exporting
@@ -249,11 +265,10 @@ class Agent:
         """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing;
         apply acknowledgements and ad-hoc maintenance; evaluate alerts and send what fired
         once its state is committed (so a restart never sends it again)."""
-        done = await self.actions.new()
+        batch = await self._take_actions()
         await self._record_basis()
-        async with self._lock:
+        async with self.lock:
             now = self.clock()
-            batch = actions.apply(done, self.alerting, self.engine, now)
             batch.extend(self.engine.account(now))
             batch.heartbeat = now
             if self.config.agent.retention:
@@ -265,31 +280,48 @@ class Agent:
             batch.alerts.extend(outcome.changed)
             batch.alerts_cleared.extend(outcome.cleared)
             messages = self.outbox.stage(outcome.notifications, now, batch)
-        await self._commit(batch)
+        await self.commit(batch)
         self.outbox.send(messages)  # each in the outbox first: a crash cannot lose it
         self.metrics.set_alerts_firing(self.alerting.firing())
+
+    async def _take_actions(self) -> Batch:
+        """Read and apply what people recorded since the last look; return what to commit.
+        The books then wait at this look: a command recorded since (`maintenance`, dated
+        when it ran) may still be dated back to it (docs/cost-model.md, the horizon)."""
+        async with self._actions_lock:  # one look at a time, applied in the order read
+            done = await self.actions.new(self.clock())
+            async with self.lock:
+                batch = actions.apply(done, self.alerting, self.engine, self.clock())
+                self.engine.actions_read(self.actions.looked)
+        return batch
 
     async def _restore_alerts(self) -> None:
         """Alert states survive restarts; so do ad-hoc maintenance windows still running."""
         loop = asyncio.get_running_loop()
         self.alerting.restore(await loop.run_in_executor(None, self.ledger.alert_states))
-        planned = [a for a in await self.actions.everything() if a.kind != "ack"]
-        await self._commit(actions.apply(planned, self.alerting, self.engine, self.clock(),
-                                         replay=True))
+        planned = [a for a in await self.actions.everything(self.clock()) if a.kind != "ack"]
+        async with self.lock:
+            batch = actions.apply(planned, self.alerting, self.engine, self.clock(), replay=True)
+            self.engine.actions_read(self.actions.looked)
+        await self.commit(batch)
 
     async def snapshot(self) -> Scrape:
-        """Bring the books to now and wait until they are safe; what a scrape shows. Held in
-        memory only, the counters are shown as last kept safe (agent.safe)."""
-        async with self._lock:
+        """Apply what people recorded, bring the books to now (to this look at it) and wait
+        until they are safe; what a scrape shows. Held in memory only, the counters are
+        shown as last kept safe (agent.safe)."""
+        batch = await self._take_actions()
+        async with self.lock:
             now = self.clock()
             taken = next(self._snapshots)
-            batch = self.engine.account(now)
+            batch.extend(self.engine.account(now))
             views = self.engine.view(now)
             groups = self.engine.group_views(now)
             users = self.engine.basis.users_at(now)
-        outcome = await self._commit(batch)
+        outcome = await self.commit(batch)
         views, groups = self.safe.serve(taken, outcome.safe, views, groups)
         return Scrape(views=views, groups=groups, concurrent_users=users,
+                      beats=[(name, beat.last_ping, beat.duration)
+                             for name, beat in self.pushes.beats.items()],
                       ledger_ok=self.ledger.healthy, journal_ok=not self.ledger.journal_error,
                       pending=self.ledger.pending,
                       clock_offset=-self.steady.drift() if self.clock is self.steady else 0.0)
@@ -298,7 +330,7 @@ class Agent:
         self.metrics.collector.scrape = await self.snapshot()
         return await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)
 
-    async def _commit(self, batch: Batch) -> Outcome:
+    async def commit(self, batch: Batch) -> Outcome:
         """Commit a batch (even an empty one: its outcome is that of everything queued before
         it); say whether it is in the ledger, only kept in the journal because the ledger
         cannot take it now (written once it recovers), or in memory only. A scrape waits

@@ -141,6 +141,12 @@ class Engine:
         self.days.prune(self.lives.values(), at)
         return batch
 
+    def actions_read(self, looked: float | None) -> None:
+        """What people recorded before `looked` (ad-hoc maintenance) has been applied; one
+        recorded since may still be dated back to `looked`, so the books go no further until
+        the next look (None: the actions cannot be read; hold nothing for them)."""
+        self.charges.unread = looked
+
     def plan_maintenance(self, plans: list[tuple[str, float, float]], at: float) -> Batch:
         """Ad-hoc planned windows (`outage-agent maintenance`), in the order they were
         recorded: (system, start, end); end <= start ends that system's. All are taken in
@@ -184,7 +190,9 @@ class Engine:
     def adopt(self, old: Engine, at: float) -> Adoption:
         """Take over from the engine of the previous configuration (see
         agent.takeover.adopt)."""
-        return takeover.adopt(self, old, at)
+        adoption = takeover.adopt(self, old, at)
+        self.actions_read(old.charges.unread)
+        return adoption
 
     # --- confirmation and state -----------------------------------------------------------
 

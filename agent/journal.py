@@ -22,10 +22,12 @@ from agent.records import (
     Amounts,
     Basis,
     Batch,
+    BeatRecord,
     DayRecord,
     GroupDayRecord,
     NotificationRecord,
     OutboxRecord,
+    PingRecord,
     TransitionRecord,
     WindowRecord,
 )
@@ -98,6 +100,8 @@ def _batch_of(body: dict[str, Any]) -> Batch:
                        for n in body["notifications"]],
         outbox=[OutboxRecord(**o) for o in body["outbox"]],
         prune_before=body["prune_before"],
+        beats=[BeatRecord(**b) for b in body.get("beats", [])],  # none before heartbeats
+        pings=[PingRecord(**p) for p in body.get("pings", [])],
     )
 
 

@@ -199,6 +199,20 @@ class _Recurring:
         return [(f, f + self.duration) for f in self.fires(lo - self.duration - 1.0, hi)]
 
 
+def next_fire(cron: str, zone: ZoneInfo, after: float) -> float | None:
+    """Given a crontab(5) expression, return the first time it fires after `after` in `zone`
+    (as planned maintenance reads it), or None if it fires in none of the next eight years
+    (a leap day's is up to eight years off; "0 0 31 2 *" never)."""
+    recurring = _Recurring(_firing(cron), 0.0, zone)
+    lo = after
+    for span in (2 * _DAY, 40 * _DAY, 400 * _DAY, 2923 * _DAY):
+        fires = recurring.fires(lo, after + span)
+        if fires:
+            return fires[0]
+        lo = after + span
+    return None
+
+
 class MaintenanceCalendar:
     """The merged planned periods of one system, from its recurring and one-off windows."""
 

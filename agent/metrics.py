@@ -43,6 +43,8 @@ class Scrape:
     journal_ok: bool = True  # False: what the ledger cannot take is in memory only
     pending: int = 0  # records waiting for the ledger
     clock_offset: float = 0.0  # the agent's clock minus the wall clock, in seconds
+    # Each heartbeat system's last ping and last run's duration (None: none yet).
+    beats: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
 
 class Metrics:
@@ -159,6 +161,23 @@ class StateCollector(Collector):
                         "clock: nonzero after a wall-clock step until the agent realigns.", [])
         offset.add_metric([], scrape.clock_offset)
         yield offset
+        yield from _heartbeat_families(scrape.beats)
+
+
+def _heartbeat_families(beats: list[tuple[str, float | None, float | None]]
+                        ) -> Iterator[GaugeMetricFamily]:
+    """When each heartbeat system's job last pinged, and how long its last run took (from
+    its /start to its success); a system without one has no sample."""
+    last = _gauge("outage_heartbeat_last_ping_timestamp_seconds", "When the heartbeat "
+                  "system's job last pinged the agent (any kind of ping), Unix time.")
+    took = _gauge("outage_heartbeat_last_duration_seconds", "How long the heartbeat "
+                  "system's last run took, from its /start ping to its success.")
+    for name, ping, duration in beats:
+        if ping is not None:
+            last.add_metric([name], ping)
+        if duration is not None:
+            took.add_metric([name], duration)
+    yield from (last, took)
 
 
 def _group_families(groups: list[GroupView]) -> Iterator[GaugeMetricFamily |

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what mypy reads; at run time, __getattr__ at the end of thi
     from agent.notify.webhook import WebhookNotifier as WebhookNotifier
     from agent.probes.command import CommandProbe as CommandProbe
     from agent.probes.dns import DnsProbe as DnsProbe
+    from agent.probes.heartbeat import HeartbeatProbe as HeartbeatProbe
     from agent.probes.http import HttpProbe as HttpProbe
     from agent.probes.icmp import IcmpProbe as IcmpProbe
     from agent.probes.tcp import TcpProbe as TcpProbe
@@ -291,6 +292,7 @@ _SPEC_HOMES = {
     "DnsProbe": "agent.probes.dns",
     "IcmpProbe": "agent.probes.icmp",
     "CommandProbe": "agent.probes.command",
+    "HeartbeatProbe": "agent.probes.heartbeat",
     "WebhookNotifier": "agent.notify.webhook",
     "SlackNotifier": "agent.notify.slack",
     "TeamsNotifier": "agent.notify.teams",

@@ -129,6 +129,33 @@ class OutboxRecord:
     at: float  # when it reached this state
 
 
+@dataclass(frozen=True)
+class BeatRecord:
+    """A heartbeat system's position (agent.heartbeats.Beat), kept so a restart goes on from
+    it: its last ping and when its next success is due."""
+
+    system: str
+    due: float
+    last_ping: float | None = None
+    last_kind: str = ""
+    last_success: float | None = None
+    started: float | None = None
+    duration: float | None = None
+    verdict: str = "new"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PingRecord:
+    """A heartbeat ping that carried a body: the job's output, redacted, the evidence of the
+    window it opened or closed."""
+
+    system: str
+    at: float
+    kind: str  # success, start, fail or "exit N"
+    body: str
+
+
 @dataclass
 class Batch:
     """Everything one evaluation wants committed, in order."""
@@ -143,13 +170,15 @@ class Batch:
     notifications: list[NotificationRecord] = field(default_factory=list)
     outbox: list[OutboxRecord] = field(default_factory=list)
     prune_before: float | None = None  # drop raw transitions and notifications older than this
+    beats: list[BeatRecord] = field(default_factory=list)  # heartbeat positions (upserts)
+    pings: list[PingRecord] = field(default_factory=list)  # heartbeat pings with a body
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.days or self.group_days or self.transitions
                     or self.heartbeat
                     or self.prune_before
                     or self.alerts or self.alerts_cleared or self.notifications
-                    or self.outbox)
+                    or self.outbox or self.beats or self.pings)
 
     def extend(self, other: Batch) -> None:
         self.windows.extend(other.windows)
@@ -160,6 +189,8 @@ class Batch:
         self.alerts_cleared.extend(other.alerts_cleared)
         self.notifications.extend(other.notifications)
         self.outbox.extend(other.outbox)
+        self.beats.extend(other.beats)
+        self.pings.extend(other.pings)
         if other.heartbeat is not None:
             self.heartbeat = max(self.heartbeat or 0.0, other.heartbeat)
         if other.prune_before is not None:
@@ -183,6 +214,7 @@ class Batch:
                 self._absorb_alerts(other)
         self.windows, self.days = list(windows.values()), list(days.values())
         self.group_days = list(group_days.values())
+        self.beats = list({b.system: b for b in self.beats}.values())
 
     def _absorb_alerts(self, other: Batch) -> None:
         """Alert rows of `other` (already appended by `extend`): the latest per key, and

@@ -77,6 +77,21 @@ class ProbeTrigger(BaseTrigger):
         return max(previous_fire_time + dt.timedelta(seconds=self.delay()), now + self.busy)
 
 
+class DeadlineTrigger(BaseTrigger):
+    """For a system that is not probed (a heartbeat): run at once, then at each time
+    `deadline()` names (the next deadline to judge, never later than a refresh)."""
+
+    def __init__(self, deadline: Callable[[], float]) -> None:
+        self.deadline = deadline
+
+    def get_next_fire_time(
+        self, previous_fire_time: dt.datetime | None, now: dt.datetime
+    ) -> dt.datetime:
+        if previous_fire_time is None:
+            return now
+        return max(dt.datetime.fromtimestamp(self.deadline(), dt.UTC), now)
+
+
 class ProbeJobStore(MemoryJobStore):
     """APScheduler's in-memory job store, with its binary search done by `bisect`.
 
@@ -129,11 +144,15 @@ class Probing:
     started, and the runs skipped, are counted."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, run: Callable[[str], Awaitable[None]],
-                 delay: Callable[[str], float], lag: Histogram, missed: Counter) -> None:
+                 delay: Callable[[str], float], lag: Histogram, missed: Counter,
+                 deadline: Callable[[str], float | None] = lambda name: None) -> None:
+        """`deadline(name)`: for a system that is not probed, when to run next (None: a
+        probed system, run every `delay(name)`)."""
         self.scheduler = ProbeScheduler(event_loop=loop, timezone=dt.UTC,
                                         jobstores={"default": ProbeJobStore()})
         self._run = run
         self._delay = delay
+        self._deadline = deadline
         self._lag = lag
         self._missed = missed
         self._planned: dict[str, float] = {}
@@ -153,8 +172,10 @@ class Probing:
     def add(self, system: System) -> None:
         """Probe `system` from now on."""
         name = system.name
-        trigger = ProbeTrigger(name, system.interval, lambda: self._delay(name),
-                               busy=system.check.timeout + RUN_SLACK_SECONDS)
+        trigger: BaseTrigger = ProbeTrigger(name, system.interval, lambda: self._delay(name),
+                                            busy=system.check.timeout + RUN_SLACK_SECONDS)
+        if self._deadline(name) is not None:
+            trigger = DeadlineTrigger(lambda: self._deadline(name) or time.time())
         self.scheduler.add_job(self._quietly, trigger, args=[self._run, name], id=name,
                                name=name, max_instances=1, coalesce=True,
                                misfire_grace_time=None)
@@ -234,13 +255,14 @@ class Probing:
         self.scheduler.wakeup()
 
     def plan_next(self, name: str) -> None:
-        """Retry sooner after a failure: the trigger planned the next run before this one."""
-        if name not in self._planned:
+        """Retry sooner after a failure: the trigger planned the next run before this one.
+        (For a system that is not probed: run at its next deadline, which a ping moves.)"""
+        if name not in self._planned and self._deadline(name) is None:
             return
         job = self.scheduler.get_job(name)
         if job is None or job.next_run_time is None:
             return
-        wanted = self._planned[name] + self._delay(name)
+        wanted = self._deadline(name) or self._planned[name] + self._delay(name)
         wanted = max(wanted, time.time())  # the scheduler plans on the wall clock
         if abs(job.next_run_time.timestamp() - wanted) > 1e-3:
             job.modify(next_run_time=dt.datetime.fromtimestamp(wanted, dt.UTC))

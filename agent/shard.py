@@ -117,3 +117,17 @@ def keeps_window(system: str, owned: Container[str], configured: Container[str],
 def format_shard(shard: Shard | None) -> str:
     """"2/4" for (2, 4); "" when the agent is not sharded (it owns every system)."""
     return "" if shard is None else f"{shard[0]}/{shard[1]}"
+
+
+def not_here(system: str | None, config: Config) -> str:
+    """Why a heartbeat's ping is refused by this agent: `system` (the token's, if another
+    shard of the site watches it) and who to send it to instead."""
+    site = f"site {config.agent.site!r}" if config.agent.site else "this site"
+    shard = config.agent.shard
+    me = f"the agent of {site}" + (f", shard {format_shard(shard)}" if shard else "")
+    if system is None or shard is None:
+        return f"no heartbeat has this token at {me}"
+    keys = group_keys(config.systems)
+    owns = (owner(keys[system], shard[1]), shard[1])
+    return (f"{system!r} is watched by shard {format_shard(owns)} of {site}, not by {me}: "
+            "send its pings there")

@@ -102,11 +102,14 @@ def journal_priority(levelno: int) -> int:
 
 
 class JournalFormatter(logging.Formatter):
-    """Prefix each record with <priority>, which the journal reads off a service's stderr,
-    so `journalctl -p warning` shows warnings and errors only."""
+    """Prefix each line of a record with <priority>, which the journal reads off a service's
+    stderr, so `journalctl -p warning` shows warnings and errors only. The journal makes each
+    line an entry of its own: the lines after the first (a list of problems, a traceback)
+    carry the prefix too, or they would be entries of the default priority, info."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"<{journal_priority(record.levelno)}>{super().format(record)}"
+        prefix = f"<{journal_priority(record.levelno)}>"
+        return "\n".join(prefix + line for line in super().format(record).split("\n"))
 
 
 def watchdog_interval(environ: Mapping[str, str] = os.environ,

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder: a real PostgreSQL (tests/pgparts.py), started once
+"""Fixtures shared by every test folder: a real PostgreSQL (tests/support/pgparts.py), started once
 per session and only when a test asks for it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgparts import PostgresCluster
+from support.pgparts import PostgresCluster
 
 from agent.ledger import Ledger
 

@@ -73,3 +73,11 @@ async def test_a_failure_after_a_recovery_is_logged_at_once(
         "cannot read actions from the ledger (will retry)",
         "reading actions again after 1 failures",
         "cannot read actions from the ledger (will retry)"]
+
+
+async def test_while_actions_cannot_be_read_the_live_counters_are_not_held_for_them() -> None:
+    # The books wait at the last look for a maintenance command not yet read (it may be
+    # dated back to then); a look that failed holds nothing, or the counters would stop.
+    reader = ActionReader(FailingLedger(1))  # type: ignore[arg-type]
+    assert await reader.new(1000.0) == [] and reader.looked is None
+    assert await reader.new(1005.0) == [] and reader.looked == 1005.0

@@ -13,7 +13,7 @@ import sys
 import textwrap
 
 import pytest
-from processes import (
+from support.processes import (
     boot_ticks,
     command_line,
     descendants,
@@ -21,7 +21,7 @@ from processes import (
     left_running,
     started_since,
 )
-from realparts import configured_agent, wait_for
+from support.realparts import configured_agent, wait_for
 
 from agent.probes.leftovers import become_subreaper
 

@@ -6,7 +6,7 @@ import signal
 import subprocess
 
 import pytest
-from realparts import AgentProcess, HttpTarget, Receiver, get_json, wait_for
+from support.realparts import AgentProcess, HttpTarget, Receiver, get_json, wait_for
 
 from agent.ledger import Ledger
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from realparts import (
+from support.realparts import (
     AlertmanagerProcess,
     PrometheusProcess,
     Receiver,

@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from helpers import DOWN, HOURLY, SLOW, UP, config, system
+from support.helpers import DOWN, HOURLY, SLOW, UP, config, system
 
 from agent.alerts import Alerting, Facts
 from agent.engine import Engine

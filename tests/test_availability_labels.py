@@ -11,8 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ledgerparts import HOUR, at, store, window, write_config
-from realparts import AgentProcess, HttpTarget, configured_agent, get_json, one_target_config
+from support.ledgerparts import HOUR, at, store, window, write_config
+from support.realparts import (
+    AgentProcess,
+    HttpTarget,
+    configured_agent,
+    get_json,
+    one_target_config,
+)
 from test_status_page import CHROMIUM, CHROMIUM_ARGS
 
 from agent.ledger import Ledger
@@ -40,7 +46,7 @@ def test_the_api_says_how_much_time_its_availability_is_a_share_of(watched):
 
 
 def test_the_status_page_labels_its_figure_with_the_time_watched(watched):
-    from realparts import require_tool
+    from support.realparts import require_tool
 
     require_tool("chromium", "chromium")
     sync_playwright: Any = pytest.importorskip("playwright.sync_api").sync_playwright

@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from helpers import HOURLY, config, system
-from ledgerparts import write_config
+from support.helpers import HOURLY, config, system
+from support.ledgerparts import write_config
 
 from agent.basis import CostBasis, basis_of, window_basis
 from agent.config import load_config
 from agent.daemon import Agent
 from agent.ledger import Ledger
 from agent.model import UsersSchedule, UsersWindow
+from agent.report.costing import eras_in_force
+from agent.report.source import read_report
+from agent.report.words import basis_text
 from agent.service import reload
 
 SCHEDULE = UsersSchedule(100.0, (UsersWindow(frozenset(range(5)), dt.time(8), dt.time(18),
@@ -81,3 +84,34 @@ async def test_the_agent_records_its_basis_at_start_and_when_a_reload_changes_it
         assert len(Ledger(tmp_path / "ledger.db", site="shire-hall").bases()) == 2
     finally:
         await restarted.stop()
+
+
+async def test_one_start_with_one_config_reports_one_basis(tmp_path: Path):
+    # Found by review: a report over a range that began before the agent's first start said
+    # "2 bases were in force": the one basis recorded counted once for the time before it
+    # (the earliest holds there) and again from when it was recorded.
+    path = write_config(tmp_path, SYSTEMS, ledger=str(tmp_path / "ledger.db"))
+    now = [dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp()]
+    agent = Agent(load_config(path), clock=lambda: now[0])
+    await agent.start()
+    try:
+        assert agent.probing is not None
+        agent.probing.pause()
+        now[0] += 30
+        await agent.checkpoint()
+    finally:
+        await agent.stop()
+    assert len(Ledger(tmp_path / "ledger.db", site="shire-hall").bases()) == 1
+    report = read_report(load_config(path), now[0] - 7 * 86400, now[0] + 1, now[0] + 1)
+    assert report.model.bases == 1
+    assert "bases were in force" not in basis_text(report.model)
+
+
+def test_a_basis_is_in_force_once_however_often_it_was_recorded():
+    one = basis_of(config(system("email")))
+    two = basis_of(config(system("email"), users=1500))
+    assert eras_in_force([(100.0, one)], 0.0, 1000.0) == [(0.0, one)]
+    assert eras_in_force([(100.0, one), (200.0, one), (300.0, two)], 0.0, 1000.0) == [
+        (0.0, one), (300.0, two)]
+    assert eras_in_force([(100.0, one), (300.0, two)], 200.0, 1000.0) == [
+        (200.0, one), (300.0, two)]

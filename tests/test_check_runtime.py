@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from certs import write_cert
-from realparts import AgentProcess, HttpTarget, free_port, wait_for
+from support.certs import write_cert
+from support.realparts import AgentProcess, HttpTarget, free_port, wait_for
 
 from agent.cli import main
 from agent.config import load_config
@@ -79,6 +79,23 @@ def test_an_existing_ledger_is_opened_for_writing_and_left_as_it_was(tmp_path, c
     out = check(tmp_path, capsys, config_text(f"127.0.0.1:{free_port()}"))
     assert f"ok: ledger {ledger}: opens for writing" in out
     assert ledger.read_bytes() == before
+
+
+@pytest.mark.fault("agent.ledger (a path, or a sqlite:/// URL) in a folder that does not exist "
+                   "yet", "check says run will create it, and run does: the folders, the "
+                   "ledger and its lock, before it takes the ledger", area="Ledger")
+@pytest.mark.parametrize("ledger", ["state/sub/ledger.db", "sqlite:///{d}/state/sub/ledger.db"],
+                         ids=["path", "url"])
+def test_a_ledger_in_a_missing_folder_is_created_by_run_as_check_says(tmp_path, capsys, ledger):
+    made = tmp_path / "state" / "sub" / "ledger.db"
+    out = check(tmp_path, capsys, config_text(f"127.0.0.1:{free_port()}",
+                                              ledger=ledger.format(d=tmp_path)))
+    assert f"ok: ledger {made}: will be created by run" in out
+    agent = AgentProcess(tmp_path / "config.yaml", tmp_path).start()
+    try:
+        assert made.is_file() and made.with_name("ledger.db.lock").is_file()
+    finally:
+        agent.stop()
 
 
 @pytest.mark.parametrize(("make", "ledger", "expected"), [

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLE_ENV
-from realparts import HttpTarget, free_port, get, get_json, parse_metrics, wait_for
+from support.helpers import EXAMPLE_ENV
+from support.realparts import HttpTarget, free_port, get, get_json, parse_metrics, wait_for
 
 from agent import __version__
 from agent.cli import main
@@ -149,12 +150,74 @@ def test_demo_shows_cost_accruing_within_a_minute(tmp_path):
     assert "system=email state=down" in out
 
 
+ALERTING = """\
+notifiers:
+  - {name: hook, type: webhook, url: "http://127.0.0.1:9/hook"}
+alerts:
+  - {name: down, condition: state, notify: [hook]}
+"""
+WEB = '- name: web\n  probe: {type: tcp, target: "127.0.0.1:9"}\n'
+
+
+def ledger_config(tmp_path: Path) -> Path:
+    """A config of one system, web, with no alert rules, and its (empty) ledger."""
+    from support.ledgerparts import write_config
+
+    from agent.config import load_config
+    from agent.ledger import Ledger
+
+    path = write_config(tmp_path, WEB)
+    ledger = Ledger.of(load_config(path).agent)
+    ledger.open()
+    ledger.close()
+    ledger.dispose()
+    return path
+
+
+@pytest.mark.fault("`ack` on a config with no alert rules (no alerts:)", "says that no alert "
+                   "rules are configured, not that none is firing; records nothing, exit 1",
+                   area="Command line")
+def test_ack_with_no_alert_rules_configured_says_so(tmp_path, capsys):
+    path = ledger_config(tmp_path)
+    assert main(["ack", "-c", str(path), "web"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "web: no alert rules are configured (alerts:), so there is nothing to acknowledge"]
+
+
+@pytest.mark.fault("`maintenance SYSTEM --for 0s`, `--for 400d`", "refused in one line naming "
+                   "the bounds (more than 0, at most 366d), exit 2, nothing recorded",
+                   area="Command line")
+@pytest.mark.parametrize("length", ["0s", "0", "367d", "1000000d"])
+def test_maintenance_refuses_a_length_of_zero_or_over_366_days(tmp_path, capsys, length):
+    from agent.ledger import Ledger
+
+    path = ledger_config(tmp_path)
+    assert main(["maintenance", "-c", str(path), "web", "--for", length]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"--for: {length} is not a length of maintenance: it must be more than 0 and at most "
+        "366d"]
+    assert Ledger(str(tmp_path / "ledger.db"), "shire-hall").actions_since(0) == []
+
+
+def test_maintenance_while_one_runs_says_both_stand_until_the_later_end(tmp_path, capsys):
+    path = ledger_config(tmp_path)
+    assert main(["maintenance", "-c", str(path), "web", "--for", "2h"]) == 0
+    assert capsys.readouterr().out.strip() == "web: planned maintenance for 2h from now"
+    assert main(["maintenance", "-c", str(path), "web", "--for", "30m"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("web: planned maintenance for 30m from now; the maintenance already "
+                          "running (until 20"), out
+    assert out.endswith("(--end ends both)")
+    [running, lasts] = re.findall(r"until (\S+?)\)? ", out + " ")[:2]
+    assert running == lasts  # the 2h one ends later: the 30m one takes nothing from it
+
+
 @pytest.mark.fault("`ack` of a system no alert is firing about, or one already acknowledged",
                    "says so (`no alert is firing about it`, `already acknowledged`), records "
                    "nothing and exits 1; an ack of a firing alert is recorded for the daemon",
                    area="Command line")
 def test_ack_says_when_there_is_nothing_to_acknowledge(tmp_path, capsys):
-    from ledgerparts import write_config
+    from support.ledgerparts import write_config
 
     from agent.config import load_config
     from agent.ledger import Ledger
@@ -162,6 +225,7 @@ def test_ack_says_when_there_is_nothing_to_acknowledge(tmp_path, capsys):
 
     path = write_config(tmp_path, '- name: web\n  probe: {type: tcp, target: "127.0.0.1:9"}\n'
                                   '- name: mail\n  probe: {type: tcp, target: "127.0.0.1:9"}\n')
+    path.write_text(path.read_text() + ALERTING)
     ledger = Ledger.of(load_config(path).agent)
     ledger.open()
     ledger.submit(Batch(alerts=[AlertState("down", "web", "web", 100.0, fired_at=160.0),

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from realparts import (
+from support.realparts import (
     AgentProcess,
     configured_agent,
     get_json,

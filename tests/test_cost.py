@@ -8,9 +8,9 @@ import math
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import english_working_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.helpers import english_working_days
 
 from agent.cost import (
     UsersCalendar,

@@ -13,10 +13,10 @@ import datetime as dt
 import math
 
 import pytest
-from helpers import DOWN, HOURLY, SLOW, UP, config, system
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledgerparts import window as ledger_window
+from support.helpers import DOWN, HOURLY, SLOW, UP, config, system
+from support.ledgerparts import window as ledger_window
 
 from agent.basis import basis_of
 from agent.engine import Engine
@@ -316,6 +316,30 @@ def test_a_dependant_still_down_after_its_root_cause_recovers_is_charged_for_its
     # by hand: 600 s of 0.93 of everyone's time to network-core, then email alone 0.9
     assert live["network-core"] == pytest.approx(ORG_HOUR * 0.93 * 600 / 3600)
     assert live["email"] == pytest.approx(ORG_HOUR * 0.9 * 300 / 3600)
+
+
+def test_a_dependant_failing_before_its_root_cause_is_seen_is_charged_for_itself_till_then():
+    # Found by review: email failed its probe 1.35 s before network-core's first failed probe.
+    # Live charged those 1.35 s to network-core (email's window is behind it from its first
+    # failure), the report to email (network-core's window starts at its own first failure):
+    # totals agreed, systems did not. Both now charge them to email.
+    core = system("network-core", users_share=0.3)
+    email = system("email", users_share=0.9, depends_on=("network-core",))
+    engine = Engine(config(core, email), T0 - 60)
+    batches = [engine.observe(n, UP, T0 - 30) for n in ("network-core", "email")]
+    for k in range(3):
+        batches.append(engine.observe("email", DOWN, T0 + 5 * k))
+        batches.append(engine.observe("network-core", DOWN, T0 + 1.35 + 5 * k))
+        batches.append(engine.account(T0 + 5 * k + 2))
+    assert engine.lives["email"].cause == "network-core"
+    batches.append(engine.account(T0 + 600))
+    live = {v.name: v.totals.cost for v in engine.view(T0 + 600)}
+    report = build_report(stored(batches), engine.config, T0 - HOUR, T0 + HOUR, T0 + 600)
+    assert {s.name: round(s.cost, 2) for s in report.systems} == {
+        n: round(c, 2) for n, c in live.items()}
+    # by hand: email alone (0.9) for 1.35 s, then 0.93 of everyone's time to network-core
+    assert live["email"] == pytest.approx(ORG_HOUR * 0.9 * 1.35 / 3600)
+    assert live["network-core"] == pytest.approx(ORG_HOUR * 0.93 * (600 - 1.35) / 3600)
 
 
 @pytest.mark.fault("The root cause recovers and its dependants recover a probe later",

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from realparts import HttpTarget, configured_agent, http_targets
+from support.realparts import HttpTarget, configured_agent, http_targets
 
 CONFIG = """\
 agent: {{ledger: ledger.db, evaluation_interval: 300ms}}

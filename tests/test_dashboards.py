@@ -91,7 +91,7 @@ def test_cli_refuses_a_bad_currency_code(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("code", "unit"), [
-    ("GBP", "currencyGBP"), ("eur", "currencyEUR"), ("USD", "currencyUSD"),
+    ("GBP", "currencyGBP"), ("EUR", "currencyEUR"), ("USD", "currencyUSD"),
     ("CHF", "currencyCHF"), ("NZD", "suffix: NZD"), ("AED", "suffix: AED"),
 ])
 def test_money_unit_is_grafanas_currency_or_a_suffix(code, unit):

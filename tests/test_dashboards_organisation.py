@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import substitute
-from realparts import require_tool
+from support.helpers import substitute
+from support.realparts import require_tool
 
 from agent import dashboards
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import substitute
-from realparts import (
+from support.helpers import substitute
+from support.realparts import (
     AgentProcess,
     HttpTarget,
     PrometheusProcess,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from realparts import require_tool
+from support.realparts import require_tool
 
 import agent
 

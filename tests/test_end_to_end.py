@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from realparts import (
+from support.realparts import (
     AgentProcess,
     HttpTarget,
     configured_agent,

@@ -9,7 +9,7 @@ import json
 import subprocess
 
 import pytest
-from ledgerparts import HOUR, at, store, window, write_config
+from support.ledgerparts import HOUR, at, store, window, write_config
 
 from agent.ledger import Ledger
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import HOURLY
-from ledgerparts import LONDON, at, store, untouched, window, write_config
+from support.helpers import HOURLY
+from support.ledgerparts import LONDON, at, store, untouched, window, write_config
 
 from agent.cli import main
 from agent.config import load_config

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from realparts import AgentProcess, wait_for
+from support.realparts import AgentProcess, free_port, wait_for
 
 from agent.cli import main
 from agent.config import load_config
@@ -118,3 +118,65 @@ def test_run_on_the_init_config_shows_its_system_up(tmp_path):
         wait_for("this-agent up", lambda: agent.state("this-agent") == "up", timeout=30)
     finally:
         agent.stop()
+
+
+@pytest.mark.fault("a currency in lower case (`gbp`), or an ISO X-code that is not money "
+                   "(XXX, XTS, XAU, XDR), to init, dashboards, estimate or cost.currency",
+                   "one rule everywhere: refused in one line (lower case: the code to "
+                   "write), exit 2, nothing written", area="Command line")
+@pytest.mark.parametrize(("code", "why"), [
+    ("gbp", "'gbp': write the code in capitals, GBP"),
+    ("XXX", "'XXX' is ISO 4217's code for no currency at all, not a currency"),
+    ("XTS", "'XTS' is ISO 4217's code for testing, not a currency"),
+    ("XAU", "'XAU' is ISO 4217's code for a precious metal, not a currency"),
+    ("XDR", "'XDR' is ISO 4217's code for a unit of account, not a currency"),
+])
+def test_one_currency_rule_for_init_dashboards_estimate_and_the_config(tmp_path, capsys, code,
+                                                                       why):
+    code_init, path = init(tmp_path, "--currency", code)
+    assert code_init == 2 and not path.exists()
+    assert capsys.readouterr().err.splitlines()[0] == f"--currency: {why}"
+    boards = tmp_path / "boards"
+    assert main(["dashboards", "--currency", code, "-o", str(boards)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"--currency: {why}"]
+    assert not boards.exists()
+    assert main(["estimate", "--users", "10", "--annual-cost", "25000", "--outage", "1h",
+                 "--currency", code]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"--currency: {why}"]
+    init(tmp_path)
+    path.write_text(path.read_text().replace('currency: "GBP"', f'currency: "{code}"'))
+    assert main(["check", "-c", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"cost.currency: {why}")
+
+
+def test_the_currencies_of_real_money_with_x_codes_are_taken(tmp_path):
+    for code in ("XOF", "XAF", "XPF", "XCD"):
+        assert init(tmp_path, "--currency", code, "--force")[0] == 0, code
+
+
+@pytest.mark.fault("init --users 2.5 (or 0)", "refused: a whole number of people, at least 1; "
+                   "exit 2, nothing written", area="Command line")
+@pytest.mark.parametrize("users", ["2.5", "0", "nan"])
+def test_init_users_must_be_a_whole_number_of_people(tmp_path, capsys, users):
+    code, path = init(tmp_path, "--users", users)
+    assert code == 2 and not path.exists()
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"--users: {users} is not a number of people: a whole number, at least 1")
+
+
+@pytest.mark.fault("check --connect on init's config before `run`", "this-agent is noted as "
+                   "the agent itself, not running yet, rather than warned of as down; a "
+                   "system down that is not the agent is still a warning", area="Command line")
+def test_check_connect_on_the_init_config_says_this_agent_is_not_running_yet(tmp_path,
+                                                                            capsys):
+    _, path = init(tmp_path)
+    listen = f"127.0.0.1:{free_port()}"
+    path.write_text(path.read_text().replace("127.0.0.1:9321", listen)
+                    + '  - name: other\n    probe: {type: tcp, target: "127.0.0.1:1"}\n')
+    capsys.readouterr()
+    assert main(["check", "-c", str(path), "--connect"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: this-agent is this agent itself ({listen}), which is not running yet: it " \
+           "answers once `outage-agent run` starts" in out
+    assert "warning: this-agent" not in out
+    assert "warning: other is down: connection refused" in out

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import HOURLY
-from ledgerparts import window
+from support.helpers import HOURLY
+from support.ledgerparts import window
 
 from agent.journal import Journal, journal_path
 from agent.records import (

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers import DOWN, HOURLY, UP, config, system
 from sqlalchemy.pool import NullPool
+from support.helpers import DOWN, HOURLY, UP, config, system
 
 from agent.engine import Engine
 from agent.ledger import Ledger, LedgerError

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import HOURLY, config, system
-from ledgerparts import window
-from realparts import (
+from support.helpers import HOURLY, config, system
+from support.ledgerparts import window
+from support.realparts import (
     AgentProcess,
     HttpTarget,
     configured_agent,

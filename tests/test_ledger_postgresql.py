@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from ledgerparts import window
-from pgparts import PostgresCluster
+from support.ledgerparts import window
+from support.pgparts import PostgresCluster
 
 from agent.ledger import SCHEMA_VERSION, Ledger, Outcome
 from agent.records import Batch, DayRecord, TransitionRecord

@@ -155,6 +155,42 @@ SHIPPED: dict[int, str] = {
     CREATE INDEX cost_basis_since ON cost_basis (site, since);
     ALTER TABLE windows ADD COLUMN impact_override {real};
     """,
+    7: """
+    CREATE TABLE outbox (
+        site TEXT NOT NULL DEFAULT '',
+        notifier TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created {real} NOT NULL,
+        updated {real} NOT NULL,
+        PRIMARY KEY (site, notifier, message_id)
+    );
+    CREATE INDEX outbox_queued ON outbox (site, state);
+    """,
+    8: """
+    CREATE TABLE heartbeats (
+        site TEXT NOT NULL DEFAULT '',
+        system TEXT NOT NULL,
+        due {real} NOT NULL,
+        last_ping {real},
+        last_kind TEXT NOT NULL DEFAULT '',
+        last_success {real},
+        started {real},
+        duration {real},
+        verdict TEXT NOT NULL DEFAULT 'new',
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (site, system)
+    );
+    CREATE TABLE heartbeat_pings (
+        site TEXT NOT NULL DEFAULT '',
+        system TEXT NOT NULL,
+        at {real} NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (site, system, at)
+    );
+    """,
 }
 SHIPPED_WORDS = {
     "sqlite": {"serial": "INTEGER PRIMARY KEY", "real": "REAL"},
@@ -211,6 +247,13 @@ ROWS: dict[str, dict[str, Any]] = {
     "group_days": {"site": "north", "grp": "everyone", "day": "2026-11-03", "cost": 1.5},
     "cost_basis": {"id": 8, "site": "north", "since": 900.5, "digest": "abc",
                    "body": "{}"},
+    "outbox": {"site": "north", "notifier": "hook", "message_id": "m1", "message": "{}",
+               "state": "queued", "created": 1010.5, "updated": 1010.5},
+    "heartbeats": {"site": "north", "system": "payroll", "due": 90000.5, "last_ping": 3600.5,
+                   "last_kind": "success", "last_success": 3600.5, "started": None,
+                   "duration": 12.5, "verdict": "up", "reason": ""},
+    "heartbeat_pings": {"site": "north", "system": "payroll", "at": 3600.5, "kind": "success",
+                        "body": "done"},
 }
 
 

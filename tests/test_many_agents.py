@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from realparts import (
+from support.realparts import (
     AgentProcess,
     configured_agent,
     fast_config,

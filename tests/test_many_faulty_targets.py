@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from realparts import AgentProcess, HttpTarget, free_port, get_json, wait_for
+from support.realparts import AgentProcess, HttpTarget, free_port, get_json, wait_for
 
 HOLD_LIMIT = 30.0  # seconds a fault server holds a connection at most
 HEALTHY_INTERVAL = 1.0

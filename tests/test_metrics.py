@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import UP, config, system
-from realparts import parse_metrics
+from support.helpers import UP, config, system
+from support.realparts import parse_metrics
 
 from agent.engine import Engine
 from agent.metrics import Metrics, Scrape

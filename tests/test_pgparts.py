@@ -1,4 +1,4 @@
-"""The real PostgreSQL the tests use (tests/pgparts.py): it starts, stores and keeps each
+"""The real PostgreSQL the tests use (tests/support/pgparts.py): it starts, stores and keeps each
 test's database apart."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import sqlalchemy
-from pgparts import PostgresCluster
+from support.pgparts import PostgresCluster
 
 
 def test_postgres_url_is_a_real_postgresql_that_stores_and_returns_a_row(

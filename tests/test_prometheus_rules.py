@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import load_rules, series_nobody_makes
-from realparts import require_tool
+from support.helpers import load_rules, series_nobody_makes
+from support.realparts import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 PROMETHEUS = REPO / "deploy/prometheus"

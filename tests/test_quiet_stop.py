@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import time
 
-from realparts import HttpTarget, configured_agent, one_target_config, wait_for
+from support.realparts import HttpTarget, configured_agent, one_target_config, wait_for
 
 from agent.ledger import Action, Ledger
 

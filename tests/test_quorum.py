@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ledgerparts import HOUR, at, window
+from support.ledgerparts import HOUR, at, window
 
 from agent.ledger import StoredWindow
 from agent.quorum import quorum_spans, quorum_windows

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import load_rules, series_nobody_makes
-from realparts import require_tool
+from support.helpers import load_rules, series_nobody_makes
+from support.realparts import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 PROMETHEUS = REPO / "deploy/prometheus"

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import EXAMPLE_ENV
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from realparts import AgentProcess, Receiver, free_port, get, wait_for
+from support.helpers import EXAMPLE_ENV
+from support.realparts import AgentProcess, Receiver, free_port, get, wait_for
 
 from agent.config import ConfigError, load_config
 from agent.service import install_redaction

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ledgerparts import LONDON, write_config
+from support.ledgerparts import LONDON, write_config
 
 SYSTEMS = """\
 - name: network-core

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import config, system
+from support.helpers import config, system
 
 from agent.cli import build_parser, with_overrides
 from agent.config import ConfigError, load_config, summary

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from realparts import (
+from support.realparts import (
     AgentProcess,
     HttpTarget,
     configured_agent,

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import config, system
-from realparts import configured_agent, free_port, get, http_targets, wait_for
+from support.helpers import config, system
+from support.realparts import configured_agent, free_port, get, http_targets, wait_for
 
 from agent import systemd
 from agent.daemon import Agent
@@ -176,6 +176,13 @@ def test_journal_lines_carry_their_syslog_priority(level, prefix):
     record = logging.LogRecord("agent", level, __file__, 1, "ledger %s", ("open",), None)
     line = systemd.JournalFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line == f"{prefix}{logging.getLevelName(level)} agent: ledger open"
+
+
+def test_every_line_of_a_record_carries_its_priority_as_the_journal_splits_lines():
+    record = logging.LogRecord("agent", logging.ERROR, __file__, 1,
+                               "reload refused:\n%s", ("a.yaml:3: x: unknown key",), None)
+    text = systemd.JournalFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert text.split("\n") == ["<3>ERROR agent: reload refused:", "<3>a.yaml:3: x: unknown key"]
 
 
 # --- the watchdog job ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import re
@@ -14,9 +15,9 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from helpers import config, system
-from ledgerparts import store
 from prometheus_client import CONTENT_TYPE_LATEST
+from support.helpers import config, system
+from support.ledgerparts import store
 
 from agent.daemon import Agent
 from agent.ledger import Ledger
@@ -204,7 +205,9 @@ async def test_systems_json_keeps_its_public_fields(client):
     assert set(db) == {
         "name", "description", "state", "cause", "cost_per_hour", "affected_users",
         "open_outage", "cost_total", "cost_today", "cost_month", "downtime_seconds_total",
-        "incidents_total", "depends_on", "owner", "supplier", "tier", "last_probe"}
+        "incidents_total", "depends_on", "owner", "supplier", "tier", "last_probe",
+        "heartbeat"}
+    assert db["heartbeat"] is None  # probed, not a heartbeat (docs/heartbeats.md)
 
 
 async def test_the_status_page_is_served_with_a_strict_content_security_policy(client):
@@ -276,3 +279,27 @@ def test_every_static_file_is_package_data():
     globs = pyproject["tool"]["setuptools"]["package-data"]["agent.web"]
     assert all(any(path.match(g) for g in globs)
                for path in (p.relative_to(STATIC.parent) for p in STATIC.iterdir()))
+
+
+async def test_days_with_nothing_but_an_imported_window_are_not_counted_as_watched(tmp_path):
+    agent = Agent(config(system("db"), ledger=tmp_path / "ledger.db",
+                         timezone="Europe/London"), clock=lambda: NOW)
+    await agent.start()
+    assert agent.probing is not None
+    agent.probing.pause()
+    imported = dataclasses.replace(
+        window("down", london("2026-06-05T09:00"), london("2026-06-05T10:00")),
+        source="imported")
+    await agent.ledger.commit(Batch(windows=[imported]))
+    try:
+        async with TestClient(TestServer(make_app(agent))) as test_client:
+            body = await (await test_client.get("/api/v1/availability?days=7")).json()
+    finally:
+        await agent.stop()
+    [db] = body["systems"]
+    days = {d["date"]: (d["availability"], d["counted_seconds"]) for d in db["days"]}
+    assert days["2026-06-05"] == (0.0, H)  # the imported hour: observed down
+    for day in ("2026-06-04", "2026-06-06", "2026-06-07", "2026-06-08", "2026-06-09"):
+        assert days[day] == (None, 0.0), day  # nobody watched
+    # the agent first ran at NOW: of the week, only the imported hour was watched
+    assert (db["availability"], db["counted_seconds"]) == (0.0, H)

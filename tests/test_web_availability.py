@@ -138,3 +138,16 @@ def test_the_minute_cache_answers_until_the_minute_turns():
     assert cache.get("k") == "answer"
     now[0] = 180.0
     assert cache.get("k") is None
+
+
+def test_an_imported_window_is_watched_for_its_own_span_only():
+    # Found by review: windows imported for days before the agent first ran made those days
+    # count as watched and up (1.0 of 86,400 s). Someone else observed the imported window's
+    # own span; the rest of those days nobody watched.
+    imported = StateSpan("down", at("2026-06-05T09:00"), at("2026-06-05T10:00"), imported=True)
+    days = [dt.date(2026, 6, d) for d in (5, 6, 10)]
+    on_it, after, watched = daily_availability([imported], days, UTC, at("2026-06-11T00:00"),
+                                               at("2026-06-10T12:00"))
+    assert (on_it.counted, on_it.down, on_it.availability) == (H, H, 0.0)
+    assert (after.counted, after.availability) == (0.0, None)
+    assert (watched.counted, watched.availability) == (12 * H, 1.0)

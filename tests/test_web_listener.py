@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from certs import write_cert
-from realparts import AgentProcess, fast_config, http_targets, wait_for
+from support.certs import write_cert
+from support.realparts import AgentProcess, fast_config, http_targets, wait_for
 
 from agent.quiet import QuietLog
 from agent.web import listener

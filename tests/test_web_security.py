@@ -21,8 +21,8 @@ import pytest
 import requests
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from certs import CertFiles, write_cert
-from realparts import AgentProcess, HttpTarget, PrometheusProcess, wait_for
+from support.certs import CertFiles, write_cert
+from support.realparts import AgentProcess, HttpTarget, PrometheusProcess, wait_for
 
 from agent.config import ConfigError, load_config
 from agent.daemon import Agent
@@ -175,12 +175,16 @@ def test_no_route_fetches_a_url_given_in_a_request(secured: Secured) -> None:
         canary.close()
 
 
-def test_every_route_is_read_only(tmp_path: Path) -> None:
+def test_every_route_but_heartbeat_pings_is_read_only(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(AGENT_CONFIG.replace(", web_config: web.yml", "")
                                      .format(url="http://127.0.0.1:9/"))
     app = make_app(Agent(load_config(tmp_path / "c.yaml", env={})))
-    methods = {route.method for route in app.router.routes()}
+    routes = [(route.method, route.resource.canonical if route.resource else "")
+              for route in app.router.routes()]
+    methods = {method for method, path in routes if not path.startswith("/ping/")}
     assert methods <= {"GET", "HEAD"}, methods
+    assert {method for method, path in routes if path.startswith("/ping/")} == {
+        "GET", "HEAD", "POST"}
 
 
 # --- client certificates and a real Prometheus -----------------------------------------------

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from certs import write_cert
-from realparts import AgentProcess, fast_config, http_targets, require_tool
+from support.certs import write_cert
+from support.realparts import AgentProcess, fast_config, http_targets, require_tool
 
 from agent.web.listener import HEAD_TIMEOUT
 

@@ -9,19 +9,34 @@
 - report.py: report
 - corrections.py: annotate, void
 - tools.py: dashboards, estimate (no config needed)
+- ping.py: ping (a heartbeat system's job reporting in)
 - common.py: the parent parsers for -c/--config and the ledger, loading the config or
   exiting 2, and what the commands share
 
-Exit codes: 0 success, 1 a probe or runtime failure, 2 a configuration or usage error.
+Exit codes: 0 success, 1 a probe or runtime failure, 2 a configuration or usage error; 130
+interrupted (Ctrl-C), 141 standard output closed early (`| head`), as a shell reports them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 from agent import __version__
-from agent.cli import actions, check, corrections, init, inventory, records, report, run, tools
+from agent.cli import (
+    actions,
+    check,
+    corrections,
+    init,
+    inventory,
+    ping,
+    records,
+    report,
+    run,
+    tools,
+)
 from agent.cli.common import (
     LEVELS,
     CommandFailed,
@@ -46,7 +61,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     actions.add_ack, actions.add_maintenance, records.add_backup, records.add_export, run.add_demo,
     tools.add_dashboards, report.add_report, records.add_import,
     inventory.add_import_systems, corrections.add_annotate,
-    corrections.add_void, tools.add_estimate,
+    corrections.add_void, tools.add_estimate, ping.add_ping,
 )
 
 
@@ -56,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="outage-agent",
         description="Probe systems, record downtime windows and export the cost of outages.",
         epilog="Exit codes: 0 success; 1 a probe or runtime failure, or nothing done; 2 a "
-        "configuration or usage error. `outage-agent COMMAND --help` gives each command's.",
+        "configuration or usage error; 141 standard output closed early (`| head`). "
+        "`outage-agent COMMAND --help` gives each command's.",
     )
     parser.add_argument("--version", action="version", version=f"outage-agent {__version__}")
     parser.add_argument("--log-level", choices=LEVELS, help="default: agent.log_level or info")
@@ -70,8 +86,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code (argparse itself exits 2 on a usage error)."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
     except CommandFailed as exc:
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    """Standard output's reader has gone (`check | head -1`): it has what it wanted, so stop
+    quietly, as a tool killed by SIGPIPE does (exit 141), with what is still buffered sent to
+    /dev/null so that Python's own flush at exit cannot fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141

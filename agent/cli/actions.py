@@ -67,8 +67,12 @@ def cmd_ack(args: argparse.Namespace) -> int:
                           f"{args.system}: acknowledged; reminders for the current incident stop")
 
 
-def _nothing_to_ack(states: list[AlertState], system: str) -> str | None:
-    """Why an ack of `system` would do nothing, given the ledger's alert states; or None."""
+def _nothing_to_ack(states: list[AlertState], system: str, rules: int) -> str | None:
+    """Why an ack of `system` would do nothing, given the ledger's alert states and how many
+    alert rules the config has; or None."""
+    if not rules:
+        return (f"{system}: no alert rules are configured (alerts:), so there is nothing to "
+                "acknowledge")
     firing = [s for s in states if s.system == system and s.fired_at is not None]
     if not firing:
         return f"{system}: no alert is firing about it; nothing to acknowledge"
@@ -78,26 +82,47 @@ def _nothing_to_ack(states: list[AlertState], system: str) -> str | None:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
-    """Start planned maintenance for --for from now, or --end the running one. With none
-    running or planned to --end, say so, record nothing and exit 1."""
+    """Start planned maintenance for --for from now (more than 0, at most 366d, as any
+    duration in the config), or --end the running one. With none running or planned to
+    --end, say so, record nothing and exit 1."""
     if args.end:
         return _record_action(args, "maintenance_end", None,
                               f"{args.system}: maintenance ended")
-    from agent.config import parse_duration
+    from agent.config import format_duration, parse_duration
+    from agent.config.values import MAX_DURATION
 
     try:
         seconds = parse_duration(args.duration)
     except ValueError as exc:
         return fail(f"--for: {exc}")
+    if not 0 < seconds <= MAX_DURATION:
+        return fail(f"--for: {args.duration} is not a length of maintenance: it must be more "
+                    f"than 0 and at most {format_duration(MAX_DURATION)}")
     return _record_action(args, "maintenance", time.time() + seconds,
                           f"{args.system}: planned maintenance for {args.duration} from now")
 
 
-def _nothing_to_do(ledger: Ledger, action: Action) -> str | None:
-    """Why recording `action` would change nothing, or None: an ack with no alert firing
-    about the system, an end with no maintenance of it running or planned."""
+def _running_note(actions: list[Action], action: Action) -> str:
+    """What a new maintenance period does to the one of the same system already running
+    (given the ledger's actions in order), as the engine's PlannedWork does it: both stand,
+    so the system stays in maintenance until the later end. "" if none is running."""
+    from agent.report.source import adhoc_maintenance
+    from agent.text import iso
+
+    ends = [b for a, b in adhoc_maintenance(actions).get(action.system, [])
+            if a <= action.at < b]
+    if not ends or action.until is None:
+        return ""
+    return (f"; the maintenance already running (until {iso(max(ends))}) is not cut short, "
+            f"so it lasts until {iso(max(*ends, action.until))} (--end ends both)")
+
+
+def _nothing_to_do(ledger: Ledger, action: Action, config: Config) -> str | None:
+    """Why recording `action` would change nothing, or None: an ack with no alert rules
+    configured or none firing about the system, an end with no maintenance of it running or
+    planned."""
     if action.kind == "ack":
-        return _nothing_to_ack(ledger.alert_states(), action.system)
+        return _nothing_to_ack(ledger.alert_states(), action.system, len(config.alerts))
     if action.kind == "maintenance_end":
         return _nothing_to_end(ledger.actions_since(0), action.system, action.at)
     return None
@@ -126,8 +151,10 @@ def _record_action(args: argparse.Namespace, kind: str, until: float | None, don
     action = Action(kind, args.system, time.time(), until, who(), args.note or "")
     try:
         ledger.prepare()
-        if nothing := _nothing_to_do(ledger, action):
+        if nothing := _nothing_to_do(ledger, action, config):
             return fail(nothing, code=1)
+        if kind == "maintenance":
+            done += _running_note(ledger.actions_since(0), action)
         ledger.add_action(action)
     except LedgerError as exc:
         return fail(f"cannot record it in the ledger: {exc}", code=1)
@@ -148,9 +175,9 @@ def add_ack(commands: Commands) -> None:
     ack = commands.add_parser(
         "ack", parents=[ledger_parent()], help="acknowledge a system's incident: stop reminders",
         description="Acknowledge the incident an alert is firing about, so its reminders stop; "
-        "the running agent picks it up. Exit codes: 0 recorded; 1 no ledger, or no alert "
-        "firing about it, or already acknowledged (nothing recorded); 2 usage or invalid "
-        "config.")
+        "the running agent picks it up. Exit codes: 0 recorded; 1 no ledger, no alert rules "
+        "configured, no alert firing about it, or already acknowledged (nothing recorded); "
+        "2 usage or invalid config.")
     ack.add_argument("system")
     ack.add_argument("--note", help="why, or who is on it")
     ack.set_defaults(func=cmd_ack)
@@ -166,7 +193,9 @@ def add_maintenance(commands: Commands) -> None:
         "usage or invalid config.")
     maint.add_argument("system")
     span = maint.add_mutually_exclusive_group(required=True)
-    span.add_argument("--for", dest="duration", help="how long, e.g. 2h or 30m")
+    span.add_argument("--for", dest="duration",
+                      help="how long, e.g. 2h or 30m: more than 0, at most 366d; while one is "
+                      "running, both stand and it lasts until the later end")
     span.add_argument("--end", action="store_true",
                       help="end the running maintenance now, and cancel any planned; exit 1 "
                       "if there is none")

@@ -41,8 +41,9 @@ class CommandFailed(Exception):
 
 def fail(*lines: object, code: int = 2) -> int:
     """Print why a command cannot go on, a line each to stderr, and return its exit code."""
+    priority = "<3>" if systemd.stderr_is_journal() else ""  # so `journalctl -p err` shows it
     for line in lines:
-        print(line, file=sys.stderr)
+        print(f"{priority}{line}", file=sys.stderr)
     return code
 
 
@@ -162,18 +163,6 @@ def existing_ledger(config: Config) -> Ledger:
 def who() -> str:
     """user@host: who the ledger records as making an action or a correction."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
-
-
-def write_output(text: str, output: str | None) -> None:
-    """Write a command's document to -o's file, or to stdout when -o is not given; end the
-    command (exit 1) in one line if the file cannot be written."""
-    if not output:
-        sys.stdout.write(text)
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        abort(f"cannot write {output}: {exc.strerror or exc}", code=1)
 
 
 def setup_logging(level: str) -> None:

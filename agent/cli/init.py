@@ -16,7 +16,8 @@ from agent.config import ConfigError, load_config
 from agent.config.starter import LISTEN, starter_config
 
 EXIT_CODES = ("exit codes: 0 written; 1 the file could not be written; 2 refused, nothing "
-              "written: the file exists (without --force) or an option is invalid")
+              "written: the file exists (without --force), is not a regular file, or an "
+              "option is invalid")
 
 # The option that set each key of the file, to name it in a problem.
 _OPTIONS = {"cost.concurrent_users": "--users", "cost.annual_cost_per_user": "--annual-cost",
@@ -25,6 +26,9 @@ _OPTIONS = {"cost.concurrent_users": "--users", "cost.annual_cost_per_user": "--
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Write the starter config to -o, checked by the loader first, and print the next steps."""
+    if not (args.users.is_integer() and args.users >= 1):
+        return fail(f"--users: {args.users:g} is not a number of people: a whole number, at "
+                    f"least 1", f"{args.output}: not written")
     text = starter_config(args.users, args.annual_cost, args.currency, args.timezone)
     problems = _problems(text)
     if problems:
@@ -75,10 +79,11 @@ def add_init(commands: Commands) -> None:
                       help="the file to write (default: config.yaml)")
     init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
     init.add_argument("--users", type=float, default=100.0,
-                      help="people at work at once (default: 100)")
+                      help="people at work at once, a whole number (default: 100)")
     init.add_argument("--annual-cost", type=float, default=25000.0,
                       help="yearly cost of one person, on-costs included (default: 25000)")
-    init.add_argument("--currency", default="GBP", help="ISO 4217 code (default: GBP)")
+    init.add_argument("--currency", default="GBP",
+                      help="ISO 4217 code, in capitals (default: GBP)")
     init.add_argument("--timezone", default="UTC",
                       help="IANA time zone, e.g. Europe/London (default: UTC)")
     init.set_defaults(func=cmd_init)

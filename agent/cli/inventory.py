@@ -13,7 +13,7 @@ from agent.cli.newfile import write_new_file
 
 EXIT_CODES = ("exit codes: 0 converted; 1 the output could not be written; 2 refused, nothing "
               "written: a problem in the file (each shown as file:line:column), or -o exists "
-              "(without --force)")
+              "(without --force) or is not a regular file")
 
 
 def cmd_import_systems(args: argparse.Namespace) -> int:

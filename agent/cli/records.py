@@ -15,8 +15,8 @@ from agent.cli.common import (
     ledger_parent,
     load_with_ledger,
     who,
-    write_output,
 )
+from agent.cli.newfile import format_of, refuse_unwritable, write_output
 from agent.text import plural
 
 EXPORT_FORMATS = ("csv", "json")
@@ -38,11 +38,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every window, the audit trail or both, as CSV or JSON (by default, as -o's
     extension says); never over an existing file without --force."""
-    fmt = args.format or export_format(args.output)
+    fmt = args.format or format_of(args.output, EXPORT_FORMATS, "csv")
     if fmt == "csv" and args.what == "all":
         return fail("--what all needs --format json (CSV is one table: windows or audit)")
-    if args.output and Path(args.output).exists() and not args.force:
-        return fail(f"{args.output}: already exists; not overwriting it (--force to replace it)")
+    refuse_unwritable(args.output, args.force)
     config = load_with_ledger(args)
     ledger = existing_ledger(config)
     from agent.export import export
@@ -52,14 +51,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         text = export(config, ledger, args.what, fmt, time.time())
     except LedgerError as exc:
         return fail(f"cannot read the ledger: {exc}", code=1)
-    write_output(text, args.output)
+    write_output(text, args.output, args.force)
     return 0
-
-
-def export_format(output: str | None) -> str:
-    """The format -o's extension names (.json, .csv), CSV for any other or for stdout."""
-    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-    return suffix if suffix in EXPORT_FORMATS else "csv"
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -99,7 +92,8 @@ def add_export(commands: Commands) -> None:
         help="write every window and the audit trail as CSV or JSON",
         description="Write every window, the audit trail, or both, as CSV or JSON. Exit codes: "
         "0 written; 1 no ledger, or it or -o's file cannot be read or written; 2 usage, an "
-        "existing -o file without --force, or invalid config.")
+        "existing -o file without --force (or one that is not a regular file), or invalid "
+        "config.")
     exp.add_argument("--what", choices=("windows", "audit", "all"), default="windows")
     exp.add_argument("--format", choices=EXPORT_FORMATS,
                      help="default: as -o's extension says (.json or .csv), else csv")

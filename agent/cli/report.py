@@ -14,15 +14,18 @@ from agent.cli.common import (
     fail,
     ledger_parent,
     load_with_ledger,
-    write_output,
 )
+from agent.cli.newfile import format_of, refuse_unwritable, write_output
 
 REPORT_FORMATS = ("md", "html", "csv", "json")  # the keys of agent.report.RENDERERS
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Render the report for --from..--to to stdout or -o's file: 2 for a bad range, system
-    or site, 1 if there is no ledger, it cannot be read or -o's file cannot be written."""
+    """Render the report for --from..--to to stdout or -o's file (in the format its extension
+    names, without --format): 2 for a bad range, system or site, or an existing -o without
+    --force; 1 if there is no ledger, it cannot be read or -o's file cannot be written."""
+    refuse_unwritable(args.output, args.force)
+    fmt = args.format or format_of(args.output, REPORT_FORMATS, "md")
     config = load_with_ledger(args)
     from agent.ledger import LedgerError
     from agent.report import RENDERERS
@@ -40,8 +43,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return fail(f"--site: {exc}")
     except ValueError as exc:
         return fail(f"--system: {exc}")
-    write_output(RENDERERS[args.format](report), args.output)
-    if args.output:
+    write_output(RENDERERS[fmt](report), args.output, args.force)
+    if args.output is not None:
         print(f"report written to {args.output}")
     return 0
 
@@ -68,7 +71,8 @@ def add_report(commands: Commands) -> None:
         "report", parents=[ledger_parent()], help="what outages cost over a period, per system",
         description="What outages cost over a range, per system and in total. Exit codes: 0 "
         "written; 1 no ledger, or it or -o's file cannot be read or written; 2 bad dates, "
-        "system or site, usage, or invalid config.")
+        "system or site, an existing -o file without --force (or one that is not a regular "
+        "file), usage, or invalid config.")
     report.add_argument("--from", dest="start", required=True, metavar="DATE",
                         help="first day (or an ISO 8601 time), in cost.timezone")
     report.add_argument("--to", dest="end", required=True, metavar="DATE",
@@ -79,10 +83,12 @@ def add_report(commands: Commands) -> None:
                        "ledger (default: agent.site)")
     sites.add_argument("--all-sites", action="store_true", help="the organisation: a system "
                        "is down while most of the sites watching it see it down (quorum)")
-    report.add_argument("--format", choices=REPORT_FORMATS, default="md",
-                        help="md (default), html, csv (one row per window) or json")
+    report.add_argument("--format", choices=REPORT_FORMATS,
+                        help="md, html, csv (one row per window) or json; default: as -o's "
+                             "extension says, else md")
     report.add_argument("--basis", choices=("recorded", "current"), default="recorded",
                         help="cost each moment with the cost basis in force then (recorded, "
                              "the default) or, as a what-if, with today's configuration")
     report.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    report.add_argument("--force", action="store_true", help="replace -o's file if it exists")
     report.set_defaults(func=cmd_report)

@@ -8,23 +8,29 @@ import argparse
 from pathlib import Path
 
 from agent.cli.common import Commands, fail
+from agent.cli.newfile import write_new_file
 from agent.currency import currency_error
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
     """Write the Grafana dashboards for --currency into -o and list the files written: 2 for
-    a code that is not ISO 4217's, 1 if -o cannot be written."""
+    a code that is not ISO 4217's or a dashboard's name there that is not a regular file, 1
+    if -o cannot be written. A dashboard already there is replaced (as `--force` would)."""
     from agent import dashboards
 
     try:
-        written = dashboards.write(Path(args.output), args.currency)
+        boards = dashboards.build(args.currency)
     except ValueError as exc:
         return fail(f"--currency: {exc}")
+    folder = Path(args.output)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return fail(f"cannot write {exc.filename or args.output}: {exc.strerror or exc}",
-                    code=1)
-    for path in written:
-        print(path)
+        return fail(f"{args.output}: cannot write: {exc.strerror or exc}", code=1)
+    for name, board in boards.items():
+        if code := write_new_file(str(folder / name), dashboards.render(board), force=True):
+            return code
+        print(folder / name)
     return 0
 
 
@@ -54,7 +60,8 @@ def add_dashboards(commands: Commands) -> None:
         description="Write the Grafana dashboards, their money in one currency, into a "
         "folder. Exit codes: 0 written; 1 the folder or a file in it cannot be written; 2 "
         "not an ISO 4217 code, or usage.")
-    boards.add_argument("--currency", default="GBP", help="ISO 4217 code (default: GBP)")
+    boards.add_argument("--currency", default="GBP",
+                        help="ISO 4217 code, in capitals (default: GBP)")
     boards.add_argument("-o", "--output", default="grafana/dashboards",
                         help="directory to write into (default: grafana/dashboards)")
     boards.set_defaults(func=cmd_dashboards)
@@ -69,5 +76,6 @@ def add_estimate(commands: Commands) -> None:
     estimate.add_argument("--hours-per-year", type=float, default=1924.0,
                           help="working hours in a year (default 1924: 37 h x 52 weeks)")
     estimate.add_argument("--outage", required=True, help="how long, e.g. 21.55h or 21h33m")
-    estimate.add_argument("--currency", default="GBP", help="ISO 4217 code (default GBP)")
+    estimate.add_argument("--currency", default="GBP",
+                          help="ISO 4217 code, in capitals (default GBP)")
     estimate.set_defaults(func=cmd_estimate)

@@ -122,6 +122,9 @@ def _canaries(ctx: Context, node: Node, defaults: dict[str, Setting]) -> tuple[S
         probe = read_probe(ctx, item)
         if probe is None:
             continue
+        if probe.spec.type == "heartbeat":  # a canary is probed: it shows the agent's reach
+            ctx.bad(item, "a canary is probed by the agent; a heartbeat cannot be one")
+            continue
         merged = {**defaults, **probe.settings}
         check_timing(ctx, merged, item)
         name = f"canary-{index + 1}"

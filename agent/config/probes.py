@@ -117,15 +117,17 @@ def make_system(name: str, probe: Probe, merged: dict[str, Setting], **extra: An
     """Given a probe and the merged settings, return the System that runs it."""
     value = {key: setting.value for key, setting in merged.items()}
     check = Check(probe.spec, value["timeout"], value.get("degraded_after"))
+    fixed = probe_types()[probe.spec.type].thresholds
+    failures, successes = fixed or (value["failure_threshold"], value["success_threshold"])
     return System(
         name=name,
         check=check,
         interval=value["interval"],
         retry_interval=value["retry_interval"],
         down_interval=value.get("down_interval"),
-        failure_threshold=int(value["failure_threshold"]),
-        success_threshold=int(value["success_threshold"]),
-        flap_threshold=int(value.get("flap_threshold", 5)),
+        failure_threshold=int(failures),
+        success_threshold=int(successes),
+        flap_threshold=0 if fixed else int(value.get("flap_threshold", 5)),
         flap_window=value.get("flap_window", 600.0),
         **extra,
     )

@@ -68,6 +68,12 @@ systems:
   #     command: [/usr/lib/nagios/plugins/check_disk, -w, "10%", -c, "5%", -p, /backup]
   #   interval: 5m
   #   users_share: 0.2
+
+  # - name: payroll-export  # a heartbeat: the job pings /ping/<token> (docs/heartbeats.md)
+  #   probe: {{type: heartbeat, schedule: "30 2 * * mon-fri", grace: 1h,
+  #            token: "REPLACE-ME-with-openssl-rand-hex-16"}}
+  #   users_share: 0.0
+  #   direct_cost_per_hour: 400  # what a missed run costs while it is not put right
 """
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
 
+from agent.basis import CostBasis, basis_of
+from agent.books import Weights
 from agent.config.cost import peak, peak_cost
 from agent.config.probes import probe_types
+from agent.loss import attributed, sum_weights
 from agent.model import Config, System, UserGroup
 from agent.shard import share
 from agent.text import redact
@@ -77,30 +81,75 @@ def _cost_basis(group: UserGroup, currency: str) -> str:
 
 def systems_table(config: Config) -> str:
     """Given a loaded config, return a table of its systems: name, what is probed, the share
-    of users who depend on it and what a full outage of it costs an hour at the peak."""
+    of users who depend on it and what the agent bills a full outage of it an hour at the
+    peak (`peak_costs`), with a note when that counts systems that depend on it."""
+    peaks = peak_costs(config)
     rows = [("SYSTEM", "PROBE", "USERS", "PEAK COST/HOUR")]
     rows += [(system.name, redact(probe_text(system), config.secrets), _shares(config, system),
-              _money(f"{system_peak(config, system):,.2f}", config.cost.currency))
+              _money(f"{peaks[system.name]:,.2f}", config.cost.currency))
              for system in config.systems]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=False)),
-                                row[3].rjust(widths[3])]) for row in rows)
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=False)),
+                        row[3].rjust(widths[3])]) for row in rows]
+    if any(system.depends_on for system in config.systems):
+        lines.append("Systems others depend on are costed with those down behind them, as the "
+                     "agent bills them.")
+    return "\n".join(lines)
 
 
-def system_peak(config: Config, system: System) -> float:
-    """What an outage of `system` costs an hour with each group of users at its peak: their
-    staff cost times the system's share and impact, plus its direct cost."""
-    shares = config.shares(system)
-    staff = sum(peak_cost(group.users, group.hourly_cost_per_user) * shares.get(group.name, 0.0)
-                for group in config.cost.user_groups())
-    return staff * system.impact + system.direct_cost_per_hour
+def peak_costs(config: Config) -> dict[str, float]:
+    """Given a loaded config, return what the agent bills an hour of a full outage of each
+    system, each group of users at its peak: the system down and every system that depends
+    on it, directly or not, down behind it; each group's loss 1 - prod(1 - share x impact)
+    over them, all attributed to this root cause (agent.loss, as the engine does); plus the
+    system's own direct cost (its dependants' stay on their own series, as in the agent)."""
+    basis = basis_of(config)
+    group_peaks = [peak_cost(group.users, group.hourly_cost_per_user) for group in basis.groups]
+    below = _dependants(config)
+    result = {}
+    for system in config.systems:
+        weights = outage_weights(basis, [system.name, *_behind(system.name, below)])
+        staff = sum(attributed(w, w) * cost for w, cost in zip(weights, group_peaks, strict=True))
+        result[system.name] = staff + system.direct_cost_per_hour
+    return result
+
+
+def outage_weights(basis: CostBasis, down: Sequence[str]) -> Weights:
+    """Given the cost basis and the systems down behind one root cause (it among them), return
+    the root cause's weight in each group: the sum of theirs at full impact, as its books add
+    its dependants' windows to it."""
+    each = [basis.weights(name, basis.impact(name, "down")) for name in down]
+    return tuple(sum_weights(column) for column in zip(*each, strict=True))
+
+
+def _dependants(config: Config) -> dict[str, list[str]]:
+    """The systems that name each system in depends_on."""
+    found: dict[str, list[str]] = {system.name: [] for system in config.systems}
+    for system in config.systems:
+        for dependency in system.depends_on:
+            found.setdefault(dependency, []).append(system.name)
+    return found
+
+
+def _behind(root: str, dependants: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every system that depends on `root`, directly or through others, each once."""
+    seen, stack = {root}, [root]
+    while stack:
+        for name in dependants.get(stack.pop(), ()):
+            if name not in seen:
+                seen.add(name)
+                stack.append(name)
+    return sorted(seen - {root})
 
 
 def probe_text(system: System) -> str:
     """"http https://mail.example/health": the probe's type and its target, the key the type
     requires."""
     spec = system.check.spec
-    target = getattr(spec, probe_types()[spec.type].required[0])
+    kind = probe_types()[spec.type]
+    if kind.summary is not None:
+        return f"{spec.type} {kind.summary(spec)}"
+    target = getattr(spec, kind.required[0])
     return f"{spec.type} {shlex.join(target) if isinstance(target, tuple) else target}"
 
 

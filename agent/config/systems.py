@@ -47,7 +47,21 @@ def read_systems(
     items = as_list(ctx, node) or []
     systems = [_system(ctx, item, defaults, groups) for item in items]
     _check_dependencies(ctx, _check_names(ctx, items))
+    _check_tokens(ctx, items, systems)
     return tuple(system for system in systems if system is not None)
+
+
+def _check_tokens(ctx: Context, items: list[Node], systems: list[System | None]) -> None:
+    """Each heartbeat system has a token of its own: a ping names its system by it alone."""
+    seen: dict[str, str] = {}
+    for item, system in zip(items, systems, strict=True):
+        token = getattr(system.check.spec, "token", None) if system is not None else None
+        if system is None or token is None:
+            continue
+        if token in seen:
+            ctx.bad(item.value["probe"].value["token"],
+                    f"the same token as system {seen[token]!r}: each heartbeat needs its own")
+        seen.setdefault(token, system.name)
 
 
 def _system(

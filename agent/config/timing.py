@@ -94,13 +94,21 @@ def check_timing(ctx: Context, merged: dict[str, Setting], owner: Node) -> None:
             continue
         a, b = merged[short], merged[long]
         if a.value > b.value or (a.value == b.value and not may_equal):
-            relation = "no longer than" if may_equal else "shorter than"
-            message = (
-                f"{short} ({format_duration(a.value)}) must be {relation} "
-                f"{long} ({format_duration(b.value)})"
-            )
             blamed = a if a.level >= b.level else b  # the one set closest to the system
-            ctx.bad(blamed.node or owner, message)
+            ctx.bad(blamed.node or owner, _timing_message(short, long, a, b, may_equal))
+
+
+def _timing_message(short: str, long: str, a: Setting, b: Setting, may_equal: bool) -> str:
+    """Why `short` (a) and `long` (b) contradict each other; where `short` was never written
+    (its built-in default clashes with the `long` the user set), say it is the default and
+    what to set, rather than name a key as if the user had written it."""
+    relation = "no longer than" if may_equal else "shorter than"
+    limit = format_duration(b.value)
+    if a.node is None:
+        fix = f"{short}: {limit} or less" if may_equal else f"{short} below {limit}"
+        return (f"{short} defaults to {format_duration(a.value)}, which must be {relation} "
+                f"{long} ({limit}); set {fix}")
+    return f"{short} ({format_duration(a.value)}) must be {relation} {long} ({limit})"
 
 
 def read_defaults(ctx: Context, node: Node | None) -> dict[str, Setting]:

@@ -2,7 +2,8 @@
 
 Only YAML's safe composer is used: we walk the node tree ourselves to keep line numbers, a
 budget on nodes and depth stops alias bombs and absurd nesting, and ${VAR} references are
-expanded from the environment (or their ${VAR:-default}) as each string is read.
+expanded from the environment (or their ${VAR:-default}) as each string is read. Numbers
+are read as YAML 1.2 reads them, never as YAML 1.1's octal or base 60 (agent.config.core_schema).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, cast
 
 import yaml
 
+from agent.config.core_schema import READERS, CoreResolver, NumberRefused
 from agent.config.problems import Problem
 
 MAX_BYTES = 1024 * 1024  # a config is a few KiB; anything this big is the wrong file
@@ -129,7 +131,7 @@ class _Builder:
         self.ctx = ctx
         self.count = 0
         self.constructor = yaml.constructor.SafeConstructor()
-        self.resolver = yaml.resolver.Resolver()
+        self.resolver = CoreResolver()
 
     def build(self, node: yaml.Node, path: str, depth: int = 0) -> Node:
         self._spend(node, depth)
@@ -206,8 +208,12 @@ class _Builder:
         return result
 
     def _construct(self, result: Node, node: yaml.ScalarNode) -> None:
+        read = READERS.get(node.tag)
         try:
-            result.value = self.constructor.construct_object(node)
+            result.value = read(node.value) if read else self.constructor.construct_object(node)
+        except NumberRefused as err:
+            self.ctx.bad(result, str(err))
+            result.broken = True
         except (ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
             name = node.tag.rpartition(":")[2]
             self.ctx.bad(result, f"cannot read {node.value[:40]!r} as {name}")
@@ -272,9 +278,11 @@ def _read_text(ctx: Context) -> str | None:
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing deep nesting as it composes: PyYAML's composer recurses,
-    and its scanner slows quadratically with depth."""
+    """The safe loader, reading numbers as YAML 1.2 does (agent.config.core_schema) and
+    refusing deep nesting as it composes: PyYAML's composer recurses, and its scanner slows
+    quadratically with depth."""
 
+    yaml_implicit_resolvers = CoreResolver.yaml_implicit_resolvers
     depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
@@ -285,6 +293,14 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CLoader(yaml.CSafeLoader):
+        """libyaml's safe loader, reading numbers as YAML 1.2 does."""
+
+        yaml_implicit_resolvers = CoreResolver.yaml_implicit_resolvers
 
 
 _COLLECTION_START = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
@@ -310,7 +326,7 @@ def _compose_with_libyaml(text: str) -> yaml.Node | None:
                     return None
             elif isinstance(event, _COLLECTION_END):
                 depth -= 1
-        return yaml.compose(text, Loader=yaml.CSafeLoader)
+        return yaml.compose(text, Loader=_CLoader)
     except yaml.YAMLError:
         return None
 

@@ -170,12 +170,12 @@ LARGEST = 1e15  # no figure in a config needs more; money times time stays far f
 
 def number(ctx: Context, node: Node) -> float | None:
     """Return the node's number; report one that is not finite or is larger than LARGEST,
-    and text YAML did not read as a number although it looks like one (1e5: YAML 1.1 wants
-    1.0e+5)."""
+    and text that Python would read as a number but YAML 1.2 reads as text ("25000" quoted,
+    or 25_000), saying how to write it. (010, 0o10 and 0x10 are refused as they are read, in
+    agent.config.core_schema; 1:30:00 and 0b11 are text, refused as any other.)"""
     if isinstance(node.value, str) and not node.broken and _looks_numeric(node.value):
         ctx.bad(node, f"expected a number, got text: YAML reads {node.value.strip()!r} as "
-                      "text; write it with a decimal point and a signed exponent "
-                      "(1.0e+5) or in full (100000)")
+                      f"text (quoted, or with '_'); write it bare: {_bare(node.value)}")
         return None
     value = expect(ctx, node, (int, float), "a number")
     if value is None:
@@ -191,6 +191,15 @@ def number(ctx: Context, node: Node) -> float | None:
         ctx.bad(node, f"must be at most {LARGEST:.0e} in size")
         return None
     return result
+
+
+def _bare(text: str) -> str:
+    """Given text Python reads as a number, return it as a bare YAML 1.2 number."""
+    cleaned = text.strip().replace("_", "")
+    try:
+        return str(int(cleaned))
+    except ValueError:
+        return cleaned
 
 
 def _looks_numeric(text: str) -> bool:

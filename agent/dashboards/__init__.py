@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from agent.dashboards.boards import ORGANISATION_UID, organisation, overview, system_detail
 from agent.dashboards.panels import Json, money_unit
 from agent.dashboards.queries import STATE_CODES
 
 __all__ = ["DASHBOARDS", "ORGANISATION_UID", "STATE_CODES", "build", "money_unit",
-           "organisation", "render", "write"]
+           "organisation", "render"]
 
 
 DASHBOARDS: dict[str, Callable[[str], Json]] = {
@@ -47,15 +46,3 @@ def build(currency: str = "GBP") -> dict[str, Json]:
 
 def render(board: Json) -> str:
     return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
-
-
-def write(directory: Path, currency: str = "GBP") -> list[Path]:
-    """Write every dashboard for `currency` into `directory` (created if missing)."""
-    boards = build(currency)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, board in boards.items():
-        path = directory / name
-        path.write_text(render(board), encoding="utf-8")
-        written.append(path)
-    return written

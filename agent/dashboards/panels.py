@@ -28,10 +28,9 @@ TIME_UNIT = "dtdurations"
 
 def money_unit(currency: str) -> str:
     """Given an ISO 4217 code, return Grafana's unit for it; raise ValueError if it is not one."""
-    code = currency.strip().upper()
-    if currency_error(code) is not None:
-        raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
-    return f"currency{code}" if code in GRAFANA_CURRENCIES else f"suffix: {code}"
+    if (problem := currency_error(currency)) is not None:
+        raise ValueError(problem)
+    return f"currency{currency}" if currency in GRAFANA_CURRENCIES else f"suffix: {currency}"
 
 
 def target(expr: str, ref: str = "A", legend: str = "", instant: bool = False,

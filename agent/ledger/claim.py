@@ -17,7 +17,7 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from agent.ledger.store import LedgerError, reason
+from agent.ledger.store import LedgerError, make_folder, reason
 
 
 def _shard_words(shard: str) -> str:
@@ -27,13 +27,16 @@ def _shard_words(shard: str) -> str:
 def claim_file(ledger: Path, site: str, shard: str) -> ExitStack:
     """Hold exclusive flocks on `<ledger>.lock` (resolved, so a symlink finds the same one),
     writing in it who holds it, and on the ledger file itself (so a hard link does too), each
-    created if need be; raise LedgerError naming the holder if another process holds either.
+    created if need be, and their folder too (as opening the ledger would, which comes after
+    the claim: `check` promises that `run` creates it); raise LedgerError naming the holder
+    if another process holds either.
     SQLite locks with fcntl, which a flock never meets, so readers and the CLI's writes go on.
     Both files are held open only to read: a filesystem can still be remounted read-only
     under a running agent. Close the claim only once the ledger's connections are: closing
     any descriptor of the file drops this process's fcntl locks on it, SQLite's included."""
     real = Path(os.path.realpath(ledger))
     lock = real.with_name(real.name + ".lock")
+    make_folder(real)
     held = ExitStack()
     for path, mode in ((lock, 0o600), (real, 0o644)):
         try:

@@ -25,7 +25,14 @@ from agent.ledger.rows import (
     outbox_of,
     stored_window,
 )
-from agent.records import AlertState, DayRecord, GroupDayRecord, OutboxRecord
+from agent.records import (
+    AlertState,
+    BeatRecord,
+    DayRecord,
+    GroupDayRecord,
+    OutboxRecord,
+    PingRecord,
+)
 
 STATES = ("down", "degraded", "maintenance", "unknown")
 
@@ -84,13 +91,16 @@ class Reads(Connections):
         rows = self._read(sa.select(w).where(w.c.site == self.site, w.c.id == window_id))
         return stored_window(rows[0]) if rows else None
 
-    def first_seen(self) -> dict[str, float]:
-        """When each system was first watched: its earliest transition or window, or when
-        an agent of this site first said it watches it."""
+    def first_seen(self, imported: bool = True) -> dict[str, float]:
+        """When each system was first watched: its earliest transition or window (with
+        `imported` False, a live one: an agent saw it), or when an agent of this site first
+        said it watches it."""
+        w = tables.windows
+        live = () if imported else (w.c.source == "live",)
         seen = sa.union_all(*(
             sa.select(column.table.c.system, column.label("t"))
-            .where(column.table.c.site == self.site)
-            for column in (tables.transitions.c.at, tables.windows.c.start_ts,
+            .where(column.table.c.site == self.site, *(live if column is w.c.start_ts else ()))
+            for column in (tables.transitions.c.at, w.c.start_ts,
                            tables.watched.c.since))).subquery("seen")
         rows = self._read(sa.select(seen.c.system, sa.func.min(seen.c.t).label("first"))
                           .group_by(seen.c.system))
@@ -129,6 +139,20 @@ class Reads(Connections):
                            tables.transitions.c.at, tables.runs.c.heartbeat))).subquery("seen")
         rows = self._read(sa.select(sa.func.max(seen.c.t).label("latest")))
         return float(rows[0]["latest"] or 0.0)
+
+    def beats(self) -> list[BeatRecord]:
+        """Every heartbeat system's last position recorded by the site."""
+        rows = self._read(sa.select(tables.heartbeats).where(
+            tables.heartbeats.c.site == self.site))
+        return [BeatRecord(**{k: v for k, v in row.items() if k != "site"}) for row in rows]
+
+    def pings(self, system: str, start: float, end: float) -> list[PingRecord]:
+        """The bodies a heartbeat system's job sent from `start` to `end` (both included),
+        in order: the evidence of a window."""
+        p = tables.heartbeat_pings
+        rows = self._read(sa.select(p).where(p.c.site == self.site, p.c.system == system,
+                                             p.c.at >= start, p.c.at <= end).order_by(p.c.at))
+        return [PingRecord(row["system"], row["at"], row["kind"], row["body"]) for row in rows]
 
     def group_totals(self) -> dict[str, float]:
         """What each group of people has lost, over the site's whole history."""

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # A 64-bit float: PostgreSQL's REAL is 32 bits, too coarse for a timestamp. SQLite's REAL is
 # 64 bits, and every SQLite ledger has always declared it so.
@@ -167,6 +167,26 @@ outbox = sa.Table(
     sa.PrimaryKeyConstraint("site", "notifier", "message_id"),
     sa.Index("outbox_queued", "site", "state"),
     info={"migration": 7},
+)
+
+# Heartbeat (push) systems: each one's last ping and when its next success is due
+# (agent.heartbeats.Beat), so a restart goes on from them.
+heartbeats = sa.Table(
+    "heartbeats", metadata,
+    _site(), _text("system"), _real("due"),
+    sa.Column("last_ping", Real), _text("last_kind", ""), sa.Column("last_success", Real),
+    sa.Column("started", Real), sa.Column("duration", Real), _text("verdict", "new"),
+    _text("reason", ""),
+    sa.PrimaryKeyConstraint("site", "system"),
+    info={"migration": 8},
+)
+# Each heartbeat ping that carried a body (the job's output, redacted, at most 10 kB): the
+# evidence of the windows it opened or closed, found by time.
+heartbeat_pings = sa.Table(
+    "heartbeat_pings", metadata,
+    _site(), _text("system"), _real("at"), _text("kind"), _text("body"),
+    sa.PrimaryKeyConstraint("site", "system", "at"),
+    info={"migration": 8},
 )
 
 # The migrations applied, each once (migrations.py): made before the first is applied, never

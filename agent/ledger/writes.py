@@ -3,6 +3,7 @@ ON CONFLICT), plain inserts, retention's deletes and the run's heartbeat."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from agent.ledger.schema import (
     alert_state,
     days,
     group_days,
+    heartbeat_pings,
+    heartbeats,
     notifications,
     outbox,
     runs,
@@ -81,6 +84,8 @@ class Writes:
         self.alerts = upsert(dialect, alert_state, ("fired_at", "last_sent", "acked"))
         self.outbox = upsert(dialect, outbox, ("state", "updated"))
         self.watched = upsert(dialect, watched, ())
+        self.beats = upsert(dialect, heartbeats)
+        self.pings = upsert(dialect, heartbeat_pings, ())  # a journal replay adds none twice
         self.transitions = sa.insert(transitions)
         self.notifications = sa.insert(notifications)
         self.alerts_cleared = sa.delete(alert_state).where(
@@ -102,8 +107,14 @@ class Writes:
         execute_many(conn, self.outbox, [outbox_row(site, o) for o in batch.outbox])
         execute_many(conn, self.notifications, [notification_row(site, n)
                                                 for n in batch.notifications])
+        latest_beats = {b.system: b for b in batch.beats}
+        execute_many(conn, self.beats, [{"site": site, **dataclasses.asdict(b)}
+                                        for b in latest_beats.values()])
+        execute_many(conn, self.pings, [{"site": site, **dataclasses.asdict(p)}
+                                        for p in batch.pings])
         if batch.prune_before is not None:  # retention: raw history only, never windows
-            for column in (transitions.c.at, notifications.c.at, outbox.c.updated):
+            for column in (transitions.c.at, notifications.c.at, outbox.c.updated,
+                           heartbeat_pings.c.at):
                 conn.execute(sa.delete(column.table).where(
                     column.table.c.site == site, column < batch.prune_before))
         if batch.heartbeat is not None and self.run_id is not None:

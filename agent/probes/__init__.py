@@ -24,7 +24,7 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import AsyncResolver
 
 from agent.model import Check, ProbeResult, Status
-from agent.probes import command, dns, http, icmp, tcp
+from agent.probes import command, dns, heartbeat, http, icmp, tcp
 from agent.probes.base import ProbeFn, ProbeType
 from agent.probes.icmp import IcmpMode
 from agent.text import redact
@@ -47,7 +47,7 @@ class Resources:
 # a module with its TYPE, and one entry here (docs/extending.md).
 PROBE_TYPES: dict[str, ProbeType] = {
     probe_type.name: probe_type
-    for probe_type in (http.TYPE, tcp.TYPE, dns.TYPE, icmp.TYPE, command.TYPE)
+    for probe_type in (http.TYPE, tcp.TYPE, dns.TYPE, icmp.TYPE, command.TYPE, heartbeat.TYPE)
 }
 
 

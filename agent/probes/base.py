@@ -41,3 +41,8 @@ class ProbeType:
     fields: Mapping[str, Parser]
     probe: ProbeFn
     check: CrossCheck | None = None
+    # (failure_threshold, success_threshold) fixed for the type, whatever the config says,
+    # and no flap damping: for a type whose results are verdicts already (a heartbeat).
+    thresholds: tuple[int, int] | None = None
+    # How `check`'s systems table shows the probe (default: its first required key's value).
+    summary: Callable[[Any], str] | None = None

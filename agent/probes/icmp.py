@@ -2,17 +2,19 @@
 
 Three ways to send ICMP, chosen once when the Prober starts: an unprivileged ICMP socket
 (allowed by net.ipv4.ping_group_range), a raw socket (root or CAP_NET_RAW), or the system
-`ping` command. If none works every ICMP probe is down with a reason saying so.
+`ping` command. If none works every ICMP probe is down with a reason saying how to allow one.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import os
 import re
 import shutil
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import icmplib
@@ -57,15 +59,33 @@ def can_open(kind: int) -> bool:
     return True
 
 
+def no_new_privileges(status: Path = Path("/proc/self/status")) -> bool:
+    """Whether this process runs with no_new_privs set (systemd's NoNewPrivileges=)."""
+    try:
+        return "\nNoNewPrivs:\t1\n" in status.read_text()
+    except OSError:
+        return False
+
+
 def detect_mode() -> IcmpMode:
     """Return the first way of pinging that this process is allowed to use."""
     if can_open(socket.SOCK_DGRAM):
         return IcmpMode.UNPRIVILEGED
     if can_open(socket.SOCK_RAW):
         return IcmpMode.PRIVILEGED
-    if shutil.which("ping"):
+    # Neither socket is ours, so `ping` needs its setuid bit or file capability, which
+    # no_new_privs voids: it could only fail ("cap_set_proc: Operation not permitted").
+    if shutil.which("ping") and not no_new_privileges():
         return IcmpMode.COMMAND
     return IcmpMode.NONE
+
+
+def unavailable_reason(group: int) -> str:
+    """Given this process's group, say how to allow it ICMP (within the reason's 200 characters;
+    the sysctl's value is not shown: systemd's ProcSubset=pid hides /proc/sys)."""
+    return (f"ICMP unavailable: group {group} is outside net.ipv4.ping_group_range and there is "
+            "no CAP_NET_RAW: widen the range or grant CAP_NET_RAW (systemd: "
+            "outage-agent-icmp-raw.conf)")
 
 
 def reply_wait(count: int, timeout: float) -> float:
@@ -125,7 +145,7 @@ async def probe(spec: IcmpProbe, timeout: float, resources: Resources) -> ProbeR
     """Ping the first address of `spec.host` `spec.count` times in the mode found at start."""
     mode = resources.icmp_mode
     if mode is IcmpMode.NONE:
-        return ProbeResult(Status.DOWN, 0.0, "ICMP unavailable: no ICMP socket permission, no ping")
+        return ProbeResult(Status.DOWN, 0.0, unavailable_reason(os.getgid()))
     try:
         address = (await resolve_addresses(resources.resolver, spec.host, spec.ip_version))[0]
     except ResolveError as exc:

@@ -58,9 +58,15 @@ def eras_in_force(bases: Sequence[Era], start: float, stop: float) -> list[Era]:
     if not bases:
         raise ValueError("no cost basis")
     ordered = sorted(bases, key=lambda era: era[0])
-    current = [era for era in ordered if era[0] <= start][-1:] or ordered[:1]
-    later = [era for era in ordered if start < era[0] < stop]
-    return [(start, current[0][1]), *later]
+    before = [era for era in ordered if era[0] <= start]
+    # Before the earliest recorded basis, the earliest holds: it is the first era, not a
+    # second one (one start after the range began recorded one basis, in force throughout).
+    current = before[-1] if before else ordered[0]
+    eras = [(start, current[1])]
+    for since, basis in ordered:
+        if start < since < stop and basis.digest != eras[-1][1].digest:
+            eras.append((since, basis))
+    return eras
 
 
 class _Sweep:

@@ -20,6 +20,7 @@ from agent.daemon import Agent
 from agent.days import day_bounds, last_days
 from agent.engine import GroupView, SystemView
 from agent.export import windows_json
+from agent.heartbeats import Beat
 from agent.ledger import Ledger, LedgerError, StoredWindow
 from agent.model import State
 from agent.report.source import (
@@ -75,7 +76,18 @@ def system_json(view: SystemView, agent: Agent) -> dict[str, Any]:
             "at": iso(view.last_probe_at), "status": last.status.value,
             "latency_seconds": round(last.latency, 4), "reason": last.reason,
         },
+        "heartbeat": heartbeat_json(agent.pushes.beats.get(view.name)),
     }
+
+
+def heartbeat_json(beat: Beat | None) -> dict[str, Any] | None:
+    """A heartbeat system's job as the status page shows it ("last run"); None for others."""
+    if beat is None:
+        return None
+    return {"last_ping": iso(beat.last_ping), "last_kind": beat.last_kind or None,
+            "last_success": iso(beat.last_success), "due": iso(beat.due),
+            "last_duration_seconds": None if beat.duration is None else round(beat.duration, 3),
+            "running_since": iso(beat.started)}
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -206,14 +218,15 @@ def spans_by_system(ledger: Ledger, names: tuple[str, ...], start: float,
     for stored in found:
         w = stored.record
         if w.system in spans:
-            spans[w.system].append(avail.StateSpan(w.state, w.start, w.end))
+            spans[w.system].append(avail.StateSpan(w.state, w.start, w.end,
+                                                   imported=w.source == "imported"))
     return spans
 
 
 def read_history(ledger: Ledger, names: tuple[str, ...], tz: ZoneInfo,
                  days: list[dt.date], now: float) -> avail.History:
     """The days before today: the expensive read, which the handler keeps for a minute."""
-    first_seen = ledger.first_seen()
+    first_seen = ledger.first_seen(imported=False)  # an import is not time watched
     if not days:
         return avail.History({name: [] for name in names}, first_seen)
     start, end = day_bounds(days[0], tz)[0], day_bounds(days[-1], tz)[1]

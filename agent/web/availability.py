@@ -1,7 +1,8 @@
 """Daily availability for the status page's bars, from the ledger's windows.
 
 A day is a calendar day of `cost.timezone`, so it lasts 23 or 25 hours on a DST change. Of
-the part of the day the system was watched (from when it was first seen until now), time in
+the part of the day the system was watched (from when an agent first saw it until now, and
+the span of each window imported for it: what someone else observed), time in
 `maintenance` or `unknown` windows is excluded; `down` time counts against availability;
 `degraded` time counts as available but is reported, as public status pages show a
 partial outage.
@@ -30,6 +31,7 @@ class StateSpan:
     state: str
     start: float
     end: float | None
+    imported: bool = False  # observed by someone else: its own span counts as watched
 
 
 @dataclass(frozen=True)
@@ -76,25 +78,34 @@ def daily_availability(
 ) -> list[DayAvailability]:
     """Given one system's windows, return its availability on each of `days` in `tz`.
 
-    Only [first_seen, now) is watched: a day before the system was first seen, or in the
-    future, has no counted time and so no availability. Open windows run until `now`.
+    Only [first_seen, now) (when an agent first saw it) and the spans of imported windows
+    are watched: a day with neither, or in the future, has no counted time and so no
+    availability. Open windows run until `now`.
     """
     by_state: dict[str, list[Interval]] = {}
+    observed = [(first_seen, now)] if first_seen is not None and first_seen < now else []
     for span in spans:
         end = now if span.end is None else min(span.end, now)
         by_state.setdefault(span.state, []).append((span.start, end))
+        if span.imported and span.start < end:
+            observed.append((span.start, end))
+    watched = timespans.merge(observed)
     excluded = timespans.merge(i for state in EXCLUDED for i in by_state.get(state, []))
     down = _outside(timespans.merge(by_state.get("down", [])), excluded)
     degraded = _outside(_outside(timespans.merge(by_state.get("degraded", [])), excluded), down)
     result = []
     for day in days:
         start, end = day_bounds(day, tz)
-        lo, hi = max(start, first_seen if first_seen is not None else end), min(end, now)
-        watched = max(0.0, hi - lo)
+        seen = [c for span in watched if (c := timespans.clip(span, start, min(end, now)))]
         result.append(DayAvailability(
-            day=day, watched=watched, down=_inside(down, lo, hi),
-            degraded=_inside(degraded, lo, hi), excluded=_inside(excluded, lo, hi)))
+            day=day, watched=timespans.total(seen), down=_within(down, seen),
+            degraded=_within(degraded, seen), excluded=_within(excluded, seen)))
     return result
+
+
+def _within(intervals: list[Interval], seen: list[Interval]) -> float:
+    """Seconds of `intervals` inside the (disjoint) spans `seen`."""
+    return sum(_inside(intervals, lo, hi) for lo, hi in seen)
 
 
 def overall(days: Sequence[DayAvailability]) -> float | None:

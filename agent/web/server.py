@@ -16,7 +16,7 @@ from aiohttp import web
 from agent.daemon import Agent
 from agent.ledger import LedgerError
 from agent.model import WebConfig
-from agent.web import api
+from agent.web import api, ping
 from agent.web import availability as avail
 from agent.web.api import AGENT_KEY, CACHE_KEY, error
 from agent.web.listener import ConnectionSlots, connection_cap, start_bounded
@@ -86,6 +86,7 @@ def make_app(agent: Agent) -> web.Application:
     app.router.add_get("/api/v1/outages", api.outages)
     app.router.add_get("/api/v1/summary", api.summary)
     app.router.add_get("/api/v1/availability", api.availability)
+    ping.add_routes(app)  # the one route that takes POST and no basic auth: see its module
     return app
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLE_ENV
+from support.helpers import EXAMPLE_ENV
 
 from agent.config import ConfigError, load_config
 from agent.model import Config

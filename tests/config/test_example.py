@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLE_ENV
+from support.helpers import EXAMPLE_ENV
 
 from agent.config import load_config
 from agent.model import (

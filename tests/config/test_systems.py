@@ -32,6 +32,18 @@ def test_a_bad_default_is_reported_once_not_once_per_system(tmp_path: Path) -> N
     ]
 
 
+@pytest.mark.fault("defaults: {interval: 2s}, shorter than the retry_interval and timeout "
+                   "the user never wrote", "each problem says that key's default and what to "
+                   "set it to, at the interval the user wrote", area="Configuration")
+def test_a_short_interval_names_the_defaults_it_clashes_with(tmp_path: Path) -> None:
+    assert problems(tmp_path, f"defaults: {{interval: 2s}}\n{MINIMAL}") == [
+        "config.yaml:1: defaults.interval: timeout defaults to 10s, which must be shorter "
+        "than interval (2s); set timeout below 2s",
+        "config.yaml:1: defaults.interval: retry_interval defaults to 5s, which must be no "
+        "longer than interval (2s); set retry_interval: 2s or less",
+    ]
+
+
 def test_a_long_dependency_chain_is_checked_without_recursion(tmp_path: Path) -> None:
     count = 1100  # deeper than Python's recursion limit
     lines = [

@@ -71,8 +71,7 @@ def test_format_duration_writes_the_short_form(seconds: float, text: str) -> Non
 
 
 def test_a_number_yaml_reads_as_text_gets_a_hint(tmp_path: Path) -> None:
-    text = MINIMAL.replace("annual_cost_per_user: 25000", "annual_cost_per_user: 2.5e4")
+    text = MINIMAL.replace("annual_cost_per_user: 25000", "annual_cost_per_user: '2.5e4'")
     assert problems(tmp_path, text) == [
         "config.yaml:1: cost.annual_cost_per_user: expected a number, got text: YAML reads "
-        "'2.5e4' as text; write it with a decimal point and a signed exponent (1.0e+5) or in "
-        "full (100000)"]
+        "'2.5e4' as text (quoted, or with '_'); write it bare: 2.5e4"]

@@ -8,7 +8,7 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from realparts import Receiver, free_port
+from support.realparts import Receiver, free_port
 
 from agent.model import EmailNotifier, Notifier, SlackNotifier, TeamsNotifier, WebhookNotifier
 from agent.notify import Message, TransportError, email, senders

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from certs import CertFiles, write_cert
-from realparts import free_port
+from support.certs import CertFiles, write_cert
+from support.realparts import free_port
 
 from agent.notify import Message, TransportError, email, senders
 from agent.notify.email import EmailNotifier

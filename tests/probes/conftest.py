@@ -21,7 +21,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 from aiohttp import web
-from certs import CertFiles, write_cert
+from support.certs import CertFiles, write_cert
 
 from agent.probes import Prober
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from processes import boot_ticks, kill_and_reap, started_since
+from support.processes import boot_ticks, kill_and_reap, started_since
 
 from agent.model import Check, CommandProbe, ProbeResult, Status
 from agent.probes import Prober

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import brotli
 import pytest
-from realparts import _Subprocess, free_port, get, parse_metrics, require_tool
+from support.realparts import _Subprocess, free_port, get, parse_metrics, require_tool
 
 from agent.model import HttpProbe
 from agent.probes.http import USER_AGENT

@@ -9,7 +9,15 @@ import pytest
 
 from agent.model import Check, IcmpProbe, ProbeResult, Status
 from agent.probes import IcmpMode, Prober
-from agent.probes.icmp import can_open, detect_mode, parse_ping_output, ping_argv, reply_wait
+from agent.probes.icmp import (
+    can_open,
+    detect_mode,
+    no_new_privileges,
+    parse_ping_output,
+    ping_argv,
+    reply_wait,
+    unavailable_reason,
+)
 
 from .conftest import has_ipv6_loopback
 
@@ -40,7 +48,7 @@ def usable(mode: IcmpMode) -> bool:
     return {
         IcmpMode.UNPRIVILEGED: lambda: can_open(socket.SOCK_DGRAM),
         IcmpMode.PRIVILEGED: lambda: can_open(socket.SOCK_RAW),
-        IcmpMode.COMMAND: lambda: shutil.which("ping") is not None,
+        IcmpMode.COMMAND: lambda: shutil.which("ping") is not None and not no_new_privileges(),
     }[mode]()
 
 
@@ -92,6 +100,20 @@ async def test_ping_without_any_mode_is_down_with_reason() -> None:
         result = await run(prober, "127.0.0.1")
     assert result.status is Status.DOWN
     assert result.reason.startswith("ICMP unavailable")
+
+
+def test_unavailable_icmp_says_which_group_to_allow_or_what_to_grant() -> None:
+    assert unavailable_reason(62513) == (
+        "ICMP unavailable: group 62513 is outside net.ipv4.ping_group_range and there is no "
+        "CAP_NET_RAW: widen the range or grant CAP_NET_RAW (systemd: outage-agent-icmp-raw.conf)")
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("0", False), ("1", True)])
+def test_no_new_privileges_is_read_from_proc_status(tmp_path, flag: str, expected: bool) -> None:
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tpython3\nNoNewPrivs:\t{flag}\nSeccomp:\t2\n")
+    assert no_new_privileges(status) is expected
+    assert no_new_privileges(tmp_path / "missing") is False
 
 
 @pytest.mark.parametrize(

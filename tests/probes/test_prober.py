@@ -39,7 +39,7 @@ async def run_fake(
 
 
 def test_every_probe_type_has_a_probe() -> None:
-    assert set(PROBES) == {"http", "tcp", "dns", "icmp", "command"}
+    assert set(PROBES) == {"http", "tcp", "dns", "icmp", "command", "heartbeat"}
 
 
 @pytest.mark.fault("a probe that hangs",

@@ -75,13 +75,13 @@ def test_a_registered_probe_types_mistakes_are_named_at_their_line(registered, t
 def test_an_unregistered_probe_type_is_unknown(tmp_path):
     assert problems(config_with(tmp_path, "{type: always-up}")) == [
         "4: systems[0].probe.type: unknown probe type 'always-up' "
-        "(known: http, tcp, dns, icmp, command)",
+        "(known: http, tcp, dns, icmp, command, heartbeat)",
     ]
 
 
 def test_probes_reads_through_to_the_registry(registered):
     assert PROBES["always-up"] is always_up
-    assert list(PROBES) == ["http", "tcp", "dns", "icmp", "command", "always-up"]
+    assert list(PROBES) == ["http", "tcp", "dns", "icmp", "command", "heartbeat", "always-up"]
 
 
 # --- the built-in types ------------------------------------------------------------------------

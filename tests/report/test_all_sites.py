@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import HOURLY, config, system
-from ledgerparts import at, store, window, write_config
+from support.helpers import HOURLY, config, system
+from support.ledgerparts import at, store, window, write_config
 
 from agent.cli import main
 from agent.ledger import Ledger

@@ -11,8 +11,8 @@ import math
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import DOWN, HOURLY, UP, config, english_working_days, system
-from ledgerparts import HOUR, LONDON, at, store, window
+from support.helpers import DOWN, HOURLY, UP, config, english_working_days, system
+from support.ledgerparts import HOUR, LONDON, at, store, window
 
 from agent.basis import CostBasis, GroupBasis, SystemBasis
 from agent.engine import Engine

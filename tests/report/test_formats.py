@@ -25,8 +25,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from helpers import HOURLY, config, system
-from ledgerparts import LONDON, at, store, window, write_config
+from support.helpers import HOURLY, config, system
+from support.ledgerparts import LONDON, at, store, window, write_config
 
 from agent.ledger import Ledger
 from agent.report import RENDERERS, build_report

@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
-from ledgerparts import LONDON, at, write_config
+from support.ledgerparts import LONDON, at, write_config
 
 from agent.cli import main
 from agent.report.period import EARLIEST, LATEST, parse_moment

@@ -226,11 +226,21 @@
         el("span", {}, "Today")));
   }
 
+  // A heartbeat system's job: when it last succeeded, how long that run took, when the next
+  // success is due.
+  function lastRun(h) {
+    return el("p", { class: "last-run" }, "Last run ",
+      h.last_success ? timeEl(h.last_success) : "never",
+      h.last_duration_seconds !== null ? " · took " + duration(h.last_duration_seconds) : null,
+      " · next due ", timeEl(h.due));
+  }
+
   function systemCard(s, today) {
     return el("li", { class: "card system", "data-system": s.name, "data-state": s.state },
       el("div", { class: "head" }, el("h3", { class: "name" }, s.name), badge(s.state),
         s.cause ? el("span", { class: "cause" }, "behind " + s.cause) : null),
       s.description ? el("p", { class: "desc" }, s.description) : null,
+      s.heartbeat ? lastRun(s.heartbeat) : null,
       el("dl", { class: "nums" },
         el("div", {}, el("dt", {}, "Cost now"), el("dd", { class: "rate" }, perHour(s.cost_per_hour))),
         el("div", {}, el("dt", {}, "Today"), el("dd", {}, ticking(el("span", { class: "today" }),

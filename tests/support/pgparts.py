@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from realparts import free_port, require_tool
+from support.realparts import free_port, require_tool
 
 START_TIMEOUT = 30  # seconds pg_ctl waits for the server (-w -t); every other wait is bounded
 COMMAND_TIMEOUT = 60  # seconds any one subprocess may take before the test fails

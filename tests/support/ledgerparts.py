@@ -12,8 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from helpers import HOURLY
 from sqlalchemy.pool import NullPool
+from support.helpers import HOURLY
 
 from agent.ledger import Ledger, StoredWindow
 from agent.records import Amounts, Basis, Batch, WindowRecord
