@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from agent.alerts import Alerting
 from agent.engine import Engine
@@ -15,6 +16,9 @@ from agent.ledger import Action, Ledger, LedgerError
 from agent.quiet import QuietLog
 from agent.records import Batch
 from agent.text import iso
+
+if TYPE_CHECKING:
+    from agent.daemon import Agent
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,40 @@ class ActionReader:
         found = await loop.run_in_executor(None, self._ledger.actions_since, after)
         self.last = max((a.id for a in found), default=self.last)
         return found
+
+
+class ActionDuty:
+    """What the agent does with people's actions: reads them in order, one look at a time,
+    applies them to its alerts and engine under its lock, and tells the engine when it last
+    looked, so a `maintenance` recorded since can still be dated back to its command
+    (docs/cost-model.md, the horizon)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.reader = ActionReader(agent.ledger)
+        self._turn = asyncio.Lock()  # one look at a time, applied in the order read
+
+    async def take(self) -> Batch:
+        """Read and apply what people recorded since the last look; return what to commit."""
+        agent = self.agent
+        async with self._turn:
+            done = await self.reader.new(agent.clock())
+            async with agent.lock:
+                batch = apply(done, agent.alerting, agent.engine, agent.clock())
+                agent.engine.actions_read(self.reader.looked)
+        return batch
+
+    async def resume(self) -> Batch:
+        """At a start: alert states as the ledger kept them, and ad-hoc maintenance still
+        running; return what to commit."""
+        agent = self.agent
+        loop = asyncio.get_running_loop()
+        agent.alerting.restore(await loop.run_in_executor(None, agent.ledger.alert_states))
+        planned = [a for a in await self.reader.everything(agent.clock()) if a.kind != "ack"]
+        async with agent.lock:
+            batch = apply(planned, agent.alerting, agent.engine, agent.clock(), replay=True)
+            agent.engine.actions_read(self.reader.looked)
+        return batch
 
 
 def apply(actions: list[Action], alerting: Alerting, engine: Engine, now: float,

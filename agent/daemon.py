@@ -84,11 +84,10 @@ class Agent:
         self.probing: Probing | None = None
         self.ready = False
         self.lock = asyncio.Lock()  # one evaluation of the books at a time
-        self._actions_lock = asyncio.Lock()  # one look at people's actions at a time
         self._clock_watch: asyncio.Task[None] | None = None
         self.alerting = Alerting(config.alerts, config.cost.currency, config.agent.external_url)
         self.outbox = Outbox(self.ledger, config.notifiers, self.metrics.count_notification)
-        self.actions = actions.ActionReader(self.ledger)
+        self.actions = actions.ActionDuty(self)
         self._basis_since: float | None = None  # the cost basis is not yet in the ledger
         self.safe = SafeCounters()  # what scrapes serve while the journal fails too
         self._snapshots = itertools.count()
@@ -105,7 +104,7 @@ class Agent:
             self.ledger.release()
             raise
         await self._restore()
-        await self._restore_alerts()
+        await self.commit(await self.actions.resume())
         self.outbox.start()
         await self.outbox.resend()
         await self.prober.__aenter__()
@@ -265,7 +264,7 @@ class Agent:
         """Commit open windows' accrual and a heartbeat, so a crash loses almost nothing;
         apply acknowledgements and ad-hoc maintenance; evaluate alerts and send what fired
         once its state is committed (so a restart never sends it again)."""
-        batch = await self._take_actions()
+        batch = await self.actions.take()
         await self._record_basis()
         async with self.lock:
             now = self.clock()
@@ -284,32 +283,11 @@ class Agent:
         self.outbox.send(messages)  # each in the outbox first: a crash cannot lose it
         self.metrics.set_alerts_firing(self.alerting.firing())
 
-    async def _take_actions(self) -> Batch:
-        """Read and apply what people recorded since the last look; return what to commit.
-        The books then wait at this look: a command recorded since (`maintenance`, dated
-        when it ran) may still be dated back to it (docs/cost-model.md, the horizon)."""
-        async with self._actions_lock:  # one look at a time, applied in the order read
-            done = await self.actions.new(self.clock())
-            async with self.lock:
-                batch = actions.apply(done, self.alerting, self.engine, self.clock())
-                self.engine.actions_read(self.actions.looked)
-        return batch
-
-    async def _restore_alerts(self) -> None:
-        """Alert states survive restarts; so do ad-hoc maintenance windows still running."""
-        loop = asyncio.get_running_loop()
-        self.alerting.restore(await loop.run_in_executor(None, self.ledger.alert_states))
-        planned = [a for a in await self.actions.everything(self.clock()) if a.kind != "ack"]
-        async with self.lock:
-            batch = actions.apply(planned, self.alerting, self.engine, self.clock(), replay=True)
-            self.engine.actions_read(self.actions.looked)
-        await self.commit(batch)
-
     async def snapshot(self) -> Scrape:
         """Apply what people recorded, bring the books to now (to this look at it) and wait
         until they are safe; what a scrape shows. Held in memory only, the counters are
         shown as last kept safe (agent.safe)."""
-        batch = await self._take_actions()
+        batch = await self.actions.take()
         async with self.lock:
             now = self.clock()
             taken = next(self._snapshots)

@@ -41,3 +41,17 @@ def test_other_working_hours_and_currency(capsys):
 def test_an_outage_without_a_unit_is_refused(capsys, outage, message):
     assert main([*COUNCIL, "--outage", outage]) == 2
     assert capsys.readouterr().err.startswith(message)
+
+
+@pytest.mark.parametrize("figures", [
+    ["--users", "1e308", "--annual-cost", "1e308"],
+    ["--users", "2000", "--annual-cost", "inf"],
+    ["--users", "nan", "--annual-cost", "25000"],
+    ["--users", "2000", "--annual-cost", "25000", "--hours-per-year", "1e-300"],
+])
+def test_figures_too_large_for_money_are_refused_not_printed_as_inf(capsys, figures):
+    code = main(["estimate", *figures, "--outage", "1h"])
+    said = capsys.readouterr()
+    assert code == 2, said.out
+    assert "inf" not in said.out.lower() and "nan" not in said.out.lower()
+    assert "at most 1e+15" in said.err or "too large a number" in said.err

@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from agent.cli.common import Commands, fail
 from agent.cli.newfile import write_new_file
+from agent.config.values import LARGEST
 from agent.currency import currency_error
 
 
@@ -48,7 +50,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if args.users < 0 or args.annual_cost < 0 or args.hours_per_year <= 0:
         return fail("--users and --annual-cost cannot be negative, and --hours-per-year must "
                     "be positive")
+    figures = (args.users, args.annual_cost, args.hours_per_year)
+    if not all(math.isfinite(x) and x <= LARGEST for x in figures):  # as a config's figures
+        return fail(f"--users, --annual-cost and --hours-per-year must be at most "
+                    f"{LARGEST:.0e}")
     estimate = Estimate(args.users, args.annual_cost, args.hours_per_year, outage)
+    if not math.isfinite(estimate.total) or estimate.total > LARGEST ** 2:
+        return fail("the cost of that outage is too large a number to be a cost")
     for line in derivation(estimate, args.currency):
         print(line)
     return 0
