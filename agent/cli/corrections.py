@@ -117,8 +117,9 @@ def add_annotate(commands: Commands) -> None:
     annotate.add_argument("--note", help="free text ('' clears it)")
     annotate.add_argument("--ticket", help="a service desk reference ('' clears it)")
     annotate.add_argument("--cause", metavar="SYSTEM",
-                          help="the root cause: the system it was down behind (the window's "
-                          "own system, or '', makes it its own root cause again)")
+                          help="the root cause: the system it was down behind; the window's "
+                          "own system makes it its own root cause; '' removes a correction, "
+                          "back to the cause the agent recorded")
     annotate.set_defaults(func=cmd_annotate)
 
 
