@@ -64,7 +64,6 @@ class Agent:
         histograms: bool | None = None, watchdog: float | None = None,
         notify: Callable[[str], bool] = systemd.notify,
     ) -> None:
-        self.configured = {system.name for system in config.systems}  # every shard's
         every_shard, config = config, own_share(config)  # with agent.shard, only its own
         self.config = config
         self.steady = SteadyClock()
@@ -146,7 +145,8 @@ class Agent:
         recorded = await asyncio.get_running_loop().run_in_executor(
             None, read_recorded, self.ledger, self._watched(),
             self.engine.days.first_day_kept(now), now)
-        batch = resume(self.engine, recorded, self.configured, self.config, now,
+        configured = {system.name for system in self.every_shard.systems}  # every shard's
+        batch = resume(self.engine, recorded, configured, self.config, now,
                        self.ledger.name)
         batch.extend(await self.heartbeats.restore(recorded.latest, now))
         if self.clock is self.steady and now < recorded.latest:
@@ -197,7 +197,6 @@ class Agent:
 
     async def reload(self, config: Config) -> None:
         """Apply a validated configuration without losing the state of unchanged systems."""
-        self.configured = {system.name for system in config.systems}
         every_shard, config = config, own_share(config)
         async with self.lock:
             now = self.clock()

@@ -77,19 +77,25 @@ def _noted(lock: Path) -> str:
 
 
 def _holder(path: Path) -> str:
-    """"pid N" of the process holding a flock on `path`, as Linux's /proc/locks says, or ""
-    if it cannot tell: a hard link's holder noted itself in a lock file of another name."""
+    """"pid N" of the process holding a flock on `path`, or "" if it cannot tell: a hard
+    link's holder noted itself in a lock file of another name."""
+    pid = flock_holder(path)
+    return f"pid {pid}" if pid is not None else ""
+
+
+def flock_holder(path: Path, proc: Path = Path("/proc")) -> int | None:
+    """The pid holding an exclusive flock on `path`, as Linux's /proc/locks says; None if
+    it cannot tell (no such lock, or /proc/locks hidden)."""
     try:
         info = os.stat(path)
-        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
-            lines = locks.read().splitlines()
+        lines = (proc / "locks").read_text(encoding="ascii", errors="replace").splitlines()
     except OSError:
-        return ""
+        return None
     inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
     for fields in map(str.split, lines):  # "1: FLOCK  ADVISORY  WRITE 4330 fe:00:2261006 0 EOF"
         if fields[1:2] == ["FLOCK"] and fields[3:4] == ["WRITE"] and fields[5:6] == [inode]:
-            return f"pid {fields[4]}"
-    return ""
+            return int(fields[4])
+    return None
 
 
 def claim_advisory(engine: sa.Engine, name: str, site: str, shard: str) -> sa.Connection:

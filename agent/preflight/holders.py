@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from agent.ledger.claim import flock_holder
+
 PROC = Path("/proc")
 _LISTEN = "0A"  # TCP_LISTEN in the st column of /proc/net/tcp
 
@@ -19,19 +21,11 @@ def lock_holder(path: Path, proc: Path = PROC) -> int | None:
     """The pid holding an exclusive flock on `path`, or None. Where /proc/locks is hidden,
     the pid of a process that has `path` open: a lock file of the ledger is open only in the
     agent holding its claim."""
-    try:
-        info = os.stat(path)
-    except OSError:
+    if not path.exists():
         return None
-    try:
-        lines = (proc / "locks").read_text(encoding="ascii", errors="replace").splitlines()
-    except OSError:
-        return _process_with({os.path.realpath(path)}, proc)
-    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    for fields in map(str.split, lines):  # "1: FLOCK  ADVISORY  WRITE 4330 fe:00:2261006 0 EOF"
-        if fields[1:2] == ["FLOCK"] and fields[3:4] == ["WRITE"] and fields[5:6] == [inode]:
-            return int(fields[4])
-    return None
+    if (proc / "locks").exists():
+        return flock_holder(path, proc)
+    return _process_with({os.path.realpath(path)}, proc)
 
 
 def port_listener(port: int, proc: Path = PROC) -> int | None:

@@ -10,11 +10,9 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from agent.report.period import EARLIEST, LATEST, parse_iso
 from agent.text import iso
 
-# The times the API takes: 1970 to 2100 (UTC). No outage lies outside, and a span of
-# centuries would cost each request for the organisation's windows (site=all) seconds of work.
-EARLIEST, LATEST = 0.0, 4102444800.0
 NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 NAME = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)  # a system's name, as config requires
 
@@ -51,7 +49,7 @@ def parse_time(text: str, name: str) -> float:
         value = float(text)
     else:
         try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = parse_iso(text)  # as reports and imports read it
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=dt.UTC)
             value = parsed.timestamp()
