@@ -16,7 +16,8 @@ import datetime as dt
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -24,6 +25,7 @@ from agent.cost import UsersCalendar
 from agent.loss import Weight, weight_of
 from agent.model import Config, UsersSchedule, UsersWindow
 from agent.records import Basis
+from agent.users.inforce import MeasuredCalendar, Readings
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,25 @@ class CostBasis:
     timezone: str
     groups: tuple[GroupBasis, ...]
     systems: dict[str, SystemBasis]  # by name
+    # Each measured group's readings (agent.users): not part of the basis (its digest), but
+    # what its users are wherever a fresh reading is; its schedule is the fallback.
+    readings: Mapping[str, Readings] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
-    def calendars(self) -> tuple[UsersCalendar, ...]:
-        """Each group's users calendar, in the order of `groups`."""
-        return tuple(UsersCalendar(g.users, self.timezone, g.hourly_cost_per_user)
-                     for g in self.groups)
+    def calendars(self) -> tuple[UsersCalendar | MeasuredCalendar, ...]:
+        """Each group's users calendar, in the order of `groups`, its readings laid over it."""
+        return tuple(self._calendar(g) for g in self.groups)
+
+    def _calendar(self, group: GroupBasis) -> UsersCalendar | MeasuredCalendar:
+        schedule = UsersCalendar(group.users, self.timezone, group.hourly_cost_per_user)
+        readings = self.readings.get(group.name)
+        if readings is None:
+            return schedule
+        return MeasuredCalendar(schedule, readings, group.hourly_cost_per_user)
+
+    def measured(self, readings: Mapping[str, Readings]) -> CostBasis:
+        """This basis with each group's readings laid over its schedule."""
+        return dataclasses.replace(self, readings=readings)
 
     @cached_property
     def digest(self) -> str:
@@ -114,15 +129,17 @@ class CostBasis:
         )
 
 
-def basis_of(config: Config) -> CostBasis:
-    """Given a configuration, return the cost basis it puts in force."""
+def basis_of(config: Config, readings: Mapping[str, Readings] | None = None) -> CostBasis:
+    """Given a configuration (and the readings of its measured groups, if any), return the
+    cost basis it puts in force."""
     groups = tuple(GroupBasis(g.name, g.users, g.hourly_cost_per_user)
                    for g in config.cost.user_groups())
     systems = {s.name: SystemBasis(
         shares=tuple(config.shares(s).items()), impact=s.impact,
         degraded_impact=s.degraded_impact, direct_cost_per_hour=s.direct_cost_per_hour,
         depends_on=s.depends_on) for s in config.systems}
-    return CostBasis(timezone=config.cost.timezone, groups=groups, systems=systems)
+    return CostBasis(timezone=config.cost.timezone, groups=groups, systems=systems,
+                     readings=readings or {})
 
 
 def window_basis(basis: CostBasis, system: str, impact: float, start: float) -> Basis:

@@ -32,6 +32,7 @@ from agent.safe import SafeCounters
 from agent.scheduling import Probing
 from agent.shard import format_shard, own_share
 from agent.text import redact
+from agent.users.duty import UsersDuty
 from agent.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class Agent:
         self.clock: Callable[[], float] = clock or self.steady
         # Fed every `watchdog` seconds while probes complete; None: systemd asks for none.
         self.watchdog = Watchdog(watchdog, self.clock, notify) if watchdog else None
-        self.engine = Engine(config, self.clock())
+        self.users = UsersDuty(self)  # measured users: their readings go into the books
+        self.engine = Engine(config, self.clock(), self.users.readings)
         self.pushes = Heartbeats(config, self.clock(), elsewhere=every_shard.systems)
         self.every_shard = every_shard
         self.heartbeats = HeartbeatDuty(self)
@@ -114,6 +116,7 @@ class Agent:
             self.probing.add(system)
         self.probing.every("__checkpoint__", self.config.agent.evaluation_interval,
                            self.checkpoint)
+        self.users.start()
         if self.watchdog:
             # In the probes' own scheduler, so a wedged loop or scheduler stops the pings.
             self.probing.every("__watchdog__", self.watchdog.interval, self.feed_watchdog)
@@ -149,6 +152,7 @@ class Agent:
         batch = resume(self.engine, recorded, configured, self.config, now,
                        self.ledger.name)
         batch.extend(await self.heartbeats.restore(recorded.latest, now))
+        batch.extend(await self.users.restore(self.engine.charges.horizon, now))
         if self.clock is self.steady and now < recorded.latest:
             self.steady.run_from(recorded.latest)  # durations stay true; dates run late
         self._basis_since = self.engine.charges.horizon
@@ -175,6 +179,7 @@ class Agent:
     async def stop(self) -> None:
         """Stop probing, commit the books, leave open windows open."""
         self.ready = False
+        await self.users.stop()
         if self._clock_watch is not None:
             self._clock_watch.cancel()
         if self.probing is not None:
@@ -200,7 +205,8 @@ class Agent:
         every_shard, config = config, own_share(config)
         async with self.lock:
             now = self.clock()
-            engine = Engine(config, now)
+            self.users.prepare(config)
+            engine = Engine(config, now, self.users.readings)
             adoption = engine.adopt(self.engine, now)
             pushes = Heartbeats(config, now, elsewhere=every_shard.systems)
             pushes.adopt(self.pushes)
@@ -218,6 +224,8 @@ class Agent:
                                   (*adoption.changed, *adoption.replaced, *adoption.added)])
         if config.notifiers != old.notifiers:
             await self.outbox.replace(config.notifiers)
+        if self.probing is not None:  # started: each measured group's source as now configured
+            self.users.start()
         await self.commit(batch)
         await self._record_basis()
         try:
@@ -294,9 +302,10 @@ class Agent:
             views = self.engine.view(now)
             groups = self.engine.group_views(now)
             users = self.engine.basis.users_at(now)
+            sources = self.users.states(now)
         outcome = await self.commit(batch)
         views, groups = self.safe.serve(taken, outcome.safe, views, groups)
-        return Scrape(views=views, groups=groups, concurrent_users=users,
+        return Scrape(views=views, groups=groups, concurrent_users=users, users_sources=sources,
                       beats=[(name, beat.last_ping, beat.duration)
                              for name, beat in self.pushes.beats.items()],
                       ledger_ok=self.ledger.healthy, journal_ok=not self.ledger.journal_error,

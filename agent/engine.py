@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from agent import takeover
 from agent.basis import basis_of
@@ -33,14 +33,18 @@ from agent.live import Live, OpenWindow, window_open
 from agent.model import Config, ProbeResult, State, Status, System
 from agent.planned import PlannedWork
 from agent.records import Amounts, Batch, DayRecord, GroupDayRecord, TransitionRecord, WindowRecord
+from agent.services import ServiceSpec, is_service
 from agent.state import DOWN, Tracker, derive_state
 from agent.takeover import Adoption
+from agent.users.inforce import Readings
 from agent.verdicts import (
     awaiting_verdict,
+    derive_service,
     flapping_hold,
     planned_behind,
     situation,
     track_incident,
+    waiting_on,
 )
 from agent.views import GroupView, SystemView, group_views, system_view, window_record
 
@@ -50,18 +54,24 @@ __all__ = ["Adoption", "Engine", "GroupView", "Live", "OpenWindow", "SystemView"
 
 
 class Engine:
-    def __init__(self, config: Config, now: float) -> None:
+    def __init__(self, config: Config, now: float,
+                 readings: Mapping[str, Readings] | None = None) -> None:
         self.config = config
-        self.basis = basis_of(config)
+        self.basis = basis_of(config, readings)  # measured groups' readings (agent.users)
         self.lives: dict[str, Live] = {}
         for system in config.agent.canaries:
             self.lives[system.name] = _new_live(system, canary=True)
         for system in config.systems:
             self.lives[system.name] = _new_live(system, canary=False)
         self.dependants: dict[str, list[str]] = {name: [] for name in self.lives}
+        # A service's state is read off its members': each member feeds the services it is in.
+        self.containers: dict[str, list[str]] = {name: [] for name in self.lives}
         for system in config.systems:
             for dep in system.depends_on:
                 self.dependants[dep].append(system.name)
+            if isinstance(system.check.spec, ServiceSpec):
+                for member in system.check.spec.members:
+                    self.containers[member].append(system.name)
         self.canaries = [live for live in self.lives.values() if live.canary]
         self.planned = PlannedWork(config.systems, config.cost.timezone)
         self.maintained = [live for live in self.lives.values() if live.system.maintenance]
@@ -192,6 +202,10 @@ class Engine:
         agent.takeover.adopt)."""
         adoption = takeover.adopt(self, old, at)
         self.actions_read(old.charges.unread)
+        for live in self.lives.values():  # a new or changed service: read off its members now
+            if is_service(live.system) and live.tracker.health is None:
+                self.refresh(live, self._clamp(at), None, adoption.batch)
+        self.flush(adoption.batch)
         return adoption
 
     # --- confirmation and state -----------------------------------------------------------
@@ -212,8 +226,10 @@ class Engine:
         return True
 
     def _recheck_waiting(self, changed: Live, at: float, batch: Batch) -> None:
-        """A dependency's verdict may release systems that were waiting for it."""
-        names = self.dependants[changed.system.name] if not changed.canary else list(self.lives)
+        """A dependency's verdict may release systems that were waiting for it (or for a
+        service it is a member of)."""
+        names = (waiting_on(changed.system.name, self.dependants, self.containers)
+                 if not changed.canary else list(self.lives))
         for name in names:
             live = self.lives[name]
             if live.held:
@@ -227,33 +243,45 @@ class Engine:
                 return
             live, when = pending.pop(0)
             found = situation(live, self.lives, self.canaries)
+            if is_service(live.system):
+                found = derive_service(live, self.lives, found, at)
             state, cause = derive_state(live.tracker.health, found)
             wants_window = window_open(state, live.tracker.health) and not live.canary
             if (state, cause) == (live.state, live.cause) and wants_window == (
                 live.window is not None
             ):
                 continue
-            self._transition(live, state, cause, when if when is not None else at, at, batch)
+            edge = self._transition(live, state, cause, when if when is not None else at, at,
+                                    batch)
+            name = live.system.name
             feeds = self.lives.values() if live.canary else (
-                self.lives[n] for n in self.dependants[live.system.name]
-            )
-            # a dependant's situation changed when this one's did: at the same instant
+                self.lives[n] for n in self.dependants[name])
+            # a dependant's situation changed when this one's did: at the same instant; a
+            # service's where its member's record says (a window resumed after a restart
+            # ends where it was last seen)
             pending.extend((other, when) for other in feeds if not other.canary)
+            pending.extend((self.lives[n], edge) for n in self.containers[name])
 
     def _transition(
         self, live: Live, state: State, cause: str | None, boundary: float, at: float, batch: Batch
-    ) -> None:
+    ) -> float:
+        """Move the system to `state` from `boundary`; return where its record changes (its
+        window's end, if one closed)."""
         old = live.state
         health = live.tracker.health
         boundary = max(boundary, self.charges.horizon)  # the books never go back
+        edge = boundary
         if live.window is not None:
             boundary = max(boundary, live.window.start)
+            closing = live.window
             self.charges.close(live, boundary)
+            edge = closing.end if closing.end is not None else boundary
         track_incident(live, state, boundary, at)
         live.state, live.cause, live.grace = state, cause, None
         if old is State.DOWN and state is not State.DOWN:
             for name in self.charges.behind(live.system.name):
-                self.lives[name].grace = 0
+                if not is_service(self.lives[name].system):  # a service's members have it
+                    self.lives[name].grace = 0
         if window_open(state, health) and not live.canary:
             new_incident = state is State.DOWN and old is not State.DOWN
             self.charges.open(live, state, cause, boundary, at, new_incident)
@@ -267,6 +295,7 @@ class Engine:
             dt.datetime.fromtimestamp(boundary, dt.UTC).isoformat(timespec="seconds"),
             self.charges.rate(live, at), reason,
         )
+        return edge
 
     # --- windows --------------------------------------------------------------------------
 

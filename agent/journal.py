@@ -29,6 +29,7 @@ from agent.records import (
     OutboxRecord,
     PingRecord,
     TransitionRecord,
+    UsersReading,
     WindowRecord,
 )
 
@@ -102,6 +103,7 @@ def _batch_of(body: dict[str, Any]) -> Batch:
         prune_before=body["prune_before"],
         beats=[BeatRecord(**b) for b in body.get("beats", [])],  # none before heartbeats
         pings=[PingRecord(**p) for p in body.get("pings", [])],
+        readings=[UsersReading(**r) for r in body.get("readings", [])],
     )
 
 

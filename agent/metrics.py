@@ -45,6 +45,8 @@ class Scrape:
     clock_offset: float = 0.0  # the agent's clock minus the wall clock, in seconds
     # Each heartbeat system's last ping and last run's duration (None: none yet).
     beats: list[tuple[str, float | None, float | None]] = field(default_factory=list)
+    # Each measured group: a reading in force now, and its latest reading (None: none yet).
+    users_sources: list[tuple[str, bool, float | None]] = field(default_factory=list)
 
 
 class Metrics:
@@ -138,8 +140,8 @@ class StateCollector(Collector):
                       ["version", "currency", "site", "shard"])
         info.add_metric([__version__, self.currency, self.site, self.shard], 1)
         yield info
-        users = _gauge("outage_concurrent_users", "Concurrent users now, by the schedule "
-                       "(every group of people together).", [])
+        users = _gauge("outage_concurrent_users", "Concurrent users now, measured or by the "
+                       "schedule (every group of people together).", [])
         users.add_metric([], scrape.concurrent_users)
         yield users
         yield from _group_families(scrape.groups)
@@ -162,6 +164,22 @@ class StateCollector(Collector):
         offset.add_metric([], scrape.clock_offset)
         yield offset
         yield from _heartbeat_families(scrape.beats)
+        yield from _users_source_families(scrape.users_sources)
+
+
+def _users_source_families(sources: list[tuple[str, bool, float | None]]
+                           ) -> Iterator[GaugeMetricFamily]:
+    """Each measured group: whether its reading is in force (else its schedule), and the
+    latest reading taken (no sample before the first, or after a failed one)."""
+    up = _gauge("outage_users_source_up", "1 while a fresh reading of the group's users "
+                "source is in force; 0 while its schedule (the fallback) is.", ["group"])
+    measured = _gauge("outage_users_measured", "The latest reading of the group's concurrent "
+                      "users, clamped to the source's max.", ["group"])
+    for name, fresh, value in sources:
+        up.add_metric([name], 1 if fresh else 0)
+        if value is not None:
+            measured.add_metric([name], value)
+    yield from (up, measured)
 
 
 def _heartbeat_families(beats: list[tuple[str, float | None, float | None]]
@@ -243,7 +261,9 @@ SYSTEM_FAMILIES = (  # in the order of `family_values`
 STATE = Family("outage_system_state", "gauge", "1 for the current state of each system.")
 CAUSE = Family("outage_system_cause", "gauge", "1 while the system is down (or in maintenance) "
                "behind a dependency; cause names it. Absent otherwise.")
-STATE_HEADER, CAUSE_HEADER = STATE.header(), CAUSE.header()
+MEMBERS = Family("outage_service_members", "gauge", "How many of a service's members are in "
+                 "each state (docs/services.md); absent for a probed system.")
+STATE_HEADER, CAUSE_HEADER, MEMBERS_HEADER = STATE.header(), CAUSE.header(), MEMBERS.header()
 
 
 def family_values(view: SystemView) -> tuple[float | None, ...]:
@@ -300,4 +320,12 @@ def render_systems(views: list[SystemView]) -> str:
     out.append(CAUSE_HEADER)
     out.extend(f'outage_system_cause{{cause="{_label(view.cause)}",system="{_label(view.name)}"}}'
                " 1.0\n" for view in views if view.cause)
+    out.append(MEMBERS_HEADER)
+    states = {view.name: view.state.value for view in views}
+    for view in views:
+        if view.members:
+            system = _label(view.name)
+            found = [states.get(member, "unknown") for member in view.members]
+            out.extend(f'outage_service_members{{state="{state}",system="{system}"}} '
+                       f"{_number(float(found.count(state)))}\n" for state in STATES)
     return "".join(out)

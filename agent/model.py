@@ -106,6 +106,18 @@ class UsersSchedule:
     holidays: str | None = None  # "GB-ENG": country GB, subdivision ENG; holidays use default
 
 
+@dataclass(frozen=True)
+class UsersSource:
+    """Where the concurrent users of a group are measured (`concurrent_users: {source: ...}`):
+    read every `every` seconds by agent.users, the schedule of the group in force whenever no
+    fresh reading is. `spec` is the frozen dataclass of its source type's module."""
+
+    spec: ProbeSpec  # typed by `type`, as a probe's spec is
+    every: float = 60.0  # seconds, at least 1
+    max: float | None = None  # a reading above this is clamped to it (and logged)
+    timeout: float = 10.0  # seconds a reading may take
+
+
 IMPLICIT_GROUP = "everyone"  # the one group of a config without cost.groups
 
 
@@ -119,6 +131,7 @@ class UserGroup:
     hourly_cost_per_user: float
     annual_cost_per_user: float | None = None  # with working_hours_per_year, if derived
     working_hours_per_year: float = 1924.0
+    source: UsersSource | None = None  # measured users; `users` is then the fallback
 
 
 @dataclass(frozen=True)
@@ -130,13 +143,15 @@ class CostConfig:
     working_hours_per_year: float = 1924.0
     users: UsersSchedule = field(default_factory=lambda: UsersSchedule(default=0.0))
     groups: tuple[UserGroup, ...] = ()  # cost.groups; empty: one implicit group, 'everyone'
+    users_source: UsersSource | None = None  # without groups: everyone's measured users
 
     def user_groups(self) -> tuple[UserGroup, ...]:
         """The groups of people costed: cost.groups, or 'everyone' built from the top level."""
         if self.groups:
             return self.groups
         return (UserGroup(IMPLICIT_GROUP, self.users, self.hourly_cost_per_user,
-                          self.annual_cost_per_user, self.working_hours_per_year),)
+                          self.annual_cost_per_user, self.working_hours_per_year,
+                          self.users_source),)
 
 
 @dataclass(frozen=True)

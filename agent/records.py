@@ -156,6 +156,21 @@ class PingRecord:
     body: str
 
 
+FALLBACK = "fallback"  # the source of a users reading that failed: the schedule was in force
+
+
+@dataclass(frozen=True)
+class UsersReading:
+    """One reading of a group's concurrent users (agent.users): the evidence its cost rests
+    on, in force from `at` (agent.users.inforce)."""
+
+    group: str
+    at: float
+    value: float | None  # None: the reading failed and the fallback was in force
+    source: str  # the source type ("prometheus", "http_json", "command") or FALLBACK
+    period: float  # the source's `every` in seconds: stale three periods on
+
+
 @dataclass
 class Batch:
     """Everything one evaluation wants committed, in order."""
@@ -172,13 +187,14 @@ class Batch:
     prune_before: float | None = None  # drop raw transitions and notifications older than this
     beats: list[BeatRecord] = field(default_factory=list)  # heartbeat positions (upserts)
     pings: list[PingRecord] = field(default_factory=list)  # heartbeat pings with a body
+    readings: list[UsersReading] = field(default_factory=list)  # measured users (agent.users)
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.days or self.group_days or self.transitions
                     or self.heartbeat
                     or self.prune_before
                     or self.alerts or self.alerts_cleared or self.notifications
-                    or self.outbox or self.beats or self.pings)
+                    or self.outbox or self.beats or self.pings or self.readings)
 
     def extend(self, other: Batch) -> None:
         self.windows.extend(other.windows)
@@ -191,6 +207,7 @@ class Batch:
         self.outbox.extend(other.outbox)
         self.beats.extend(other.beats)
         self.pings.extend(other.pings)
+        self.readings.extend(other.readings)
         if other.heartbeat is not None:
             self.heartbeat = max(self.heartbeat or 0.0, other.heartbeat)
         if other.prune_before is not None:

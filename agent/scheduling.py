@@ -37,6 +37,7 @@ from apscheduler.triggers.base import BaseTrigger
 from prometheus_client import Counter, Histogram
 
 from agent.model import System
+from agent.services import is_service
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,9 @@ class Probing:
         return bool(self.scheduler.running)
 
     def add(self, system: System) -> None:
-        """Probe `system` from now on."""
+        """Probe `system` from now on (a service is not probed: its members are)."""
+        if is_service(system):
+            return
         name = system.name
         trigger: BaseTrigger = ProbeTrigger(name, system.interval, lambda: self._delay(name),
                                             busy=system.check.timeout + RUN_SLACK_SECONDS)
@@ -181,7 +184,8 @@ class Probing:
                                misfire_grace_time=None)
 
     def remove(self, name: str) -> None:
-        self.scheduler.remove_job(name)
+        if self.scheduler.get_job(name) is not None:  # a service has no job
+            self.scheduler.remove_job(name)
 
     def replace(self, removed: Iterable[str], added: Iterable[System]) -> None:
         """After a reload: stop probing `removed`, then probe `added` (a system whose

@@ -7,13 +7,14 @@ without talking to each other; and going from N to N+1 agents moves only the gro
 shard wins, about 1/(N+1) of them. Nothing else moves.
 
 Dependency trees stay together. A system's verdict (down, or down because of a dependency)
-needs its dependencies' state in the same engine, so a group is a connected part of the
-`depends_on` graph, hashed under the first (in name order) of its roots, the members that
-depend on nothing. Adding or removing a dependant never moves its group; a new dependency
-link can join two groups, and then the joined group goes where its first root says. A hub
-that everything depends on (a core network) makes the whole estate one group on one shard:
-probe such a hub as a canary (`agent.canaries`, probed by every shard) instead of making it a
-dependency, if the estate is to be spread. Canaries are never sharded.
+needs its dependencies' state in the same engine (a service, its members'), so a group is a
+connected part of the graph of `depends_on` and members, hashed under the first (in name
+order) of its roots, the members that depend on nothing. Adding or removing a dependant never
+moves its group; a new dependency link can join two groups, and then the joined group goes
+where its first root says. A hub that everything depends on (a core network) makes the whole
+estate one group on one shard: probe such a hub as a canary (`agent.canaries`, probed by every
+shard) instead of making it a dependency, if the estate is to be spread. Canaries are never
+sharded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from collections.abc import Container, Sequence
 
 from agent.model import Config, System
+from agent.services import ServiceSpec
 
 Shard = tuple[int, int]  # (k, n): this agent is shard k of n, 1 <= k <= n
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
@@ -73,17 +75,23 @@ def group_keys(systems: Sequence[System]) -> dict[str, str]:
         return name
 
     for system in systems:
-        for dependency in system.depends_on:
+        for dependency in _links(system):
             if dependency in names:
                 parent[find(system.name)] = find(dependency)
     roots: dict[str, list[str]] = {}
     for system in systems:
-        is_root = not any(dependency in names for dependency in system.depends_on)
+        is_root = not any(dependency in names for dependency in _links(system))
         members = roots.setdefault(find(system.name), [])
         if is_root:
             members.append(system.name)
     key = {group: min(members) if members else group for group, members in roots.items()}
     return {name: key[find(name)] for name in names}
+
+
+def _links(system: System) -> tuple[str, ...]:
+    """What a system cannot be judged without: its dependencies, and a service's members."""
+    spec = system.check.spec
+    return (*system.depends_on, *(spec.members if isinstance(spec, ServiceSpec) else ()))
 
 
 def share(systems: Sequence[System], shard: Shard) -> tuple[System, ...]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from agent.live import Live, OpenWindow, closed_after_gap
 from agent.model import State
 from agent.records import Amounts, Batch, DayRecord, GroupDayRecord, WindowRecord
+from agent.services import is_service
 from agent.state import DEGRADED, DOWN
 from agent.verdicts import end_incident
 
@@ -89,7 +90,9 @@ def _resume_window(live: Live, record: WindowRecord, last_seen: float) -> None:
         system=record.system, state=state, cause=record.cause, start=record.start,
         before_start=record.before_start, basis=record.basis,
         new_incident=record.new_incident, amounts=record.amounts.copy(),
-        last_observed=record.last_observed, resumed_until=last_seen, reason=record.reason,
+        last_observed=record.last_observed, reason=record.reason,
+        # a service is never seen itself: its members' windows say where it changed
+        resumed_until=None if is_service(live.system) else last_seen,
     )
     live.state, live.cause = state, record.cause
     live.tracker.restore(DEGRADED if state is State.DEGRADED else DOWN, last_seen)

@@ -1,13 +1,16 @@
 """What decides a system's state besides its own probes: dependencies, canaries, planned
-work, flapping, the agent's own blindness. Functions of the engine's running state (lives),
-read by `Engine`, which makes the transitions."""
+work, flapping, the agent's own blindness; and a service's, which has no probes (its
+members'). Functions of the engine's running state (lives), read by `Engine`, which makes
+the transitions."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from agent.live import Live
 from agent.model import State
+from agent.services import ServiceSpec, as_result, judge
 from agent.state import DOWN, UP, Change, Situation
 
 VERDICT_SLACK = 1.0  # seconds a suspect's probe may run late before it no longer holds anyone
@@ -40,10 +43,27 @@ def awaiting_verdict(live: Live, lives: Mapping[str, Live], canaries: Sequence[L
     if live.canary:
         return False
     since = live.tracker.run_start
-    suspects = [lives[d] for d in live.system.depends_on] + list(canaries)
+    suspects = probed_behind(live.system.depends_on, lives) + list(canaries)
     return any(s.tracker.health != DOWN and (
         s.tracker.failing or s.held or (since is not None and _unseen_since(s, since, at)))
         for s in suspects)
+
+
+def probed_behind(names: Sequence[str], lives: Mapping[str, Live]) -> list[Live]:
+    """The probed systems whose verdicts decide `names`: a service (agent.services) stands
+    for its members, through services of services."""
+    seen: dict[str, Live] = {}
+    pending = list(names)
+    while pending:  # each name is expanded once: at most every system's members in all
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen[name] = other = lives[name]
+        spec = other.system.check.spec
+        if isinstance(spec, ServiceSpec):
+            pending.extend(spec.members)
+    return [live for live in seen.values() if not isinstance(live.system.check.spec,
+                                                              ServiceSpec)]
 
 
 def _unseen_since(suspect: Live, since: float, at: float) -> bool:
@@ -96,3 +116,32 @@ def planned_behind(live: Live, lives: Iterable[Live]) -> list[Live]:
     name = live.system.name
     return [live, *(other for other in lives if other is not live
                     and other.state is State.MAINTENANCE and other.cause == name)]
+
+
+def derive_service(live: Live, lives: Mapping[str, Live], found: Situation,
+                   at: float) -> Situation:
+    """Read a service's health off its members' states now (agent.services); return its
+    situation with the root cause or planned work its members are down behind."""
+    spec = live.system.check.spec
+    assert isinstance(spec, ServiceSpec)
+    members = [lives[name] for name in spec.members]
+    verdict = judge(spec, [(m.system.name, m.state, m.cause) for m in members])
+    live.tracker.health, live.grace = verdict.health, None
+    live.last_result, live.last_probe_at = as_result(verdict), at
+    return dataclasses.replace(
+        found, root_cause=found.root_cause or verdict.root_cause,
+        planned_cause=found.planned_cause or verdict.planned_cause)
+
+
+def waiting_on(name: str, dependants: Mapping[str, Sequence[str]],
+               containers: Mapping[str, Sequence[str]]) -> list[str]:
+    """The systems whose confirmation may wait for `name`: its dependants, and the dependants
+    of each service it is (through other services) a member of."""
+    names, pending, seen = list(dependants[name]), list(containers[name]), set()
+    while pending:  # each service once
+        service = pending.pop()
+        if service not in seen:
+            seen.add(service)
+            names.extend(dependants[service])
+            pending.extend(containers[service])
+    return names

@@ -10,6 +10,7 @@ from agent.daybook import DayBook
 from agent.live import Live, OpenWindow
 from agent.model import ProbeResult, State
 from agent.records import Amounts, WindowRecord
+from agent.services import ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class SystemView:
     ended_incident_start: float | None = None  # the last incident to end (agent.live.Live)
     ended_incident_at: float = 0.0
     ended_incident_cost: float = 0.0
+    members: tuple[str, ...] = ()  # a service's members (agent.services); () for a system
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def system_view(live: Live, charges: Charges, days: DayBook, at: float,
         last_result=live.last_result, last_probe_at=live.last_probe_at, as_of=at,
         ended_incident_start=live.ended_start, ended_incident_at=live.ended_at,
         ended_incident_cost=live.ended_cost,
+        members=spec.members if isinstance(spec := live.system.check.spec, ServiceSpec) else (),
     )
 
 

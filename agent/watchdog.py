@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 from agent import systemd
 from agent.model import System
+from agent.services import is_service
 
 log = logging.getLogger(__name__)
 
@@ -51,5 +52,6 @@ class Watchdog:
     def _quiet_allowance(self, systems: Iterable[System]) -> float | None:
         """The longest a healthy agent goes without completing a probe, in seconds (None:
         nothing to probe)."""
-        shortest = min((s.interval + s.check.timeout for s in systems), default=None)
+        shortest = min((s.interval + s.check.timeout for s in systems if not is_service(s)),
+                       default=None)
         return None if shortest is None else shortest + self.interval

@@ -141,9 +141,9 @@ def test_a_ledger_of_schema_2_is_migrated_with_its_windows(tmp_path):
     [stored] = ledger.report_windows(0, 100)
     assert stored.annotations.voided_reason is None
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
         applied = check.execute("SELECT version FROM ledger_schema ORDER BY version").fetchall()
-    assert applied == [(3,), (4,), (5,), (6,), (7,), (8,)]  # those this file had not yet seen
+    assert applied == [(3,), (4,), (5,), (6,), (7,), (8,), (9,)]  # those this file had not yet seen
 
 
 @pytest.mark.fault("A ledger holds windows that end before they start or count more downtime "

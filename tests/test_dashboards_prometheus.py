@@ -40,6 +40,7 @@ from agent import dashboards
 GRAFANA = Path(__file__).resolve().parent.parent / "grafana"
 SITE = "test-site"
 SYSTEMS = ("intranet", "finance", "payroll", "website")
+SERVICES = ("web-pair",)  # probed through its members, payroll and website
 # The agent's own site differs from SITE: the scrape config's target label wins in Prometheus.
 CONFIG = fast_config(site="agent-config-site", systems="""\
   - name: intranet
@@ -56,6 +57,10 @@ CONFIG = fast_config(site="agent-config-site", systems="""\
   - name: website
     probe: {{type: http, url: "{website}"}}
     users_share: 0.1
+services:
+  - name: web-pair
+    members: [payroll, website]
+    users_share: 0.05
 """)
 # Metric -> (field of /api/v1/systems, its rounding there). Queries reading exactly one of
 # these (and no ratio) are compared with the agent.
@@ -108,7 +113,7 @@ def bring_about_the_outages(agent: AgentProcess, prometheus: PrometheusProcess,
     wait_for("every system up", lambda: all(s == ("up", None) for s in states(agent).values()))
     # Counters are 0 in Prometheus's first samples, so increase() has no start to guess.
     wait_for("a scrape with every system up", lambda: len(prometheus.query(
-        'outage_system_state{state="up"} == 1')) == len(SYSTEMS), timeout=30)
+        'outage_system_state{state="up"} == 1')) == len(SYSTEMS + SERVICES), timeout=30)
 
     targets["payroll"].down()
     wait_for("payroll down", lambda: states(agent)["payroll"][0] == "down")
@@ -193,6 +198,11 @@ def check_against_agent(where: str, expr: str, values: list[tuple[dict, float]],
         got = {(labels.get("system", chosen[0]), labels["cause"]) for labels, _ in values}
         assert got == {(n, a0[n]["cause"]) for n in chosen if a0[n]["cause"]}, where
         return "cause"
+    if "outage_service_members" in expr:  # members down or in maintenance, per service
+        for labels, value in values:
+            members = a0[labels["system"]]["service"]["members"]
+            assert value == sum(a0[m]["state"] in ("down", "maintenance") for m in members)
+        return "members"
     if expr.startswith("count(") and "outage_system_up" in expr:
         assert values == [({}, len(down))], where
         return "down"
@@ -281,10 +291,10 @@ def test_every_dashboard_query_returns_data_and_the_money_agrees_with_the_agent(
     variables = {v["name"]: v for v in overview["templating"]["list"]}
     assert resolve_variable(prometheus, variables["site"]["query"], grafana, t) == [SITE]
     assert resolve_variable(prometheus, variables["system"]["query"], grafana, t) == sorted(
-        SYSTEMS)
+        SYSTEMS + SERVICES)
 
-    compared = evaluate(prometheus, overview, {**grafana, "system": ".*"}, list(SYSTEMS),
-                        a0, a1, t)
+    compared = evaluate(prometheus, overview, {**grafana, "system": ".*"},
+                        list(SYSTEMS + SERVICES), a0, a1, t)
     compared |= evaluate(prometheus, detail, {**grafana, "system": "finance"}, ["finance"],
                          a0, a1, t)
     # A root cause has no cause: for intranet that one query is empty, and every other answers.
@@ -298,7 +308,8 @@ def test_every_dashboard_query_returns_data_and_the_money_agrees_with_the_agent(
              if has_money_unit(p)}
     checked = {(uid, title) for uid, title, name in compared if name in MONEY_FIELDS}
     assert money and money <= checked, f"money panels not compared: {money - checked}"
-    assert {"state", "cause", "down", "availability"} <= {name for *_, name in compared}
+    assert {"state", "cause", "down", "availability", "members"} <= {
+        name for *_, name in compared}
 
 
 def test_alert_rule_queries_run_in_prometheus(estate):

@@ -17,7 +17,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agent.metrics import CAUSE, STATE, STATES, SYSTEM_FAMILIES, family_values, render_systems
+from agent.metrics import (
+    CAUSE,
+    MEMBERS,
+    STATE,
+    STATES,
+    SYSTEM_FAMILIES,
+    family_values,
+    render_systems,
+)
 from agent.model import ProbeResult, State, Status
 from agent.records import Amounts
 from agent.views import SystemView
@@ -50,6 +58,13 @@ class SystemsCollector(Collector):
             if view.cause:
                 cause.add_metric([view.name, view.cause], 1)
         yield cause
+        states = {view.name: view.state.value for view in self.views}
+        members = GaugeMetricFamily(MEMBERS.name, MEMBERS.doc, labels=["system", "state"])
+        for view in self.views:
+            found = [states.get(member, "unknown") for member in view.members]
+            for name in STATES if view.members else ():
+                members.add_metric([view.name, name], found.count(name))
+        yield members
 
 
 def reference(views: list[SystemView]) -> str:
@@ -86,6 +101,7 @@ VIEWS = {
             Status.DEGRADED, 2.5, "slow", (("tls_not_after", 1_801_234_567.0),))),
     "label-escaping": view('quote " back \\ newline \n end'),
     "unicode": view("café-☕-系统"),
+    "a-service": view("exchange", State.DEGRADED, members=("exch-1", "exch-2")),
     "not-numbers": view("odd", cost_per_hour=math.inf, affected_users=math.nan,
                         cost_day=-math.inf),
 }
@@ -97,6 +113,16 @@ def test_one_system_renders_as_prometheus_client_renders_it(name: str) -> None:
     assert render_systems(views) == reference(views)
 
 
+def test_a_service_counts_its_members_in_each_state() -> None:
+    views = [view("exchange", State.DOWN, members=("exch-1", "exch-2", "exch-3")),
+             view("exch-1", State.DOWN), view("exch-2", State.DOWN), view("exch-3")]
+    text = render_systems(views)
+    assert text == reference(views)
+    assert 'outage_service_members{state="down",system="exchange"} 2.0' in text
+    assert 'outage_service_members{state="up",system="exchange"} 1.0' in text
+    assert 'outage_service_members{state="down",system="exch-1"}' not in text
+
+
 def test_every_system_together_renders_as_prometheus_client_renders_them() -> None:
     views = list(VIEWS.values())
     assert render_systems(views) == reference(views)
@@ -104,4 +130,4 @@ def test_every_system_together_renders_as_prometheus_client_renders_them() -> No
 
 def test_no_systems_still_give_every_family_its_help_and_type() -> None:
     assert render_systems([]) == reference([])
-    assert render_systems([]).count("# TYPE ") == len(SYSTEM_FAMILIES) + 2
+    assert render_systems([]).count("# TYPE ") == len(SYSTEM_FAMILIES) + 3  # state, cause, members

@@ -206,8 +206,9 @@ async def test_systems_json_keeps_its_public_fields(client):
         "name", "description", "state", "cause", "cost_per_hour", "affected_users",
         "open_outage", "cost_total", "cost_today", "cost_month", "downtime_seconds_total",
         "incidents_total", "depends_on", "owner", "supplier", "tier", "last_probe",
-        "heartbeat"}
+        "heartbeat", "service"}
     assert db["heartbeat"] is None  # probed, not a heartbeat (docs/heartbeats.md)
+    assert db["service"] is None  # probed, not a service (docs/services.md)
 
 
 async def test_the_status_page_is_served_with_a_strict_content_security_policy(client):

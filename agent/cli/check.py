@@ -12,6 +12,7 @@ from agent.cli.common import Commands, config_parent, load_or_exit
 from agent.config import summary
 from agent.config.summary import systems_table
 from agent.model import Config
+from agent.services import is_service
 from agent.text import redact
 
 EXIT_CODES = ("exit codes: 0 valid; 2 invalid (each problem on a line of its own). What run "
@@ -44,10 +45,12 @@ def _connect(config: Config) -> str:
     this-agent before `run`): it is down because the agent is not running, as expected."""
     from agent.cli.run import probe_all, probe_table
     from agent.preflight.listen import listen_finding
+    from agent.users.connect import read_each
 
-    systems = [*config.agent.canaries, *config.systems]
+    systems = [*config.agent.canaries, *(s for s in config.systems if not is_service(s))]
     results = asyncio.run(probe_all([system.check for system in systems]))
     lines = [probe_table([system.name for system in systems], results)]
+    lines += asyncio.run(read_each(config))  # measured users: each source read once
     listen = config.agent.listen
     not_running = listen_finding(listen).ok  # the port is free: no agent answers there
     for system, result in zip(systems, results, strict=True):
@@ -108,6 +111,7 @@ def add_check(commands: Commands) -> None:
     check = commands.add_parser("check", parents=[config_parent()], epilog=EXIT_CODES,
                                 help="validate a configuration and summarise it")
     check.add_argument("--connect", action="store_true",
-                       help="also probe each system once (as `probe` does); a system that "
-                       "is this agent itself is noted, not warned of, before `run` starts it")
+                       help="also probe each system once (as `probe` does), and read each "
+                       "measured users source once; a system that is this agent itself is "
+                       "noted, not warned of, before `run` starts it")
     check.set_defaults(func=cmd_check)

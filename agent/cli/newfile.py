@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from agent.cli.common import abort, fail
@@ -62,10 +62,10 @@ def refuse_unwritable(path: str | None, force: bool) -> None:
         abort(problem)
 
 
-def write_new_file(path: str, text: str, force: bool) -> int:
-    """Write `text` to `path`; return 0, or after saying why, 2 if `output_problem` refuses
-    it (a new file is opened exclusively, so nothing can slip in between), 1 if it cannot be
-    written."""
+def write_new_file(path: str, text: str | Iterable[str], force: bool) -> int:
+    """Write `text` (or its pieces, as they are made) to `path`; return 0, or after saying
+    why, 2 if `output_problem` refuses it (a new file is opened exclusively, so nothing can
+    slip in between), 1 if it cannot be written."""
     if problem := output_problem(path, force):
         return fail(problem)
     try:
@@ -73,7 +73,7 @@ def write_new_file(path: str, text: str, force: bool) -> int:
             _replace(Path(os.path.realpath(path)), text)
         else:
             with open(path, "x", encoding="utf-8") as file:
-                file.write(text)
+                file.writelines(_pieces(text))
     except FileExistsError:
         return fail(f"{path}: already exists; give --force to overwrite it")
     except OSError as exc:
@@ -81,19 +81,24 @@ def write_new_file(path: str, text: str, force: bool) -> int:
     return 0
 
 
-def write_output(text: str, output: str | None, force: bool) -> None:
-    """Write a command's document to -o's file (as `write_new_file`), or to standard output
-    when there is no -o; end the command with its exit code if the file is refused or cannot
-    be written."""
+def write_output(text: str | Iterable[str], output: str | None, force: bool) -> None:
+    """Write a command's document (or its pieces, as they are made) to -o's file (as
+    `write_new_file`), or to standard output when there is no -o; end the command with its
+    exit code if the file is refused or cannot be written."""
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(_pieces(text))
         return
     code = write_new_file(output, text, force)
     if code:
         abort(code=code)
 
 
-def _replace(path: Path, text: str) -> None:
+def _pieces(text: str | Iterable[str]) -> Iterable[str]:
+    """A document whole, or in the pieces a streaming renderer yields."""
+    return (text,) if isinstance(text, str) else text
+
+
+def _replace(path: Path, text: str | Iterable[str]) -> None:
     """Write a new file beside the regular file `path` (created exclusively, so a planted
     name cannot redirect it), then rename it over `path`, keeping its permissions: an
     interrupted write never leaves half a file where the old one was."""
@@ -101,7 +106,7 @@ def _replace(path: Path, text: str) -> None:
                                        dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+            file.writelines(_pieces(text))
             os.fchmod(file.fileno(), stat.S_IMODE(os.stat(path).st_mode))
         os.replace(partial, path)
     finally:

@@ -28,7 +28,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     fmt = args.format or format_of(args.output, REPORT_FORMATS, "md")
     config = load_with_ledger(args)
     from agent.ledger import LedgerError
-    from agent.report import RENDERERS
+    from agent.report import STREAMERS
     from agent.report.source import ALL_SITES, NoSuchSite, read_report
 
     start, end = _period(args.start, args.end, config.cost.timezone)
@@ -43,7 +43,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return fail(f"--site: {exc}")
     except ValueError as exc:
         return fail(f"--system: {exc}")
-    write_output(RENDERERS[fmt](report), args.output, args.force)
+    write_output(STREAMERS[fmt](report), args.output, args.force)
     if args.output is not None:
         print(f"report written to {args.output}")
     return 0

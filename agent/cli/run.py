@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from agent.cli.common import (
     Commands,
@@ -19,7 +19,8 @@ from agent.cli.common import (
     setup_logging,
     with_ledger,
 )
-from agent.model import Config, ProbeResult
+from agent.model import Config, ProbeResult, System
+from agent.services import ServiceSpec, is_service
 from agent.text import redact
 
 
@@ -56,18 +57,33 @@ def shard_argument(text: str) -> tuple[int, int]:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Probe the named systems or canaries (default: every system) once; 1 if any failed (a
-    heartbeat system cannot be probed, and never fails here)."""
+    heartbeat system cannot be probed, and never fails here; a service's members are
+    probed in its place)."""
     config = load_or_exit(args.config)
     known = {s.name: s for s in (*config.agent.canaries, *config.systems)}
     unknown = [name for name in args.systems if name not in known]
     if unknown:
         return fail(f"unknown system(s): {', '.join(unknown)}")
-    chosen = [known[name] for name in args.systems] or list(config.systems)
+    chosen = probed([known[name] for name in args.systems] or list(config.systems), known)
     results = asyncio.run(probe_all([s.check for s in chosen]))
     print(redact(probe_table([s.name for s in chosen], results), config.secrets))
     pushed = {"heartbeat"}  # not probed: its job pings the agent (docs/heartbeats.md)
     return 0 if all(r.ok or s.check.spec.type in pushed
                     for s, r in zip(chosen, results, strict=True)) else 1
+
+
+def probed(systems: Sequence[System], known: Mapping[str, System]) -> list[System]:
+    """The systems to probe for `systems`: a service stands for its members (each once)."""
+    found: dict[str, System] = {}
+    pending = list(reversed(systems))
+    while pending:  # each name is expanded once
+        system = pending.pop()
+        if system.name in found:
+            continue
+        found[system.name] = system
+        if isinstance(system.check.spec, ServiceSpec):
+            pending.extend(known[name] for name in reversed(system.check.spec.members))
+    return [system for system in found.values() if not is_service(system)]
 
 
 async def probe_all(checks: Sequence[object]) -> list[ProbeResult]:

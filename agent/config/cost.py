@@ -26,7 +26,7 @@ from agent.config.values import (
     validated,
 )
 from agent.currency import currency_error
-from agent.model import CostConfig, UserGroup, UsersSchedule, UsersWindow
+from agent.model import CostConfig, UserGroup, UsersSchedule, UsersSource, UsersWindow
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -54,7 +54,7 @@ def read_cost(ctx: Context, node: Node | None) -> CostConfig:
     ctx.timezone = zoneinfo.ZoneInfo(timezone or "UTC")
     figures = _figures(ctx, fields)
     hourly = _hourly(ctx, node, figures, None if grouped else " (or give hourly_cost_per_user)")
-    users = None if grouped else _everyone(ctx, node, fields, hourly)
+    users, source = (None, None) if grouped else _everyone(ctx, node, fields, hourly)
     return CostConfig(
         currency=currency or "GBP",
         timezone=timezone or "UTC",
@@ -63,6 +63,7 @@ def read_cost(ctx: Context, node: Node | None) -> CostConfig:
         working_hours_per_year=_value(figures, _WORKING_HOURS) or 1924.0,
         users=users or UsersSchedule(default=0.0),
         groups=_groups(ctx, fields, figures) if grouped else (),
+        users_source=source,
     )
 
 
@@ -170,12 +171,16 @@ def _peak_is_finite(ctx: Context, node: Node, users: UsersSchedule, hourly: floa
 
 def _everyone(
     ctx: Context, node: Node, fields: dict[str, Node], hourly: float | None
-) -> UsersSchedule | None:
-    """Without groups: the concurrent users of cost, their peak cost per hour checked."""
-    users = _users(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
-    if users is None or (hourly is not None and not _peak_is_finite(ctx, node, users, hourly)):
-        return None
-    return users
+) -> tuple[UsersSchedule | None, UsersSource | None]:
+    """Without groups: the concurrent users of cost (and their source, if measured), their
+    peak cost per hour checked."""
+    found = _concurrent(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
+    if found is None:
+        return None, None
+    users, source = found
+    if hourly is not None and not _peak_is_finite(ctx, node, users, hourly):
+        return None, None
+    return users, source
 
 
 def _groups(ctx: Context, fields: dict[str, Node], inherited: Figures) -> tuple[UserGroup, ...]:
@@ -210,14 +215,36 @@ def _group(
         string(ctx, fields["description"])
     figures = _inherit(_figures(ctx, fields), inherited)
     hourly = _hourly(ctx, node, figures, " here and in cost (or give hourly_cost_per_user)")
-    users = _users(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
-    if error or hourly is None or users is None or not _peak_is_finite(ctx, node, users, hourly):
+    found = _concurrent(ctx, fields["concurrent_users"]) if "concurrent_users" in fields else None
+    if error or hourly is None or found is None:
+        return None
+    users, source = found
+    if not _peak_is_finite(ctx, node, users, hourly):
         return None
     hours = _value(figures, _WORKING_HOURS) or 1924.0
-    return UserGroup(name, users, hourly, _value(figures, _ANNUAL), hours)
+    return UserGroup(name, users, hourly, _value(figures, _ANNUAL), hours, source)
 
 
 # --- concurrent users -----------------------------------------------------------------------------
+
+
+def _concurrent(ctx: Context, node: Node) -> tuple[UsersSchedule, UsersSource | None] | None:
+    """Given concurrent_users, return its schedule and, if it is measured (`source` with a
+    `fallback`), its source; the schedule is then the fallback."""
+    if not (isinstance(node.value, dict) and {"source", "fallback"} & set(node.value)):
+        users = _users(ctx, node)
+        return None if users is None else (users, None)
+    # Imported when first used, as probe types are: each source module imports agent.config.
+    from agent.users.sources import read_source
+
+    fields = known_fields(ctx, node, ("source", "fallback"), ())
+    if fields is None:
+        return None
+    source = read_source(ctx, fields["source"]) if "source" in fields else None
+    fallback = _users(ctx, fields["fallback"]) if "fallback" in fields else None
+    if source is None or fallback is None:
+        return None
+    return fallback, source
 
 
 def _users(ctx: Context, node: Node) -> UsersSchedule | None:

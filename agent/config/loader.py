@@ -13,7 +13,8 @@ from agent.config.alerting import read_alerts, read_notifiers
 from agent.config.cost import declared_groups, read_cost
 from agent.config.problems import ConfigError, Problem
 from agent.config.secrets import find_secrets
-from agent.config.systems import read_systems
+from agent.config.services import read_services, service_members
+from agent.config.systems import check_graph, read_systems
 from agent.config.timing import read_defaults
 from agent.config.tree import Context, Node, list_items, optional_section, raw_string, read_tree
 from agent.config.values import known_fields
@@ -46,19 +47,23 @@ def load_config(
 
 def _config(ctx: Context, root: Node, state_directory: str | None) -> Config:
     fields = known_fields(ctx, root, ("cost", "systems"),
-                          ("agent", "defaults", "notifiers", "alerts")) or {}
+                          ("agent", "defaults", "services", "notifiers", "alerts")) or {}
     cost = read_cost(ctx, fields.get("cost"))
     defaults = read_defaults(ctx, fields.get("defaults"))
     agent = read_agent(ctx, optional_section(fields.get("agent")), defaults, state_directory)
     groups = declared_groups(fields.get("cost"))  # as declared, so a broken one is named once
-    systems = read_systems(ctx, fields.get("systems"), defaults, groups)
-    _check_canary_names(ctx, agent, fields.get("systems"))
+    members = service_members(fields.get("services"))
+    systems = read_systems(ctx, fields.get("systems"), defaults, groups, members)
+    services = read_services(ctx, fields.get("services"), defaults, groups)
+    check_graph(ctx, list_items(fields.get("systems")), list_items(fields.get("services")))
+    _check_canary_names(ctx, agent, [*list_items(fields.get("systems")),
+                                     *list_items(fields.get("services"))])
     notifiers = read_notifiers(ctx, fields.get("notifiers"))
     # names as declared, so one broken system or notifier is not reported again by each alert
     alerts = read_alerts(ctx, fields.get("alerts"), _declared(fields.get("notifiers")),
-                         _declared(fields.get("systems")))
-    return Config(agent=agent, cost=cost, systems=systems, source=Path(os.path.abspath(ctx.file)),
-                  notifiers=notifiers, alerts=alerts)
+                         _declared(fields.get("systems")) + _declared(fields.get("services")))
+    return Config(agent=agent, cost=cost, systems=systems + services,
+                  source=Path(os.path.abspath(ctx.file)), notifiers=notifiers, alerts=alerts)
 
 
 def _declared(node: Node | None) -> list[str]:
@@ -71,10 +76,11 @@ def _declared(node: Node | None) -> list[str]:
     return names
 
 
-def _check_canary_names(ctx: Context, agent: AgentConfig, node: Node | None) -> None:
-    """A system may not take a canary's generated name: they share metric labels."""
+def _check_canary_names(ctx: Context, agent: AgentConfig, items: list[Node]) -> None:
+    """A system or service may not take a canary's generated name: they share metric
+    labels."""
     reserved = {canary.name for canary in agent.canaries}
-    for item in list_items(node):
+    for item in items:
         name = raw_string(item.value.get("name")) if isinstance(item.value, dict) else None
         if name in reserved:
             ctx.bad(item.value["name"], f"the name {name!r} is taken by one of agent.canaries")

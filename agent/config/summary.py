@@ -11,6 +11,7 @@ from agent.config.cost import peak, peak_cost
 from agent.config.probes import probe_types
 from agent.loss import attributed, sum_weights
 from agent.model import Config, System, UserGroup
+from agent.services import ServiceSpec, is_service, rule_text
 from agent.shard import share
 from agent.text import redact
 
@@ -42,7 +43,11 @@ def summary(config: Config) -> str:
 
 def _systems(config: Config) -> str:
     """How many systems there are, with the canaries and this agent's shard."""
-    systems, canaries = f"Systems: {len(config.systems)}", len(config.agent.canaries)
+    services = sum(is_service(system) for system in config.systems)
+    systems = f"Systems: {len(config.systems) - services}"
+    canaries = len(config.agent.canaries)
+    if services:
+        systems += f", services: {services}"
     if canaries:
         systems += f" (and {canaries} {'canary' if canaries == 1 else 'canaries'})"
     if config.agent.shard is not None:
@@ -146,6 +151,9 @@ def probe_text(system: System) -> str:
     """"http https://mail.example/health": the probe's type and its target, the key the type
     requires."""
     spec = system.check.spec
+    if isinstance(spec, ServiceSpec):
+        rule = rule_text(spec.down_when, len(spec.members))
+        return f"service: down when {rule} of {', '.join(spec.members)}"
     kind = probe_types()[spec.type]
     if kind.summary is not None:
         return f"{spec.type} {kind.summary(spec)}"

@@ -5,6 +5,8 @@ graph has no holes or cycles."""
 from __future__ import annotations
 
 import re
+from collections.abc import Container
+from typing import Any
 
 from agent.config.maintenance import read_maintenance
 from agent.config.probes import make_system, read_probe
@@ -28,16 +30,20 @@ from agent.config.values import (
 )
 from agent.model import System
 
-_LABELS = ("description", "owner", "supplier", "tier")
-_COSTING = ("users_share", "impact", "degraded_impact", "direct_cost_per_hour")
-_SYSTEM_KEYS = ("depends_on", *_LABELS, "sla", "maintenance", "users", *SYSTEM_SETTINGS)
+LABELS = ("description", "owner", "supplier", "tier")
+COSTING = ("users_share", "impact", "degraded_impact", "direct_cost_per_hour")
+SHARED_KEYS = ("depends_on", *LABELS, "sla", "maintenance", "users")
+_SYSTEM_KEYS = (*SHARED_KEYS, *SYSTEM_SETTINGS)
 
 
 def read_systems(
-    ctx: Context, node: Node | None, defaults: dict[str, Setting], groups: list[str] | None
+    ctx: Context, node: Node | None, defaults: dict[str, Setting], groups: list[str] | None,
+    members: Container[str] = (),
 ) -> tuple[System, ...]:
-    """Given the systems list, the settings in `defaults` and the names of cost.groups (None
-    without groups), return the systems."""
+    """Given the systems list, the settings in `defaults`, the names of cost.groups (None
+    without groups) and the names that are members of services (they carry no users of their
+    own unless they say so), return the systems. The names and the dependency graph are
+    checked with the services' (check_graph)."""
     _check_share(ctx, defaults, groups)
     if node is None:
         return ()  # reported as a missing key
@@ -45,8 +51,7 @@ def read_systems(
         ctx.bad(node, "no systems configured")
         return ()
     items = as_list(ctx, node) or []
-    systems = [_system(ctx, item, defaults, groups) for item in items]
-    _check_dependencies(ctx, _check_names(ctx, items))
+    systems = [_system(ctx, item, defaults, groups, members) for item in items]
     _check_tokens(ctx, items, systems)
     return tuple(system for system in systems if system is not None)
 
@@ -65,28 +70,40 @@ def _check_tokens(ctx: Context, items: list[Node], systems: list[System | None])
 
 
 def _system(
-    ctx: Context, node: Node, defaults: dict[str, Setting], groups: list[str] | None
+    ctx: Context, node: Node, defaults: dict[str, Setting], groups: list[str] | None,
+    members: Container[str],
 ) -> System | None:
     fields = known_fields(ctx, node, ("name", "probe"), _SYSTEM_KEYS)
     if fields is None:
         return None
     name = _system_name(ctx, fields["name"]) if "name" in fields else None
     probe = read_probe(ctx, fields["probe"]) if "probe" in fields else None
-    labels = {key: string(ctx, fields[key]) or "" for key in _LABELS if key in fields}
-    sla = _sla(ctx, fields["sla"]) if "sla" in fields else None
-    depends_on = _depends_on(ctx, fields["depends_on"]) if "depends_on" in fields else ()
-    windows = read_maintenance(ctx, fields["maintenance"]) if "maintenance" in fields else ()
     settings = read_settings(ctx, fields, SYSTEM_SETTINGS, level=2)
-    _check_share(ctx, settings, groups)
-    users = _users(ctx, fields["users"], groups) if "users" in fields else ()
-    if name is None or probe is None:
+    if name in members and "users_share" not in fields:  # a service's member: the service
+        settings["users_share"] = Setting(0.0, None, 2)  # carries the users
+    extra = shared_keys(ctx, fields, groups)
+    if name is None or probe is None or extra is None:
         return None
     merged = {**defaults, **settings, **probe.settings}
     check_timing(ctx, merged, node)
-    costing = {key: merged[key].value for key in _COSTING}
-    extra = {"depends_on": depends_on, "maintenance": windows, "sla": sla, "users": users,
-             **costing, **labels}
-    return make_system(name, probe, merged, **extra)
+    costing = {key: merged[key].value for key in COSTING}
+    return make_system(name, probe, merged, **extra, **costing)
+
+
+def shared_keys(ctx: Context, fields: dict[str, Node], groups: list[str] | None,
+                ) -> dict[str, Any] | None:
+    """The keys a system and a service read alike: labels, SLA, dependencies, maintenance
+    and the groups' shares (None after a problem with the shares, reported)."""
+    labels = {key: string(ctx, fields[key]) or "" for key in LABELS if key in fields}
+    sla = _sla(ctx, fields["sla"]) if "sla" in fields else None
+    depends_on = _depends_on(ctx, fields["depends_on"]) if "depends_on" in fields else ()
+    windows = read_maintenance(ctx, fields["maintenance"]) if "maintenance" in fields else ()
+    share = fields.get("users_share")
+    if groups is not None and share is not None:
+        ctx.bad(share, "with cost.groups, give users: {group: share} instead of users_share")
+    users = _users(ctx, fields["users"], groups) if "users" in fields else ()
+    return {"depends_on": depends_on, "maintenance": windows, "sla": sla, "users": users,
+            **labels}
 
 
 _system_name = validated(string, name_error)
@@ -144,11 +161,25 @@ def _depends_on(ctx: Context, node: Node) -> tuple[str, ...]:
 
 # --- names and the dependency graph ---------------------------------------------------------------
 
-_Graph = dict[str, list[tuple[str, Node]]]
+_Edges = list[tuple[str, Node]]
+_Graph = dict[str, dict[str, _Edges]]  # name -> key (depends_on, members) -> [(name, node)]
+
+
+def check_graph(ctx: Context, systems: list[Node], services: list[Node]) -> None:
+    """Report duplicate names among systems and services, dependencies and members that name
+    nothing or themselves, and cycles through depends_on and members together."""
+    graph = _check_names(ctx, [*systems, *services])
+    _check_edges(ctx, graph, "depends_on", "unknown system", "a system cannot depend on itself")
+    _check_edges(ctx, graph, "members", "unknown member", "a service cannot be its own member")
+    both = {name: [(dep, child) for key in ("depends_on", "members") for dep, child in
+                   edges.get(key, [])] for name, edges in graph.items()}
+    for cycle, child in _find_cycles(both):
+        ctx.bad(child, f"dependency cycle: {' -> '.join(cycle)}")
+
 
 
 def _check_names(ctx: Context, items: list[Node]) -> _Graph:
-    """Report duplicate names (at the second); return name -> [(dependency, its node)]."""
+    """Report duplicate names (at the second); return each name's depends_on and members."""
     graph: _Graph = {}
     first_line: dict[str, int] = {}
     for item in items:
@@ -161,28 +192,27 @@ def _check_names(ctx: Context, items: list[Node]) -> _Graph:
             ctx.bad(fields["name"], f"duplicate system name {name!r} (first on line {first})")
             continue
         first_line[name] = fields["name"].line
-        deps = list_items(fields.get("depends_on"))
-        graph[name] = [(dep, child) for child in deps if (dep := raw_string(child)) is not None]
+        graph[name] = {key: [(dep, child) for child in list_items(fields.get(key))
+                             if (dep := raw_string(child)) is not None]
+                       for key in ("depends_on", "members")}
     return graph
 
 
-def _check_dependencies(ctx: Context, graph: _Graph) -> None:
-    """Report dependencies on unknown systems, on the system itself, and cycles."""
-    for name, deps in graph.items():
+def _check_edges(ctx: Context, graph: _Graph, key: str, unknown: str, itself: str) -> None:
+    """Report entries of `key` (depends_on or members) naming nothing, the owner, or twice."""
+    for name, edges in graph.items():
         seen: set[str] = set()
-        for dep, node in deps:
+        for dep, node in edges[key]:
             if dep == name:
-                ctx.bad(node, "a system cannot depend on itself")
+                ctx.bad(node, itself)
             elif dep not in graph:
-                ctx.bad(node, f"unknown system {dep!r}{did_you_mean(dep, graph)}")
+                ctx.bad(node, f"{unknown} {dep!r}{did_you_mean(dep, graph)}")
             elif dep in seen:
                 ctx.bad(node, f"{dep!r} is listed twice")
             seen.add(dep)
-    for cycle, node in _find_cycles(graph):
-        ctx.bad(node, f"dependency cycle: {' -> '.join(cycle)}")
 
 
-def _find_cycles(graph: _Graph) -> list[tuple[list[str], Node]]:
+def _find_cycles(graph: dict[str, _Edges]) -> list[tuple[list[str], Node]]:
     """Given the dependency graph, return each cycle found by depth-first search with the
     dependency entry that closes it. Iterative, so a long chain cannot exhaust the stack."""
     state: dict[str, int] = {}  # 1: on the current path, 2: finished

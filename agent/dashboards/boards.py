@@ -21,7 +21,13 @@ from agent.dashboards.panels import (
     timeseries,
     variables,
 )
-from agent.dashboards.queries import availability, cost_in_range, down_now, state_code
+from agent.dashboards.queries import (
+    availability,
+    cost_in_range,
+    down_now,
+    state_code,
+    users_by_source,
+)
 
 OVERVIEW_UID = "outage-cost-overview"
 DETAIL_UID = "outage-system-detail"
@@ -94,6 +100,13 @@ def overview(currency: str) -> Json:
                                     '{site=~"$site"})', legend="{{group}}")], money,
                             stack=True, decimals=0)),
         ]),
+        (8, [(24, timeseries("Concurrent users by group: measured or schedule", "Each group "
+                             "of people's concurrent users as costed: measured (a reading of "
+                             "its users source in force) or from its schedule (no source, or "
+                             "the fallback while the source fails or its readings are stale).",
+                             [target(users_by_source('site=~"$site"'),
+                                     legend="{{group}} {{users}}")],
+                             "none", steps=True, decimals=0))]),
         (9, [
             (12, timeseries("Cumulative cost in range, by system", "Cost accrued since the "
                             "start of the time range, stacked by system.",
@@ -106,6 +119,13 @@ def overview(currency: str) -> Json:
         ]),
         (8, [(24, state_timeline("State of every system", "Up, degraded, down, maintenance or "
                                  "unknown, for every system over the range.", state_code(sel)))]),
+        (7, [(24, timeseries("Business services: members out of service", "For each service "
+                             "(services: in the config), how many of its members are down or "
+                             "in maintenance: the redundancy it has left, over time. Empty "
+                             "without services.",
+                             [target(f"sum by (system) (outage_service_members{{{sel}, "
+                                     'state=~"down|maintenance"})', legend="{{system}}")],
+                             "none", steps=True, decimals=0))]),
         (9, [
             (8, bargauge("Availability in range (24x7)", "Share of the range each system was "
                          "not confirmed down (24x7). Business-hours availability is in "

@@ -34,3 +34,14 @@ def availability(sel: str, by: str = "system") -> str:
     agg = f"avg by ({by})" if by else "avg"
     return (f"clamp_min(1 - {agg} (increase(outage_downtime_seconds_total{{{sel}}}[$__range]))"
             f" / $__range_s, 0)")
+
+
+def users_by_source(sel: str) -> str:
+    """Each group's concurrent users, labelled `users="measured"` while a reading of its
+    users source is in force, and `users="schedule"` while its schedule is (no source, or
+    the fallback): one query, so a group never measured still shows."""
+    users = f"max by (group) (outage_group_concurrent_users{{{sel}}})"
+    fresh = f"max by (group) (outage_users_source_up{{{sel}}}) == 1"
+    return " or ".join(
+        f'label_replace({users} {op} on (group) ({fresh}), "users", "{kind}", "", "")'
+        for op, kind in (("and", "measured"), ("unless", "schedule")))

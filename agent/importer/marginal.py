@@ -49,12 +49,16 @@ def _added_by_day(with_them: dict[int, tuple[list[Span], Money]],
     attributes to each of them that day."""
     gross, before = _staff_by_day(with_them), _staff_by_day(without)
     added = dict.fromkeys(new, 0.0)
+    shares: dict[str, dict[int, float]] = {}  # day -> window -> its staff cost that day
+    for i in new:  # each window's own days: not every window on every day (quadratic)
+        for day, staff in with_them[i][1].staff_days.items():
+            shares.setdefault(day, {})[i] = staff
     for day, total in gross.items():
         extra = max(0.0, total - before.get(day, 0.0))
-        shares = {i: with_them[i][1].staff_days.get(day, 0.0) for i in new}
-        weight = math.fsum(shares.values())
-        for i in new if weight > 0 else ():
-            added[i] += extra * shares[i] / weight
+        found = shares.get(day, {})
+        weight = math.fsum(found.values())
+        for i, share in found.items() if weight > 0 else ():
+            added[i] += extra * share / weight
     return added
 
 

@@ -105,9 +105,12 @@ class Planner:
         cover = down_cover(scope.around, stop)
         self._check_causes(cover)
         changes = ImportChanges()
+        parts: dict[str, list[_Part]] = {}  # grouped once: a scan per system was quadratic
+        for row in self.rows:
+            parts.setdefault(row.system, []).append(_part_of_row(row))
         for name in self._dependencies_first(scope.existing):
-            rows = [_part_of_row(r) for r in self.rows if r.system == name]
-            self._system(self.systems[name], rows, scope.existing[name], changes, cover)
+            self._system(self.systems[name], parts.get(name, []), scope.existing[name],
+                         changes, cover)
         cost_added(changes, scope, self.config, self.planned)
         return changes
 

@@ -28,6 +28,8 @@ from agent.ledger.store import LedgerError
 from agent.ledger.writes import execute_many
 from agent.records import AuditEntry, ImportChanges
 
+IMPORT_CHUNK = 5000  # windows written per executemany by an import
+
 
 def touching(site: str, start: float, end: float) -> sa.Select:
     """The windows of `site` touching [start, end], oldest first."""
@@ -116,15 +118,24 @@ class Edits(Connections):
         # Deletes first: a window extended in place may take the start of one merged away.
         execute_many(conn, sa.delete(w).where(*imported, w.c.id == sa.bindparam("wid")),
                      [{"wid": wid} for wid in changes.delete])
-        for item in changes.windows:
-            values = {**window_row(self.site, item.record), **annotations_row(item.annotations),
-                      "impact_override": item.impact_override}
-            if item.id is None:
-                wid = int(conn.execute(sa.insert(w).returning(w.c.id), values).scalar_one())
-            else:
-                wid = item.id
-                conn.execute(sa.update(w).where(*imported, w.c.id == wid).values(values))
+        # New windows an executemany at a time, their ids returned in order: one statement
+        # per window was most of an import of 100,000; a chunk at a time keeps the rows'
+        # dictionaries from all being held at once (issue 20).
+        for first in range(0, len(changes.windows), IMPORT_CHUNK):
+            items = changes.windows[first:first + IMPORT_CHUNK]
+            rows = [{**window_row(self.site, item.record), **annotations_row(item.annotations),
+                     "impact_override": item.impact_override} for item in items]
+            for item, values in zip(items, rows, strict=True):
+                if item.id is not None:
+                    conn.execute(sa.update(w).where(*imported, w.c.id == item.id)
+                                 .values(values))
+            new = [values for item, values in zip(items, rows, strict=True) if item.id is None]
+            ids = iter(conn.execute(
+                sa.insert(w).returning(w.c.id, sort_by_parameter_order=True), new,
+            ).scalars().all() if new else [])
+            wids = [item.id if item.id is not None else int(next(ids)) for item in items]
             self._add_audit(conn, [AuditEntry(wid, at, who, name, before, after)
+                                   for item, wid in zip(items, wids, strict=True)
                                    for name, before, after in item.audit])
 
     def _add_audit(self, conn: sa.Connection, entries: list[AuditEntry]) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from agent.basis import CostBasis
 from agent.ledger import schema as tables
 from agent.ledger.connections import Connections
+from agent.ledger.readings import reading_of, readings_query, step_functions
 from agent.ledger.rows import (
     AMOUNT_COLUMNS,
     Action,
@@ -32,6 +33,7 @@ from agent.records import (
     GroupDayRecord,
     OutboxRecord,
     PingRecord,
+    UsersReading,
 )
 
 STATES = ("down", "degraded", "maintenance", "unknown")
@@ -75,16 +77,20 @@ class Reads(Connections):
         """Windows overlapping [start, end), oldest first, with what people added to them
         (a voided window is included: see `StoredWindow.annotations`)."""
         query = overlapping(self.site, start, end, system)
-        rows = self._read(query.where(tables.windows.c.state.in_(states)))
-        return [stored_window(row) for row in rows]
+        return self._windows_of(query.where(tables.windows.c.state.in_(states)))
 
     def report_windows(
         self, start: float, end: float, system: str | None = None
     ) -> list[StoredWindow]:
         """Every window overlapping [start, end), in any state and from any source, voided
         ones included, with what people added to it; oldest first."""
-        return [stored_window(row) for row in self._read(overlapping(self.site, start, end,
-                                                                     system))]
+        return self._windows_of(overlapping(self.site, start, end, system))
+
+    def _windows_of(self, query: sa.Select) -> list[StoredWindow]:
+        """The windows a query finds, each made as its row is fetched: a year's 100,000
+        rows are never all held as rows too (issue 20)."""
+        with self._reader() as conn:
+            return [stored_window(row) for row in conn.execute(query).mappings()]
 
     def window(self, window_id: int) -> StoredWindow | None:
         w = tables.windows
@@ -163,8 +169,14 @@ class Reads(Connections):
 
     def bases(self) -> list[tuple[float, CostBasis]]:
         """Every cost basis recorded for the site, with the time it came into force, oldest
-        first."""
-        return bases_of(self._read(bases_query(self.site)))
+        first; with the site's users readings laid over each, if any (agent.users)."""
+        bases = bases_of(self._read(bases_query(self.site)))
+        measured = step_functions(self._read(readings_query(self.site)))
+        return [(since, basis.measured(measured)) for since, basis in bases] if measured else bases
+
+    def users_readings(self, start: float, end: float) -> list[UsersReading]:
+        """The site's users readings from `start` to before `end`, oldest first."""
+        return [reading_of(row) for row in self._read(readings_query(self.site, start, end))]
 
     def outbox_queued(self) -> list[OutboxRecord]:
         """Messages queued and not yet delivered or given up on, oldest first: a restart

@@ -30,9 +30,9 @@ ANNOTATION_FIELDS = {"note": "note", "ticket": "ticket", "voided": "voided_reaso
                      "cause": "annotated_cause"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredWindow:
-    """A window as read back, with the ledger's id."""
+    """A window as read back, with the ledger's id (slots: a year's report holds 100,000)."""
 
     id: int
     record: WindowRecord

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # A 64-bit float: PostgreSQL's REAL is 32 bits, too coarse for a timestamp. SQLite's REAL is
 # 64 bits, and every SQLite ledger has always declared it so.
@@ -187,6 +187,17 @@ heartbeat_pings = sa.Table(
     _site(), _text("system"), _real("at"), _text("kind"), _text("body"),
     sa.PrimaryKeyConstraint("site", "system", "at"),
     info={"migration": 8},
+)
+
+# Each reading of a measured group's concurrent users (agent.users): the evidence reports
+# cost that group's time with, in force from `at` until the next or three periods on. A NULL
+# value is a failed reading (source 'fallback'): the group's schedule was in force.
+users_readings = sa.Table(
+    "users_readings", metadata,
+    _site(), _text("grp"), _real("at"), sa.Column("value", Real), _text("source"),
+    _real("period"),
+    sa.PrimaryKeyConstraint("site", "grp", "at"),
+    info={"migration": 9},
 )
 
 # The migrations applied, each once (migrations.py): made before the first is applied, never

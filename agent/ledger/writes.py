@@ -30,6 +30,7 @@ from agent.ledger.schema import (
     outbox,
     runs,
     transitions,
+    users_readings,
     watched,
     windows,
 )
@@ -86,6 +87,7 @@ class Writes:
         self.watched = upsert(dialect, watched, ())
         self.beats = upsert(dialect, heartbeats)
         self.pings = upsert(dialect, heartbeat_pings, ())  # a journal replay adds none twice
+        self.readings = upsert(dialect, users_readings)  # the later of two at one instant
         self.transitions = sa.insert(transitions)
         self.notifications = sa.insert(notifications)
         self.alerts_cleared = sa.delete(alert_state).where(
@@ -112,6 +114,9 @@ class Writes:
                                         for b in latest_beats.values()])
         execute_many(conn, self.pings, [{"site": site, **dataclasses.asdict(p)}
                                         for p in batch.pings])
+        execute_many(conn, self.readings, [{"site": site, "grp": r.group, "at": r.at,
+                                            "value": r.value, "source": r.source,
+                                            "period": r.period} for r in batch.readings])
         if batch.prune_before is not None:  # retention: raw history only, never windows
             for column in (transitions.c.at, notifications.c.at, outbox.c.updated,
                            heartbeat_pings.c.at):

@@ -45,7 +45,7 @@ class CommandProbe:
     type: str = "command"
 
 
-def _argv(ctx: Context, node: Node) -> tuple[str, ...] | None:
+def read_argv(ctx: Context, node: Node) -> tuple[str, ...] | None:
     """Given `command:`, return the argv; a string is refused, with the list to write."""
     if isinstance(node.value, str) and not node.broken:
         try:
@@ -230,4 +230,4 @@ async def probe(spec: CommandProbe, timeout: float, resources: Resources) -> Pro
     return result_for(done)
 
 
-TYPE = ProbeType("command", CommandProbe, ("command",), {"command": _argv}, probe)
+TYPE = ProbeType("command", CommandProbe, ("command",), {"command": read_argv}, probe)

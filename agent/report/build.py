@@ -15,6 +15,7 @@ What is counted (docs/reports.md; docs/cost-model.md):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from agent.ledger import StoredWindow
 from agent.model import Config
 from agent.records import AuditEntry
 from agent.report.costing import Era, eras_in_force
+from agent.report.measured import measured_share
 from agent.report.model import CostModel, Group, GroupModel, Planned, Report, SystemReport
 from agent.report.systems import business_hours_of, system_report
 from agent.report.windows import Costed, all_maintenance, cost_windows, systems_of
@@ -57,18 +59,23 @@ def build_report(
     chosen = [name for name in systems if system is None or name == system]
     never = start if first_seen is None else stop
     seen = first_seen or {}
+    by_system: dict[str, list[Costed]] = {name: [] for name in chosen}
+    for c in costed:  # grouped once: a scan of every window per system was quadratic
+        if (mine := by_system.get(c.stored.record.system)) is not None:
+            mine.append(c)
     reports = tuple(
-        system_report(systems[name], [c for c in costed if c.stored.record.system == name],
-                      maintenance[name], start, stop, business_hours_of(latest, name),
-                      seen.get(name, never))
+        system_report(systems[name], by_system[name], maintenance[name], start, stop,
+                      business_hours_of(latest, name), seen.get(name, never))
         for name in chosen
     )
     shown = {line.id for s in reports for line in s.windows}
     return Report(
         start=start, end=end, as_of=as_of, site=config.agent.site,
-        model=_cost_model(config, len(eras), what_if),
+        model=dataclasses.replace(_cost_model(config, len(eras), what_if), measured_share=(
+            measured_share(c for c in costed if c.stored.record.system in by_system))),
         systems=reports,
-        days=_days([c for c in costed if c.stored.record.system in chosen], start, end, zone),
+        days=_days([c for c in costed if c.stored.record.system in by_system], start, end,
+                   zone),
         groups=_groups(reports),
         maintenance=tuple(Planned(name, a, b) for name in chosen for a, b in maintenance[name]),
         changes=tuple(e for e in audit if e.window_id in shown),

@@ -23,6 +23,7 @@ from agent.books import Books, Rate, Weights
 from agent.days import local_days
 from agent.loss import NOTHING, weight_of
 from agent.records import Basis
+from agent.users.inforce import MeasuredCalendar, MeasuredPart
 
 Era = tuple[float, CostBasis]  # a cost basis and when it came into force
 
@@ -50,6 +51,7 @@ class Money:
     direct: float = 0.0
     days: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     staff_days: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    measured: float = 0.0  # the part of `staff` costed with measured users (agent.users)
 
 
 def eras_in_force(bases: Sequence[Era], start: float, stop: float) -> list[Era]:
@@ -79,11 +81,35 @@ class _Sweep:
         self.midnights = [a for _, a, _ in self.days]
         self.era = 0
         self.books = Books(self._rates(self.eras[0][1]), start)
+        # The same books over measured users alone, where any group is measured: what part
+        # of each figure rests on readings rather than the schedule.
+        measured = any(b.readings for _, b in self.eras)
+        self.measured = Books(self._measured(self.eras[0][1]), start) if measured else None
         self.money: dict[int, Money] = defaultdict(Money)
 
     def _rates(self, basis: CostBasis) -> list[Rate | None]:
         by_name = dict(zip((g.name for g in basis.groups), basis.calendars, strict=True))
         return [by_name.get(name) for name in self.names]
+
+    def _measured(self, basis: CostBasis) -> list[Rate | None]:
+        return [MeasuredPart(c) if isinstance(c, MeasuredCalendar) else None
+                for c in self._rates(basis)]
+
+    def join(self, weights: Weights, at: float) -> None:
+        for books in self._books():
+            books.join(weights, at)
+
+    def leave(self, weights: Weights, at: float) -> None:
+        for books in self._books():
+            books.leave(weights, at)
+
+    def set_rates(self, basis: CostBasis, at: float) -> None:
+        self.books.set_rates(self._rates(basis), at)
+        if self.measured is not None:
+            self.measured.set_rates(self._measured(basis), at)
+
+    def _books(self) -> list[Books]:
+        return [self.books] if self.measured is None else [self.books, self.measured]
 
     def weights(self, stretch: Stretch) -> tuple[Weights, float]:
         """A stretch's weight in each group and direct cost per hour, under the basis now."""
@@ -110,6 +136,8 @@ class _Sweep:
             payee.staff += (staff := self.books.staff(weights, x, y))
             payee.days[day] += staff
             payee.staff_days[day] += staff
+            if self.measured is not None:
+                payee.measured += self.measured.staff(weights, x, y)
             own = direct * (y - x) / 3600.0
             self.money[stretch.window].direct += own
             self.money[stretch.window].days[day] += own
@@ -150,13 +178,20 @@ def cost_stretches(stretches: Iterable[Stretch], eras: Sequence[Era], zone: Zone
             _switch(sweep, active, at)
         elif kind == _OPEN and given is not None:
             weights, direct = sweep.weights(given)
-            sweep.books.join(weights, at)
+            sweep.join(weights, at)
             active[key] = (given, weights, direct, at)
         else:
             stretch, weights, direct, mark = active.pop(key)
             sweep.settle(stretch, weights, direct, mark, at)
-            sweep.books.leave(weights, at)
+            sweep.leave(weights, at)
+            if key % _PRUNE_EVERY == 0:  # marks no member can be settled from: a year's
+                oldest = min((m for *_, m in active.values()), default=at)  # 200,000 of
+                for books in sweep._books():  # them made every look-up slower, and stayed
+                    books.prune(oldest)
     return dict(sweep.money)
+
+
+_PRUNE_EVERY = 1024  # stretches: how often the sweep forgets marks behind every member
 
 
 def _switch(sweep: _Sweep, active: dict[int, tuple[Stretch, Weights, float, float]],
@@ -164,11 +199,11 @@ def _switch(sweep: _Sweep, active: dict[int, tuple[Stretch, Weights, float, floa
     """A new basis from `at`: settle everyone under the old one, then re-weigh them."""
     for key, (stretch, weights, direct, mark) in active.items():
         sweep.settle(stretch, weights, direct, mark, at)
-        sweep.books.leave(weights, at)
+        sweep.leave(weights, at)
         active[key] = (stretch, weights, direct, at)
     sweep.era += 1
-    sweep.books.set_rates(sweep._rates(sweep.eras[sweep.era][1]), at)
+    sweep.set_rates(sweep.eras[sweep.era][1], at)
     for key, (stretch, _, _, _) in list(active.items()):
         weights, direct = sweep.weights(stretch)
-        sweep.books.join(weights, at)
+        sweep.join(weights, at)
         active[key] = (stretch, weights, direct, at)

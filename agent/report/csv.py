@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from agent.report.json import WINDOW_FIELDS, window
 from agent.report.model import Report
@@ -19,13 +20,23 @@ LINE_END = "\r\n"
 def render(report: Report) -> str:
     """Given a report, return one CSV row per window (start and end as recorded, in UTC; the
     figures for the part inside the report's range)."""
+    return "".join(chunks(report))
+
+
+def chunks(report: Report, rows: int = 1000) -> Iterator[str]:
+    """The text `render` returns, `rows` windows at a time, so a year of 100,000 windows is
+    written as it is formatted rather than held whole."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=LINE_END)
     writer.writerow(WINDOW_FIELDS)
     shown = report.window_pennies()
-    writer.writerows([cell(value) for value in window(w, shown[w.id]).values()]
-                     for w in report.windows)
-    return out.getvalue()
+    for k, w in enumerate(report.windows, 1):
+        writer.writerow([cell(value) for value in window(w, shown[w.id]).values()])
+        if k % rows == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 def cell(value: object) -> object:

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup
 
-from agent.report import words
+from agent.report import summary, words
 from agent.report.model import Report, SystemReport, WindowLine
+from agent.report.summary import Shown
 from agent.text import duration, money
 
 COLOURS = {"down": "#c0392b", "degraded": "#e08e0b", "maintenance": "#2e6da4",
@@ -49,19 +50,23 @@ NOTHING = Markup()
 
 
 def render(report: Report) -> str:
-    """Given a report, return a complete HTML document."""
+    """Given a report, return a complete HTML document: summarised past
+    `summary.WINDOW_LIMIT` windows, saying so."""
+    view = summary.shown(report)
+    note = words.summary_note(report, view)
     body = [
         Markup("<h1>{}</h1>").format(words.title(report)),
         Markup("<p class=muted>{}</p>").format(words.as_of_text(report)),
         Markup("<p class=estimate><strong>{}</strong></p>").format(words.ESTIMATE),
+        Markup("<p class=estimate>{}</p>").format(note) if note else NOTHING,
         _totals(report),
-        _charts(report),
+        _charts(report, view),
         Markup("<h2>Method</h2><ul>{}</ul>").format(_items(words.method(report))),
-        _systems(report),
-        *(_group(report, label) for label in ("supplier", "owner", "tier")),
-        *(_system(report, s) for s in report.systems),
-        _maintenance(report),
-        _changes(report),
+        _systems(report, view),
+        *(_group(report, label, view) for label in ("supplier", "owner", "tier")),
+        *(_system(report, s, view) for s in view.systems),
+        _maintenance(report, view),
+        _changes(report, view),
     ]
     return str(PAGE.format(title=words.title(report), style=STYLE,
                            body=Markup("\n").join(part for part in body if part)))
@@ -101,19 +106,24 @@ def _verdict(s: SystemReport) -> Markup:
     return Markup("<span class={}>{}</span>").format(css, words.sla_text(s))
 
 
-def _systems(report: Report) -> Markup:
+def _systems(report: Report, view: Shown) -> Markup:
     shown = report.pennies()
     rows = [[*words.system_cells(s, shown[s.name], report.currency), _verdict(s)]
-            for s in report.systems]
-    return Markup("<h2>Systems</h2>") + table(words.SYSTEM_COLUMNS, rows,
-                                              numeric=(1, 2, 3, 4, 5, 6, 7))
+            for s in view.systems]
+    heading = (Markup("<h2>Systems: the {} that cost most</h2>").format(len(view.systems))
+               if view.summarised else Markup("<h2>Systems</h2>"))
+    return heading + table(words.SYSTEM_COLUMNS, rows, numeric=(1, 2, 3, 4, 5, 6, 7))
 
 
-def _group(report: Report, label: str) -> Markup:
+def _group(report: Report, label: str, view: Shown) -> Markup:
     groups = report.grouped(label)
     if not groups:
         return NOTHING
     parts = [Markup("<h2>By {}</h2>").format(label)]
+    if view.summarised:  # a total per value: its systems are too many to list
+        rows = [[value, *words.group_total_cells(report, members)] for value, members in groups]
+        return parts[0] + table((label.capitalize(), *words.GROUP_TOTAL_COLUMNS), rows,
+                                numeric=(1, 2, 3, 4, 5))
     for value, members in groups:
         rows = [[*words.group_cells(s), _verdict(s), money(s.cost, report.currency)]
                 for s in members]
@@ -122,7 +132,7 @@ def _group(report: Report, label: str) -> Markup:
     return NOTHING.join(parts)
 
 
-def _system(report: Report, s: SystemReport) -> Markup:
+def _system(report: Report, s: SystemReport, view: Shown) -> Markup:
     labels = " · ".join(words.labels(s))
     parts = [Markup("<section class=system><h3>{}</h3>").format(s.name)]
     if s.description:
@@ -130,7 +140,7 @@ def _system(report: Report, s: SystemReport) -> Markup:
     if labels:
         parts.append(Markup("<p class=muted>{}</p>").format(labels))
     parts.append(Markup("<ul>{}</ul>").format(_items(words.facts(s, report))))
-    listed = [w for w in s.windows if w.state != "unknown"]
+    listed = [w for w in s.windows if view.lists(w)]
     if listed:
         parts.append(_windows(report, listed))
     return NOTHING.join(parts) + Markup("</section>")
@@ -143,31 +153,35 @@ def _windows(report: Report, lines: Sequence[WindowLine]) -> Markup:
     return table(words.WINDOW_COLUMNS, rows, numeric=(0, 5, 6), classes=classes)
 
 
-def _maintenance(report: Report) -> Markup:
-    if not report.maintenance:
+def _maintenance(report: Report, view: Shown) -> Markup:
+    rows = words.maintenance_rows(report, view)
+    if not rows:
         return NOTHING
     return Markup("<h2>Planned maintenance excluded</h2>") + table(
-        words.MAINTENANCE_COLUMNS, words.maintenance_rows(report), numeric=(3,))
+        words.MAINTENANCE_COLUMNS, rows, numeric=(3,))
 
 
-def _changes(report: Report) -> Markup:
-    if not report.changes:
+def _changes(report: Report, view: Shown) -> Markup:
+    rows = words.change_rows(report, view)
+    if not rows:
         return NOTHING
     return Markup("<h2>Corrections (audit trail)</h2>") + table(
-        words.CHANGE_COLUMNS, words.change_rows(report), numeric=(2,))
+        words.CHANGE_COLUMNS, rows, numeric=(2,))
 
 
 # --- charts ----------------------------------------------------------------------------------
 
 
-def _charts(report: Report) -> Markup:
+def _charts(report: Report, view: Shown) -> Markup:
+    systems = view.systems  # a summary draws the systems it shows
     return Markup(
         "<h2>Charts</h2>"
         "<figure>{}<figcaption>Cost per day</figcaption></figure>"
         "<figure>{}<figcaption>Downtime by system</figcaption></figure>"
         "<figure>{}<figcaption>Timeline of incidents (red down, amber degraded, blue "
         "maintenance, grey voided)</figcaption></figure>"
-    ).format(cost_per_day(report), downtime_by_system(report), timeline(report))
+    ).format(cost_per_day(report), downtime_by_system(report, systems),
+             timeline(report, systems, view))
 
 
 def _svg(height: float, label: str, content: Sequence[Markup]) -> Markup:
@@ -209,9 +223,8 @@ def cost_per_day(report: Report) -> Markup:
     return _svg(top + plot_h + 26, "Cost per day", out)
 
 
-def downtime_by_system(report: Report) -> Markup:
+def downtime_by_system(report: Report, systems: Sequence[SystemReport]) -> Markup:
     """A horizontal bar per system, its length the downtime."""
-    systems = report.systems
     left, row, plot_w = 160.0, 22.0, WIDTH - 160.0 - 90.0
     peak = max((s.downtime for s in systems), default=0.0)
     out = []
@@ -225,9 +238,9 @@ def downtime_by_system(report: Report) -> Markup:
     return _svg(12 + row * len(systems), "Downtime by system", out)
 
 
-def timeline(report: Report) -> Markup:
-    """A row per system over the range, with a bar for each window (voided ones grey)."""
-    systems = report.systems
+def timeline(report: Report, systems: Sequence[SystemReport], view: Shown) -> Markup:
+    """A row per system over the range, with a bar for each window it lists (voided ones
+    grey)."""
     left, row, plot_w = 160.0, 22.0, WIDTH - 170.0
     span = max(report.end - report.start, 1.0)
 
@@ -241,7 +254,7 @@ def timeline(report: Report) -> Markup:
         out += [_text(left - 6, y + 14, s.name, "end"),
                 _line(left, round(y + row / 2, 1), left + plot_w, round(y + row / 2, 1), "#ddd")]
         for w in s.windows:
-            if w.state == "unknown" or w.shown_end <= w.shown_start:
+            if not view.lists(w) or w.shown_end <= w.shown_start:
                 continue
             colour = COLOURS["voided" if w.voided is not None else w.state]
             tip = (f"#{w.id} {w.state} {words.when(w.shown_start, report)}, "

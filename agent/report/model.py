@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -118,6 +119,9 @@ class CostModel:
     peak_cost_per_hour: float = 0.0  # every group's peak, added up
     bases: int = 1  # cost bases in force over the range
     what_if: bool = False  # history re-costed with today's configuration (--basis current)
+    # The share of the staff cost costed with measured users (agent.users), the rest with
+    # the schedules; None: no reading was in force over the range.
+    measured_share: float | None = None
 
     @property
     def full_outage_per_hour(self) -> float:
@@ -198,7 +202,12 @@ class Report:
     def pennies(self) -> dict[str, Pennies]:
         """Each system's figures to the penny: costs rounded so that they add up to the
         total rounded once (the figure the live counters give), direct costs rounded each,
-        staff time the difference, so every row and column adds up."""
+        staff time the difference, so every row and column adds up. Worked out once per
+        report (the renderers ask per system: 10,000 systems made it quadratic)."""
+        return self._pennies
+
+    @functools.cached_property
+    def _pennies(self) -> dict[str, Pennies]:
         costs = round_to_total([s.cost for s in self.systems])
         return {s.name: to_pennies(cost, s.direct, s.cost_low, s.cost_high)
                 for s, cost in zip(self.systems, costs, strict=True)}
@@ -210,7 +219,11 @@ class Report:
                        math.fsum(p.direct for p in shown), self.cost_low, self.cost_high)
 
     def window_pennies(self) -> dict[int, Pennies]:
-        """Each window's figures to the penny, adding up to its system's."""
+        """Each window's figures to the penny, adding up to its system's (worked out once)."""
+        return self._window_pennies
+
+    @functools.cached_property
+    def _window_pennies(self) -> dict[int, Pennies]:
         out: dict[int, Pennies] = {}
         systems = self.pennies()
         for s in self.systems:

@@ -10,6 +10,7 @@ import math
 from zoneinfo import ZoneInfo
 
 from agent.report.model import CostModel, Incident, Pennies, Report, SystemReport, WindowLine
+from agent.report.summary import Shown
 from agent.text import duration, local, money, plural
 
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -127,6 +128,7 @@ def method(report: Report) -> list[str]:
         f"{money(2000 * 25000 / 1924 * 0.7, model.currency)} (0.7 of everyone's time, not "
         "0.9), split 0.5757 to email and 0.4243 to care records.",
         basis_text(model),
+        *measured_text(model),
         "Direct costs: each system's direct cost per hour, while it is down.",
         f"Availability (24x7): 1 - downtime {DIVIDED} the period, where the period leaves out "
         f"planned maintenance. {business}",
@@ -142,6 +144,16 @@ def method(report: Report) -> list[str]:
         "the largest remainder.",
         maintenance_text(report),
     ]
+
+
+def measured_text(model: CostModel) -> list[str]:
+    """Where users were measured: what share of the staff cost rests on readings."""
+    share = model.measured_share
+    if share is None:
+        return []
+    return [f"Measured users: {share:.1%} of the staff cost was costed with the people "
+            f"actually logged on (each reading kept in the ledger, in force until the next "
+            f"or three periods on), {1 - share:.1%} with the users schedules (the fallback)."]
 
 
 def basis_text(model: CostModel) -> str:
@@ -310,13 +322,47 @@ def window_cells(w: WindowLine, shown: Pennies, report: Report) -> list[str]:
                                                                  report.currency)]
 
 
-def maintenance_rows(report: Report) -> list[tuple[str, str, str, str]]:
-    """Given a report, return its planned maintenance as rows of MAINTENANCE_COLUMNS."""
+def maintenance_rows(report: Report, view: Shown | None = None
+                     ) -> list[tuple[str, str, str, str]]:
+    """Given a report, return its planned maintenance as rows of MAINTENANCE_COLUMNS (of the
+    systems `view` shows, if given)."""
+    names = None if view is None or not view.summarised else {s.name for s in view.systems}
     return [(p.system, when(p.start, report), when(p.end, report), duration(p.end - p.start))
-            for p in report.maintenance]
+            for p in report.maintenance if names is None or p.system in names]
 
 
-def change_rows(report: Report) -> list[tuple[object, ...]]:
-    """Given a report, return its audit trail as rows of CHANGE_COLUMNS."""
+def change_rows(report: Report, view: Shown | None = None) -> list[tuple[object, ...]]:
+    """Given a report, return its audit trail as rows of CHANGE_COLUMNS (of the windows
+    `view` lists, if given)."""
+    listed = None if view is None else view.listed
     return [(when(c.at, report), c.who, c.window_id, c.system, c.field,
-             change_text(c.before), change_text(c.after)) for c in report.changes]
+             change_text(c.before), change_text(c.after)) for c in report.changes
+            if listed is None or c.window_id in listed]
+
+
+GROUP_TOTAL_COLUMNS = ("Systems", "SLA breached", "Downtime", "Incidents", "Cost")
+
+
+def summary_note(report: Report, view: Shown) -> str:
+    """What a summarised page leaves out, and where to find it ("" for a whole report)."""
+    if not view.summarised:
+        return ""
+    others = len(report.systems) - len(view.systems)
+    listed = len(view.listed or ())
+    which = (f"the {listed:,} costliest of their windows ({money(view.threshold, report.currency)}"
+             " or more each)" if view.threshold is not None else "all of their windows")
+    return (f"This report summarises {view.windows:,} windows of {len(report.systems):,} "
+            f"systems. It shows the {len(view.systems)} systems that cost most, and lists "
+            f"{which}; the other {others:,} systems cost {money(view.other_cost, report.currency)}"
+            " in all, and every system is counted in the totals per supplier, owner and tier. "
+            "The CSV and JSON formats list every window (--format csv), and --system NAME "
+            "lists all of one system's.")
+
+
+def group_total_cells(report: Report, members: list[SystemReport]) -> list[object]:
+    """Given the systems of one supplier, owner or tier, return their row of
+    GROUP_TOTAL_COLUMNS: how many, how many breached their SLA, and what they added up to."""
+    shown = report.pennies()
+    return [len(members), sum(1 for s in members if s.sla_met is False),
+            duration(sum(s.downtime for s in members)), sum(s.incidents for s in members),
+            money(round(sum(shown[s.name].cost for s in members), 2), report.currency)]

@@ -22,7 +22,7 @@ from agent.engine import GroupView, SystemView
 from agent.export import windows_json
 from agent.heartbeats import Beat
 from agent.ledger import Ledger, LedgerError, StoredWindow
-from agent.model import State
+from agent.model import State, System
 from agent.report.source import (
     ALL_SITES,
     NoSuchSite,
@@ -30,6 +30,7 @@ from agent.report.source import (
     costed_windows,
     organisation_windows,
 )
+from agent.services import ServiceSpec, rule_text
 from agent.text import iso
 from agent.web import availability as avail
 from agent.web.query import BadRequest, parse_name, parse_time, query_params
@@ -77,7 +78,18 @@ def system_json(view: SystemView, agent: Agent) -> dict[str, Any]:
             "latency_seconds": round(last.latency, 4), "reason": last.reason,
         },
         "heartbeat": heartbeat_json(agent.pushes.beats.get(view.name)),
+        "service": service_json(system),
     }
+
+
+def service_json(system: System) -> dict[str, Any] | None:
+    """A service's members and rules (docs/services.md); None for a probed system."""
+    spec = system.check.spec
+    if not isinstance(spec, ServiceSpec):
+        return None
+    count = len(spec.members)
+    return {"members": list(spec.members), "down_when": rule_text(spec.down_when, count),
+            "degraded_when": rule_text(spec.degraded_when, count)}
 
 
 def heartbeat_json(beat: Beat | None) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ COMMENTED_OUT = {
     "hourly_cost_per_user": "cost takes it or annual_cost_per_user, not both",
     "groups": "with groups, concurrent_users moves into each group (config/groups.yaml)",
     "users": "a system's share of each group: only with cost.groups",
+    "every": "a heartbeat takes every or schedule, not both",
     "ca_file": "a file that must exist on the machine that checks it",
     "client_cert": "a file that must exist on the machine that checks it",
     "client_key": "a file that must exist on the machine that checks it",

@@ -13,7 +13,7 @@ from .conftest import GROUPS_EXAMPLE, MINIMAL, SYSTEMS, load
 
 def test_summary_shows_systems_cost_basis_and_peak_cost(example: Config) -> None:
     assert summary(example).splitlines() == [
-        "Systems: 6 (and 2 canaries)",
+        "Systems: 9, services: 1 (and 2 canaries)",
         "Currency: GBP; time zone: Europe/London",
         "Cost per user-hour: £25,000 / 1,924 h = £12.99 per user-hour",
         "Peak concurrent users: 2,000",

@@ -235,12 +235,21 @@
       " · next due ", timeEl(h.due));
   }
 
-  function systemCard(s, today) {
+  // A service's members with their states, and the rule that makes it down.
+  function memberList(svc, states) {
+    return el("p", { class: "members" }, "Down when " + svc.down_when + " of: ",
+      ...svc.members.flatMap((m, i) => [i ? ", " : null,
+        el("span", { class: "member", "data-state": states[m] || "unknown" },
+          m + " (" + (states[m] || "unknown") + ")")]));
+  }
+
+  function systemCard(s, today, states) {
     return el("li", { class: "card system", "data-system": s.name, "data-state": s.state },
       el("div", { class: "head" }, el("h3", { class: "name" }, s.name), badge(s.state),
         s.cause ? el("span", { class: "cause" }, "behind " + s.cause) : null),
       s.description ? el("p", { class: "desc" }, s.description) : null,
       s.heartbeat ? lastRun(s.heartbeat) : null,
+      s.service ? memberList(s.service, states) : null,
       el("dl", { class: "nums" },
         el("div", {}, el("dt", {}, "Cost now"), el("dd", { class: "rate" }, perHour(s.cost_per_hour))),
         el("div", {}, el("dt", {}, "Today"), el("dd", {}, ticking(el("span", { class: "today" }),
@@ -255,7 +264,8 @@
     open.sort((a, b) => (a.cause ? 1 : 0) - (b.cause ? 1 : 0) || b.cost_per_hour - a.cost_per_hour);
     $("incident-list").replaceChildren(...open.map(incidentCard));
     $("no-incidents").hidden = open.length > 0;
-    $("system-list").replaceChildren(...systems.map((s) => systemCard(s, today)));
+    const states = Object.fromEntries(systems.map((s) => [s.name, s.state]));
+    $("system-list").replaceChildren(...systems.map((s) => systemCard(s, today, states)));
   }
 
   // An ongoing window runs on from the system's open outage, fresher than the list itself.
