@@ -127,6 +127,9 @@ def incident_figure(view: SystemView | None, since: float) -> float | None:
     return None
 
 
+WORSE = {"maintenance": 1, "degraded": 2, "down": 3}  # a state rule tells of each step up
+
+
 class Alerting:
     def __init__(self, rules: tuple[AlertRule, ...], currency: str, url: str = "") -> None:
         self.rules = {rule.name: rule for rule in rules}
@@ -134,6 +137,9 @@ class Alerting:
         self.url = url or None
         self.states: dict[tuple[str, str], AlertState] = {}
         self._last: dict[tuple[str, str], Condition] = {}
+        # A state rule's firing alerts: the state the last message told of, so that getting
+        # worse (a service from degraded to down) is told too, not only the first state.
+        self._told: dict[tuple[str, str], str] = {}
 
     def restore(self, states: list[AlertState]) -> None:
         """Resume what was pending or firing before a restart (nothing is re-sent)."""
@@ -145,6 +151,7 @@ class Alerting:
         resolved message says what its incident had cost at the last evaluation."""
         self.restore(list(old.states.values()))
         self._last = {ident: c for ident, c in old._last.items() if ident in self.states}
+        self._told = {ident: t for ident, t in old._told.items() if ident in self.states}
 
     def firing(self) -> dict[str, int]:
         counts = dict.fromkeys(self.rules, 0)
@@ -181,10 +188,16 @@ class Alerting:
             state = self.states[ident] = AlertState(rule.name, condition.key, condition.system,
                                                     since=at)
             out.changed.append(state)
-        if state.fired_at is None and at - state.since >= rule.hold:
-            state.fired_at = state.last_sent = at
+        now = condition.view.state.value if rule.kind == "state" and condition.view else ""
+        told = self._told.get(ident)
+        worse = told is not None and WORSE.get(now, 0) > WORSE.get(told, 0)
+        if (state.fired_at is None and at - state.since >= rule.hold) or (
+                state.fired_at is not None and worse):
+            state.fired_at = state.fired_at or at
+            state.last_sent = at
             out.notifications.append((rule.notify, self._message(rule, condition, "firing", at)))
             out.changed.append(state)
+            self._told[ident] = now
         elif (state.fired_at is not None and rule.repeat and not state.acked
               and state.last_sent is not None and at - state.last_sent >= rule.repeat):
             state.last_sent = at
@@ -195,6 +208,7 @@ class Alerting:
     def _cleared(self, rule: AlertRule, state: AlertState, facts: Facts, out: Evaluation) -> None:
         ident = (rule.name, state.key)
         del self.states[ident]
+        self._told.pop(ident, None)
         last = self._last.pop(ident, None)
         out.cleared.append(ident)
         if state.fired_at is not None and rule.send_resolved and rule.kind in RESOLVES:

@@ -39,11 +39,14 @@ from agent.takeover import Adoption
 from agent.users.inforce import Readings
 from agent.verdicts import (
     awaiting_verdict,
+    changed_after,
     derive_service,
     flapping_hold,
     planned_behind,
     situation,
     track_incident,
+    unfollowed,
+    unseen_members,
     waiting_on,
 )
 from agent.views import GroupView, SystemView, group_views, system_view, window_record
@@ -121,8 +124,12 @@ class Engine:
             self.charges.doubt(live)
         self._check_maintenance(live, at, batch)
         confirmed = self._try_confirm(live, at, batch)
-        if not confirmed and run is None and live.window is not None:
-            live.window.resumed_until = None  # seen still failing after a restart: it goes on
+        window = live.window
+        resumed = window is not None and window.resumed_until is not None
+        if not confirmed and run is None and window is not None and resumed:
+            window.resumed_until = None  # seen still failing after a restart: it goes on,
+            for name in self.containers[live.system.name]:  # and its services may follow
+                self.refresh(self.lives[name], at, None, batch)
         self._recheck_waiting(live, at, batch)
 
     def _agent_fault(self, live: Live, at: float, batch: Batch) -> None:
@@ -244,7 +251,14 @@ class Engine:
             live, when = pending.pop(0)
             found = situation(live, self.lives, self.canaries)
             if is_service(live.system):
-                found = derive_service(live, self.lives, found, at)
+                if unseen_members(live, self.lives):  # after a restart: its members' records
+                    continue  # are all read before it follows them, in time order
+                moment = unfollowed(live, self.lives, when if when is not None else at)
+                found = derive_service(live, self.lives, found, moment, at)
+                # members changed later than `moment` (their changes were taken in out of
+                # time order): the service follows them, in time order, after this one
+                pending.extend((live, later) for later in changed_after(live, self.lives,
+                                                                        moment))
             state, cause = derive_state(live.tracker.health, found)
             wants_window = window_open(state, live.tracker.health) and not live.canary
             if (state, cause) == (live.state, live.cause) and wants_window == (
@@ -277,6 +291,7 @@ class Engine:
             self.charges.close(live, boundary)
             edge = closing.end if closing.end is not None else boundary
         track_incident(live, state, boundary, at)
+        live.before, live.changed_at = (live.state, live.cause), edge
         live.state, live.cause, live.grace = state, cause, None
         if old is State.DOWN and state is not State.DOWN:
             for name in self.charges.behind(live.system.name):

@@ -8,7 +8,7 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from agent.ledger import Ledger, StoredWindow
@@ -16,6 +16,7 @@ from agent.loss import round_to_total
 from agent.model import Config
 from agent.records import AuditEntry
 from agent.report.csv import LINE_END, cell
+from agent.report.json import item
 from agent.report.model import to_pennies
 from agent.report.source import costed_windows
 from agent.text import iso
@@ -27,12 +28,20 @@ def windows_json(found: list[StoredWindow], now: float,
     """Windows as the API or an export lists them, their money to the penny so that the
     list adds up to its exact total rounded once (what a report of the range says): costs
     rounded to add up, direct costs each, staff time the difference."""
-    rows = [(shape or window_json)(w, now) for w in found]
+    return list(window_rows(found, now, shape))
+
+
+def window_rows(found: Sequence[StoredWindow], now: float,
+                shape: Callable[[StoredWindow, float], dict[str, Any]] | None = None,
+                ) -> Iterator[dict[str, Any]]:
+    """`windows_json`'s rows one at a time: only the costs are worked out for all at once
+    (their rounding adds up over the whole list), so an export never holds every row."""
     costs = round_to_total([w.record.amounts.cost for w in found])
-    for row, w, cost in zip(rows, found, costs, strict=True):
+    for w, cost in zip(found, costs, strict=True):
+        row = (shape or window_json)(w, now)
         shown = to_pennies(cost, w.record.amounts.direct, cost, cost)
         row.update(cost=shown.cost, staff_cost=shown.staff, direct_cost=shown.direct)
-    return rows
+        yield row
 
 
 def window_json(stored: StoredWindow, now: float) -> dict[str, Any]:
@@ -90,28 +99,59 @@ def audit_json(entry: AuditEntry) -> dict[str, Any]:
     return {name: values[name] for name in AUDIT_FIELDS}
 
 
-def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float) -> str:
-    """Return the windows (`what` = windows), the audit trail (audit) or both (all, JSON).
-    Each window's money is what a report from the first window to now gives it (so the
-    export adds up to the report); `recorded_cost` is the ledger's own figure."""
-    data: dict[str, list[dict[str, Any]]] = {}
+def export(config: Config, ledger: Ledger, what: str, fmt: str, now: float
+           ) -> Iterator[str]:
+    """Return the windows (`what` = windows), the audit trail (audit) or both (all, JSON), as
+    pieces of the document to write as they are made. Each window's money is what a report
+    from the first window to now gives it (so the export adds up to the report);
+    `recorded_cost` is the ledger's own figure. The ledger is read (and raises LedgerError)
+    before the first piece; each row is formatted only as it is written."""
+    tables: dict[str, Iterable[dict[str, Any]]] = {}
     if what in ("windows", "all"):
-        data["windows"] = windows_json(costed_windows(config, ledger, None, math.inf, now),
-                                       now, window_export)
+        found = costed_windows(config, ledger, None, math.inf, now)
+        tables["windows"] = window_rows(found, now, window_export)
     if what in ("audit", "all"):
-        data["audit"] = [audit_json(entry) for entry in ledger.audit_trail()]
-    if fmt == "json":
-        return json.dumps(data if what == "all" else data[what], indent=1, ensure_ascii=False)
-    return _csv(data[what], CSV_FIELDS[what])
+        tables["audit"] = (audit_json(entry) for entry in ledger.audit_trail())
+    if fmt == "csv":
+        return _csv(tables[what], CSV_FIELDS[what])
+    if what != "all":
+        return _json_list(tables[what], 0)
+    return _json_object(tables)
 
 
-def _csv(rows: list[dict[str, Any]], fields: Sequence[str]) -> str:
+def _json_list(rows: Iterable[dict[str, Any]], depth: int) -> Iterator[str]:
+    """A list of flat rows as `json.dumps(rows, indent=1, ensure_ascii=False)` writes it at
+    `depth`, a row at a time: one JSON array, as before, never JSON Lines."""
+    empty = True
+    yield "["
+    for row in rows:
+        yield ("" if empty else ",") + item(row, depth + 1, indent=1)
+        empty = False
+    yield "]" if empty else "\n" + " " * depth + "]"
+
+
+def _json_object(tables: dict[str, Iterable[dict[str, Any]]]) -> Iterator[str]:
+    """{"windows": [...], "audit": [...]} as `json.dumps(..., indent=1)` writes it."""
+    yield "{"
+    for k, (name, rows) in enumerate(tables.items()):
+        yield ("," if k else "") + f"\n {json.dumps(name)}: "
+        yield from _json_list(rows, 1)
+    yield "\n}"
+
+
+def _csv(rows: Iterable[dict[str, Any]], fields: Sequence[str], batch: int = 1000,
+         ) -> Iterator[str]:
     """Rows as CSV under a header of `fields` (written for no rows too, so an empty trail
     still says what its columns are), as the report's CSV: free text neutralised
     (`=HYPERLINK(...)` is shown by a spreadsheet, not run) and rows ending CRLF, so a field
-    with a line break is quoted."""
+    with a line break is quoted; `batch` rows at a time."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator=LINE_END)
     writer.writeheader()
-    writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
-    return out.getvalue()
+    for k, row in enumerate(rows, 1):
+        writer.writerow({key: cell(value) for key, value in row.items()})
+        if k % batch == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()

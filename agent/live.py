@@ -65,6 +65,11 @@ class Live:
     # Down behind a root cause that has since recovered: failures seen since. Until it has
     # had as many probes as would confirm its own recovery, it stays behind that cause.
     grace: int | None = None
+    # Its state and cause before the latest change, and where that change is recorded: what
+    # a service reads it as at an earlier moment (agent.verdicts.derive_service).
+    before: tuple[State, str | None] = (State.UNKNOWN, None)
+    changed_at: float = float("-inf")
+    followed: float = float("-inf")  # a service: the latest moment its members were read at
 
     def next_delay(self) -> float:
         """Seconds until the next probe: `retry_interval` while a change is in doubt,

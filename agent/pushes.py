@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # A token bucket per system: a ping a second, sustained, is always taken; a burst of this many
 # more too (a job that pings start and success in the same second).
 BURST = 5.0
+CAPACITY = 1.0 + BURST
 
 
 def heartbeat_spec(system: System) -> HeartbeatProbe | None:
@@ -58,9 +59,10 @@ class Heartbeats:
         return found
 
     def allow(self, name: str, now: float) -> bool:
-        """Whether to take one more ping for `name` now (a bucket of BURST, refilled 1/s)."""
-        tokens, at = self._buckets.get(name, (BURST, now))
-        tokens = min(BURST, tokens + max(0.0, now - at))
+        """Whether to take one more ping for `name` now (a bucket of one ping and BURST more,
+        refilled one a second)."""
+        tokens, at = self._buckets.get(name, (CAPACITY, now))
+        tokens = min(CAPACITY, tokens + max(0.0, now - at))
         if tokens < 1.0:
             self._buckets[name] = (tokens, now)
             return False

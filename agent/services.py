@@ -28,7 +28,7 @@ from agent.model import ProbeResult, State, Status, System
 from agent.state import DEGRADED, DOWN, UP
 
 TYPE = "service"
-_RULE = re.compile(r"\s*(\d+)\s+of\s+(\d+)\s*")
+_RULE = re.compile(r"\s*([0-9]+)\s+of\s+([0-9]+)\s*")  # ASCII digits, as numbers in config
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,17 @@ def rule_text(count: int, members: int) -> str:
     if count == members:
         return "all"
     return "any" if count == 1 else f"{count} of {members}"
+
+
+def rule_sentence(spec: ServiceSpec, shown: int = 5) -> str:
+    """"down when all of a, b" or "down when 2 of 3: a, b, c", naming at most `shown`
+    members."""
+    rule = rule_text(spec.down_when, len(spec.members))
+    names = ", ".join(spec.members[:shown])
+    if len(spec.members) > shown:
+        names += f" and {len(spec.members) - shown} more"
+    return f"down when {rule} of {names}" if rule in ("all", "any") else (
+        f"down when {rule}: {names}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.live import Live, OpenWindow, closed_after_gap
-from agent.model import State
+from agent.model import ProbeResult, State, Status
 from agent.records import Amounts, Batch, DayRecord, GroupDayRecord, WindowRecord
 from agent.services import is_service
 from agent.state import DEGRADED, DOWN
@@ -96,6 +96,9 @@ def _resume_window(live: Live, record: WindowRecord, last_seen: float) -> None:
     )
     live.state, live.cause = state, record.cause
     live.tracker.restore(DEGRADED if state is State.DEGRADED else DOWN, last_seen)
+    if is_service(live.system):  # what it was last read as, until its members change
+        status = Status.DEGRADED if state is State.DEGRADED else Status.DOWN
+        live.last_result, live.last_probe_at = ProbeResult(status, 0.0, record.reason), last_seen
     if state in (State.DOWN, State.DEGRADED):
         live.incident_start, live.incident_cost = record.start, record.amounts.cost
         live.window.incident_start = record.start

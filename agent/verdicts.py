@@ -118,19 +118,55 @@ def planned_behind(live: Live, lives: Iterable[Live]) -> list[Live]:
                     and other.state is State.MAINTENANCE and other.cause == name)]
 
 
-def derive_service(live: Live, lives: Mapping[str, Live], found: Situation,
+def derive_service(live: Live, lives: Mapping[str, Live], found: Situation, moment: float,
                    at: float) -> Situation:
-    """Read a service's health off its members' states now (agent.services); return its
-    situation with the root cause or planned work its members are down behind."""
+    """Read a service's health off its members' states as of `moment` (agent.services), as
+    decided at `at`; return its situation with the root cause or planned work its members
+    are down behind."""
     spec = live.system.check.spec
     assert isinstance(spec, ServiceSpec)
     members = [lives[name] for name in spec.members]
-    verdict = judge(spec, [(m.system.name, m.state, m.cause) for m in members])
+    verdict = judge(spec, [(m.system.name, *_as_of(m, moment)) for m in members])
     live.tracker.health, live.grace = verdict.health, None
     live.last_result, live.last_probe_at = as_result(verdict), at
+    live.followed = max(live.followed, moment)
     return dataclasses.replace(
         found, root_cause=found.root_cause or verdict.root_cause,
         planned_cause=found.planned_cause or verdict.planned_cause)
+
+
+def changed_after(live: Live, lives: Mapping[str, Live], moment: float) -> list[float]:
+    """When the service's members changed after `moment`, in time order, each once."""
+    spec = live.system.check.spec
+    assert isinstance(spec, ServiceSpec)
+    return sorted({lives[name].changed_at for name in spec.members
+                   if lives[name].changed_at > moment})
+
+
+def unseen_members(live: Live, lives: Mapping[str, Live]) -> bool:
+    """True while a service resumed after a restart has a member not yet seen since: one
+    whose open window may still end where it was last seen, or (the service's own window
+    open) one not probed at all yet. Until then its members' changes are not all known."""
+    spec = live.system.check.spec
+    assert isinstance(spec, ServiceSpec)
+    members = [lives[name] for name in spec.members]
+    return any(m.window is not None and m.window.resumed_until is not None for m in members) or (
+        live.window is not None and any(m.tracker.last_seen is None for m in members))
+
+
+def unfollowed(live: Live, lives: Mapping[str, Live], moment: float) -> float:
+    """Where a service must be read from: `moment`, or the earliest change of a member it
+    has not followed yet (taken in while it waited for the rest)."""
+    spec = live.system.check.spec
+    assert isinstance(spec, ServiceSpec)
+    return min([moment, *(lives[name].changed_at for name in spec.members
+                          if lives[name].changed_at > live.followed)])
+
+
+def _as_of(member: Live, moment: float) -> tuple[State, str | None]:
+    """A member's state and cause at `moment`: before its latest change if that came later
+    (a change dated back, taken in after a later one)."""
+    return (member.state, member.cause) if member.changed_at <= moment else member.before
 
 
 def waiting_on(name: str, dependants: Mapping[str, Sequence[str]],

@@ -134,6 +134,84 @@ def measure(folder: Path, systems: int, windows: int, seed: int, ledger: str | N
     return figures
 
 
+def startup(folder: Path, systems: int, windows: int, seed: int) -> dict[str, float]:
+    """Seconds for each read an agent's start makes (`agent.resume.read_recorded`), on a
+    ledger of `windows` closed live windows written straight into a new SQLite file (an
+    import of a million would take minutes and test the importer, not the start)."""
+    from agent.ledger import Ledger
+    from agent.ledger.rows import window_row
+    from agent.ledger.schema import windows as table
+    from agent.records import Amounts, Basis, WindowRecord
+
+    ledger = Ledger(folder / "million.db")
+    ledger.prepare()
+    rng = random.Random(seed)
+    first, last = (int(t.timestamp()) for t in YEAR)
+    basis = Basis(12.99, 0.0001, 1.0, 0.0, 2000.0)
+    with ledger.engine.begin() as conn:
+        for _ in range(0, windows, 50_000):
+            rows = []
+            for _ in range(50_000):
+                start = rng.randint(first, last - LONGEST) + rng.random()
+                end = start + rng.randint(SHORTEST, LONGEST)
+                rows.append(window_row("", WindowRecord(
+                    f"s{rng.randrange(systems):05d}", "down", None, start, end, start - 30,
+                    end - 15, end, end, Amounts(cost=1.0, staff=1.0, downtime=end - start),
+                    basis, True)))
+            conn.execute(table.insert(), rows)
+    timings: dict[str, float] = {}
+    for name in ("latest_record", "open_windows", "totals", "group_totals"):
+        started = time.perf_counter()
+        getattr(ledger, name)()
+        timings[name] = time.perf_counter() - started
+    for name in ("days_since", "group_days_since"):
+        started = time.perf_counter()
+        getattr(ledger, name)("2025-12-01")
+        timings[name] = time.perf_counter() - started
+    ledger.dispose()
+    return timings
+
+
+def api(config_path: Path, pages_wanted: int = 20) -> dict[str, float]:
+    """The API's reads in this process, on the imported ledger: `/api/v1/outages` for the
+    year with limit=100 (the first page, which costs the year, then the next pages from the
+    answer kept), and the status page's 90 days of availability for every system, with the
+    clock at the end of the year (windows dated within the last 90 days)."""
+    import statistics
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from agent.config import load_config
+    from agent.days import last_days
+    from agent.ledger import Ledger
+    from agent.web import api as routes
+    from agent.web import pages
+
+    config = load_config(config_path)
+    ledger = Ledger.of(config.agent)
+    agent = SimpleNamespace(config=config, ledger=ledger)
+    start, end = (t.timestamp() for t in YEAR)
+    took = []
+    started = time.perf_counter()
+    found = routes.read_outages(agent, start, end, None, None, end)  # type: ignore[arg-type]
+    listed = routes.Listed.of(found, end)
+    first = time.perf_counter() - started
+    after = None
+    for _ in range(pages_wanted):
+        started = time.perf_counter()
+        _, cursor = pages.page(listed.rows, listed.places, after, 100)
+        took.append(time.perf_counter() - started)
+        after = pages.parse_cursor(cursor) if cursor else None
+    names = tuple(s.name for s in config.systems)
+    zone = ZoneInfo(config.cost.timezone)
+    started = time.perf_counter()
+    routes.read_availability(ledger, names, config.cost.timezone,
+                             last_days(end - 1, 90, zone), end - 1, None)
+    availability = time.perf_counter() - started
+    return {"outages first page": first, "outages next pages p50": statistics.median(took),
+            "availability 90 days": availability}
+
+
 def table(figures: list[Figure]) -> str:
     lines = ["| operation | target | seconds (CPU) | peak RSS | output | met |",
              "|---|---|---|---|---|---|"]
@@ -157,13 +235,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="keep the config, the CSV, the ledger and outputs")
     parser.add_argument("--skip", default="", help="comma-separated, e.g. report-md")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--startup-windows", type=int, default=0, help="also time the reads "
+                        "an agent's start makes on a ledger of this many windows (1000000)")
     args = parser.parse_args(argv)
     skip = tuple(s for s in args.skip.split(",") if s)
     with tempfile.TemporaryDirectory(prefix="ledger-scale-") as temp:
         folder = Path(args.workdir or temp)
         folder.mkdir(parents=True, exist_ok=True)
-        figures = measure(folder, args.systems, args.windows, args.seed, args.ledger, skip)
+        if args.startup_windows:
+            reads = startup(folder, args.systems, args.startup_windows, args.seed)
+            print(" ".join(f"{name} {took:.2f} s" for name, took in reads.items()))
+            print(f"start-up reads in all: {sum(reads.values()):.2f} s")
+        figures = [] if "ops" in skip else measure(folder, args.systems, args.windows,
+                                                   args.seed, args.ledger, skip)
+        reads = {} if "api" in skip or "ops" in skip else api(folder / "agent.yaml")
     print(table(figures))
+    print(" ".join(f"{name}: {took * 1000:.0f} ms;" for name, took in reads.items()))
     if args.json:
         Path(args.json).write_text(json.dumps([vars(f) for f in figures], indent=1) + "\n")
     return 0 if all(f.code == 0 for f in figures) else 1

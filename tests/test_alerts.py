@@ -89,6 +89,30 @@ def test_state_alert_holds_fires_reminds_and_resolves():
     assert walk.alerting.states == {}
 
 
+def test_a_state_alert_tells_when_things_get_worse_not_only_when_they_start():
+    """Found by review: a service went degraded, then down, and only "DEGRADED" was sent."""
+    walk = Walk(AlertRule("bad", "state", ("ops",), states=("down", "degraded")),
+                systems=[system("email")])
+    walk.probe("email", UP, T0)
+    for k in range(3):
+        walk.probe("email", SLOW, T0 + 5 + 5 * k)
+    fired = walk.evaluate(T0 + 20)
+    assert statuses(fired) == [("bad", "firing")]
+    assert "email is DEGRADED" in fired.notifications[0][1].title
+    assert statuses(walk.evaluate(T0 + 25)) == []  # told already
+    for k in range(3):
+        walk.probe("email", DOWN, T0 + 30 + 5 * k)
+    worse = walk.evaluate(T0 + 50)
+    assert statuses(worse) == [("bad", "firing")]
+    assert "email is DOWN" in worse.notifications[0][1].title
+    for k in range(2):
+        walk.probe("email", SLOW, T0 + 55 + 5 * k)  # better again: not told until resolved
+    assert statuses(walk.evaluate(T0 + 70)) == []
+    for k in range(2):
+        walk.probe("email", UP, T0 + 75 + 5 * k)
+    assert statuses(walk.evaluate(T0 + 90)) == [("bad", "resolved")]
+
+
 def test_a_blip_shorter_than_the_hold_sends_nothing():
     walk = Walk(AlertRule("down", "state", ("ops",), hold=300))
     walk.take_down("email", T0)

@@ -40,7 +40,7 @@ def test_check_summarises_the_example_config():
     result = run("check", "-c", str(REPO / "config" / "example.yaml"))
     assert result.returncode == 0, result.stderr
     assert "£25,000 / 1,924 h = £12.99 per user-hour" in result.stdout
-    assert "£25,987.53 per hour" in result.stdout
+    assert "£38,981.29 per hour" in result.stdout  # its users are measured, up to max 3,000
 
 
 def test_check_reports_every_problem_and_exits_2(tmp_path):

@@ -160,6 +160,11 @@ def test_an_unknown_token_is_refused_visibly(running):
     status, text = ping(running, token="f" * 32)
     assert status == 404
     assert "no heartbeat has this token at the agent of this site" in text
+    # a known token with a path that is no ping (found by review: a trailing slash, or more
+    # after the kind) is a 400 saying what a ping is, not a 404 that blames the token
+    for suffix in ("", "start/x", "fail/"):
+        status, text = get(f"{running.base}/ping/{TOKEN}/{suffix}")
+        assert status == 400 and "/ping/<token>, /start, /fail" in text, suffix
 
 
 @pytest.mark.fault("a flood of pings for one token",

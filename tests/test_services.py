@@ -45,6 +45,8 @@ def member(name: str, **overrides: object) -> System:
     ("3 of 2", 2, (None, "'3 of 2': N cannot be more than M")),
     ("2 of 3", 4, (None, "'2 of 3': the service has 4 members, not 3")),
     ("0 of 2", 2, (None, "'0 of 2': N must be at least 1")),
+    ("\uff12 of 2", 2, (None, "expected all, any or \"N of M\" (e.g. \"2 of 2\"), got "
+                           "'\uff12 of 2'")),  # a full-width digit: numbers are ASCII
     ("most", 2, (None, "expected all, any or \"N of M\" (e.g. \"2 of 2\"), got 'most'")),
 ])
 def test_rules_read_all_any_and_n_of_m(text: str, members: int, expected: tuple) -> None:
@@ -245,3 +247,45 @@ def test_a_service_added_by_a_reload_is_read_off_its_members_at_once() -> None:
     assert fresh.lives["exchange"].state is State.DEGRADED  # not unknown until a change
     [opened] = [w for w in adoption.batch.windows if w.system == "exchange"]
     assert (opened.state, opened.start) == ("degraded", T0 + 100)
+
+
+def test_members_recovering_while_the_agent_was_away_end_the_service_in_time_order() -> None:
+    """Found by review: after a restart, each member's recovery is dated back to where it was
+    last seen, and they are taken in in any order; the service follows its members' records
+    in time order (down until two of three are back, degraded while the third is still down)
+    instead of reading each back-dated change against the others' present state."""
+    trio = service("s", ("a", "b", "c"), down=2, degraded=1, users_share=1.0,
+                   degraded_impact=0.5)
+    cfg = config(member("a"), member("b"), member("c"), trio)
+    before = Engine(cfg, T0)
+    for name in "abc":
+        before.observe(name, UP, T0)
+    for k in range(3):
+        for name in "abc":
+            before.observe(name, DOWN, T0 + 10 + 5 * k)
+    assert before.lives["s"].state is State.DOWN
+    records = {w.system: w for w in before.account(T0 + 30).windows if w.end is None}
+    for w in before.observe("c", DOWN, T0 + 40).windows:  # c was seen failing last
+        records[w.system] = w
+    assert {name: max(r.last_observed or 0, r.accounted_until) for name, r in records.items()
+            if name in "abc"} == {"a": T0 + 30, "b": T0 + 30, "c": T0 + 40}
+    after = Engine(cfg, T0 + 60)
+    after.restore(list(records.values()), {}, [], T0 + 60)
+    assert after.lives["s"].state is State.DOWN
+    # what it was last read as, for /metrics and the API, until its members change
+    assert after.lives["s"].last_result.reason == "a, b down"  # as its window says
+    assert {v.name: v for v in after.view(T0 + 60)}["s"].last_probe_at == T0 + 30
+    windows = []
+    for name in "cba":  # all three back: taken in c first, then b, then a
+        for k in range(2):
+            windows += after.observe(name, UP, T0 + 61 + k).windows
+    windows += after.account(T0 + 70).windows
+    mine = {}
+    for w in windows:
+        if w.system == "s":
+            mine[w.start] = w
+    timeline = sorted((w.start, w.end, w.state, w.reason) for w in mine.values())
+    a_end, c_end = T0 + 30, T0 + 40
+    assert timeline[-2][1:3] == (a_end, "down")
+    assert timeline[-1] == (a_end, c_end, "degraded", "c down")
+    assert after.lives["s"].state is State.UP

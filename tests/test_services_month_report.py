@@ -25,6 +25,7 @@ from agent.config import load_config
 from agent.engine import Engine
 from agent.ledger import Ledger
 from agent.model import ProbeResult, Status
+from agent.records import Batch, PingRecord
 
 LONDON = "Europe/London"
 CONFIG = """\
@@ -85,6 +86,9 @@ def test_a_month_of_a_service_and_a_heartbeat_is_reported_to_the_penny(tmp_path:
         batches.append(engine.observe(name, result, when))
     end = at("2026-12-01 00:00", LONDON)
     batches.append(engine.account(end))
+    batches.append(Batch(pings=[  # the job's output, kept with its ping (docs/heartbeats.md)
+        PingRecord("payroll-export", at("2026-11-10 06:30", LONDON), "success",
+                   "exported 1,204 rows after a retry")]))
     ledger = Ledger(str(tmp_path / "ledger.db"))
     ledger.open()
     try:
@@ -110,6 +114,17 @@ def test_a_month_of_a_service_and_a_heartbeat_is_reported_to_the_penny(tmp_path:
     assert report["exchange"]["incidents"] == 2
     assert report["exchange"]["downtime_seconds"] == pytest.approx((down_3 + down_17) * 3600)
     assert report["payroll-export"]["cost"] == pytest.approx(3 * 120, abs=0.005)
+    [missed] = report["payroll-export"]["windows"]
+    assert [(e["state"], e["text"]) for e in missed["evidence"]] == [
+        ("success", "exported 1,204 rows after a retry")]
     assert report["exch-1"]["cost"] == report["exch-2"]["cost"] == 0  # evidence, no users
+    # under each service window, its members' windows that overlap it, as evidence
+    [first_down] = [w for w in report["exchange"]["windows"] if w["state"] == "down"][:1]
+    assert [(e["system"], e["state"], e["start"][11:19]) for e in first_down["evidence"]] == [
+        ("exch-1", "down", "10:00:00"), ("exch-2", "down", "11:00:00")]
+    markdown = subprocess.run(["outage-agent", "report", "-c", str(path), "--from",
+                               "2026-11-01", "--to", "2026-12-01", "--system", "exchange"],
+                              capture_output=True, text=True, timeout=60)
+    assert "evidence: exch-1 down 2026-11-03 10:00" in markdown.stdout, markdown.stdout
     total = json.loads(done.stdout)["total_cost"]
     assert total == pytest.approx(report["exchange"]["cost"] + 360, abs=0.011)

@@ -19,8 +19,8 @@ from agent.cli.common import (
     setup_logging,
     with_ledger,
 )
-from agent.model import Config, ProbeResult, System
-from agent.services import ServiceSpec, is_service
+from agent.model import Config, ProbeResult, State, Status, System
+from agent.services import ServiceSpec, as_result, is_service, judge
 from agent.text import redact
 
 
@@ -58,22 +58,43 @@ def shard_argument(text: str) -> tuple[int, int]:
 def cmd_probe(args: argparse.Namespace) -> int:
     """Probe the named systems or canaries (default: every system) once; 1 if any failed (a
     heartbeat system cannot be probed, and never fails here; a service's members are
-    probed in its place)."""
+    probed, and its verdict read off their results, docs/services.md)."""
     config = load_or_exit(args.config)
     known = {s.name: s for s in (*config.agent.canaries, *config.systems)}
     unknown = [name for name in args.systems if name not in known]
     if unknown:
         return fail(f"unknown system(s): {', '.join(unknown)}")
-    chosen = probed([known[name] for name in args.systems] or list(config.systems), known)
-    results = asyncio.run(probe_all([s.check for s in chosen]))
-    print(redact(probe_table([s.name for s in chosen], results), config.secrets))
+    wanted = [known[name] for name in args.systems] or list(config.systems)
+    everything = probed(wanted, known)
+    chosen = [system for system in everything if not is_service(system)]
+    results = dict(zip((s.name for s in chosen),
+                       asyncio.run(probe_all([s.check for s in chosen])), strict=True))
+
+    def verdict(name: str) -> ProbeResult:
+        """A probed system's result, or a service's read off its members' (config
+        validation refuses cycles, so this ends)."""
+        spec = known[name].check.spec
+        if name not in results and isinstance(spec, ServiceSpec):
+            results[name] = as_result(judge(spec, [
+                (member, STATE_OF[verdict(member).status], None) for member in spec.members]))
+        return results[name]
+
+    for system in everything:
+        verdict(system.name)
+    shown = [s for s in everything if s in wanted or not is_service(s)]
+    print(redact(probe_table([s.name for s in shown], [results[s.name] for s in shown]),
+                 config.secrets))
     pushed = {"heartbeat"}  # not probed: its job pings the agent (docs/heartbeats.md)
-    return 0 if all(r.ok or s.check.spec.type in pushed
-                    for s, r in zip(chosen, results, strict=True)) else 1
+    return 0 if all(results[s.name].ok or s.check.spec.type in pushed for s in chosen) else 1
+
+
+STATE_OF = {Status.UP: State.UP, Status.DEGRADED: State.DEGRADED, Status.DOWN: State.DOWN,
+            Status.UNKNOWN: State.UNKNOWN}  # one probe's result, read as a member's state
 
 
 def probed(systems: Sequence[System], known: Mapping[str, System]) -> list[System]:
-    """The systems to probe for `systems`: a service stands for its members (each once)."""
+    """`systems` and, for a service, its members, through services of services (each
+    once, a service before its members)."""
     found: dict[str, System] = {}
     pending = list(reversed(systems))
     while pending:  # each name is expanded once
@@ -83,7 +104,7 @@ def probed(systems: Sequence[System], known: Mapping[str, System]) -> list[Syste
         found[system.name] = system
         if isinstance(system.check.spec, ServiceSpec):
             pending.extend(known[name] for name in reversed(system.check.spec.members))
-    return [system for system in found.values() if not is_service(system)]
+    return list(found.values())
 
 
 async def probe_all(checks: Sequence[object]) -> list[ProbeResult]:

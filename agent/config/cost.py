@@ -153,6 +153,19 @@ def peak_cost(users: UsersSchedule, hourly: float) -> float:
     return math.prod(peak(users, hourly))
 
 
+def group_peak(group: UserGroup) -> tuple[float, float] | None:
+    """Given a group, return (users, hourly cost) where it costs most per hour: its
+    schedule's peak, or for a measured group its source's `max` if that costs more; None
+    for a group measured without a `max` (its peak is whatever is measured)."""
+    fallback = peak(group.users, group.hourly_cost_per_user)
+    if group.source is None:
+        return fallback
+    if group.source.max is None:
+        return None
+    measured = (group.source.max, group.hourly_cost_per_user)
+    return max(fallback, measured, key=lambda span: (span[0] * span[1], span[0]))
+
+
 def _finite(ctx: Context, node: Node, value: float, what: str) -> float | None:
     """Return `value` if it is finite, else None after reporting at `node` that `what` is not."""
     if math.isfinite(value):

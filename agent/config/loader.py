@@ -54,7 +54,7 @@ def _config(ctx: Context, root: Node, state_directory: str | None) -> Config:
     groups = declared_groups(fields.get("cost"))  # as declared, so a broken one is named once
     members = service_members(fields.get("services"))
     systems = read_systems(ctx, fields.get("systems"), defaults, groups, members)
-    services = read_services(ctx, fields.get("services"), defaults, groups)
+    services = read_services(ctx, fields.get("services"), defaults, groups, members)
     check_graph(ctx, list_items(fields.get("systems")), list_items(fields.get("services")))
     _check_canary_names(ctx, agent, [*list_items(fields.get("systems")),
                                      *list_items(fields.get("services"))])

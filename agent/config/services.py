@@ -4,9 +4,10 @@ with no probe of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
-from agent.config.systems import COSTING, SHARED_KEYS, shared_keys
+from agent.config.systems import COSTING, SHARED_KEYS, member_costs, shared_keys
 from agent.config.timing import Setting, read_settings
 from agent.config.tree import Context, Node, list_items, raw_string
 from agent.config.values import as_list, known_fields, name_error, string, validated
@@ -26,14 +27,17 @@ def service_members(node: Node | None) -> set[str]:
 
 
 def read_services(
-    ctx: Context, node: Node | None, defaults: dict[str, Setting], groups: list[str] | None
+    ctx: Context, node: Node | None, defaults: dict[str, Setting], groups: list[str] | None,
+    members: Container[str] = (),
 ) -> tuple[System, ...]:
-    """Given the services list, the settings in `defaults` and the names of cost.groups
-    (None without groups), return each service as a System whose check is its ServiceSpec."""
+    """Given the services list, the settings in `defaults`, the names of cost.groups (None
+    without groups) and the names that are members of services (a service within a service
+    carries no users of its own unless it says so), return each service as a System whose
+    check is its ServiceSpec."""
     if node is None or (node.value is None and not node.broken):
         return ()
     items = as_list(ctx, node) or []
-    services = [_service(ctx, item, defaults, groups) for item in items]
+    services = [_service(ctx, item, defaults, groups, members) for item in items]
     _check_counted_once(ctx, items, services)
     return tuple(service for service in services if service is not None)
 
@@ -46,9 +50,12 @@ def _check_counted_once(ctx: Context, items: list[Node], services: list[System |
     for item, service in zip(items, services, strict=True):
         if service is None or not isinstance(spec := service.check.spec, ServiceSpec):
             continue
+        within = {member: _members_within(member, specs) for member in spec.members}
+        if any(service.name in names for names in within.values()):
+            continue  # a cycle, reported as one
         seen: dict[str, str] = {}
         for member in spec.members:
-            for inner in _members_within(member, specs):
+            for inner in within[member]:
                 if inner in seen and seen[inner] != member:
                     where = [seen[inner], member]
                     ctx.bad(item.value["members"], f"{inner!r} would count twice towards "
@@ -70,7 +77,8 @@ def _members_within(name: str, specs: dict[str, ServiceSpec]) -> set[str]:
 
 
 def _service(
-    ctx: Context, node: Node, defaults: dict[str, Setting], groups: list[str] | None
+    ctx: Context, node: Node, defaults: dict[str, Setting], groups: list[str] | None,
+    members: Container[str],
 ) -> System | None:
     fields = known_fields(ctx, node, ("name", "members"), _SERVICE_KEYS,
                           " for a service (it has no probe or timing: its members do)")
@@ -78,7 +86,8 @@ def _service(
         return None
     name = _name(ctx, fields["name"]) if "name" in fields else None
     spec = _spec(ctx, fields)
-    settings = {**defaults, **read_settings(ctx, fields, COSTING, level=2)}
+    settings = {**defaults, **member_costs(name, members),
+                **read_settings(ctx, fields, COSTING, level=2)}
     extra = shared_keys(ctx, fields, groups)
     if name is None or spec is None or extra is None:
         return None

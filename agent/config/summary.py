@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 
 from agent.basis import CostBasis, basis_of
 from agent.books import Weights
-from agent.config.cost import peak, peak_cost
+from agent.config.cost import group_peak, peak
 from agent.config.probes import probe_types
 from agent.loss import attributed, sum_weights
 from agent.model import Config, System, UserGroup
-from agent.services import ServiceSpec, is_service, rule_text
+from agent.services import ServiceSpec, is_service, rule_sentence
 from agent.shard import share
 from agent.text import redact
 
@@ -23,20 +24,22 @@ def summary(config: Config) -> str:
     cost = config.cost
     head = [_systems(config), f"Currency: {cost.currency}; time zone: {cost.timezone}"]
     if cost.groups:
-        total = sum(peak_cost(group.users, group.hourly_cost_per_user) for group in cost.groups)
+        total = sum(_peak_cost(group) for group in cost.groups)
+        unbounded = any(group_peak(group) is None for group in cost.groups)
         return "\n".join([
             *head,
             *(f"Group {group.name}: peak {_peak(group, cost.currency, ' users')}; "
               f"{_cost_basis(group, cost.currency)}" for group in cost.groups),
             f"Peak cost of a full outage: {_money(f'{total:,.2f}', cost.currency)} per hour "
-            "(sum of the groups' peaks)",
+            "(sum of the groups' peaks" + ("; more as measured, where a measured group has no "
+                                          "max)" if unbounded else ")"),
         ])
     [everyone] = cost.user_groups()
     users = max([cost.users.default, *(window.users for window in cost.users.windows)])
     return "\n".join([
         *head,
         f"Cost per user-hour: {_cost_basis(everyone, cost.currency)}",
-        f"Peak concurrent users: {_figure(users)}",
+        f"Peak concurrent users: {_peak_users(everyone, users)}",
         f"Peak cost of a full outage: {_peak(everyone, cost.currency)}",
     ])
 
@@ -58,11 +61,34 @@ def _systems(config: Config) -> str:
 
 def _peak(group: UserGroup, currency: str, noun: str = "") -> str:
     """The group's users (the count followed by `noun`) times the hourly cost per user where
-    they cost most: "1,500 users \N{MULTIPLICATION SIGN} £12.9938 = £19,490.64 per hour"."""
-    users, rate = peak(group.users, group.hourly_cost_per_user)
+    they cost most: "1,500 users \N{MULTIPLICATION SIGN} £12.9938 = £19,490.64 per hour";
+    for measured users, up to the source's max (or as measured, without one)."""
+    found = group_peak(group)
+    users, rate = found or peak(group.users, group.hourly_cost_per_user)
     hourly = _money(f"{rate:,.4f}".rstrip("0").rstrip("."), currency)
     full = _money(f"{users * rate:,.2f}", currency)
-    return f"{_figure(users)}{noun} \N{MULTIPLICATION SIGN} {hourly} = {full} per hour"
+    text = f"{_figure(users)}{noun} \N{MULTIPLICATION SIGN} {hourly} = {full} per hour"
+    if group.source is None:
+        return text
+    if found is None:
+        return f"as measured (no max); at the fallback's peak, {text}"
+    return f"{text} (measured users, up to max {_figure(group.source.max or 0)})"
+
+
+def _peak_users(group: UserGroup, fallback: float) -> str:
+    """The most users at once: the schedule's, or up to a measured group's max."""
+    if group.source is None:
+        return _figure(fallback)
+    if group.source.max is None:
+        return f"as measured (no max; the fallback's peak is {_figure(fallback)})"
+    return (f"{_figure(max(fallback, group.source.max))} (measured, up to max "
+            f"{_figure(group.source.max)}; the fallback's peak is {_figure(fallback)})")
+
+
+def _peak_cost(group: UserGroup) -> float:
+    """What the group's time costs an hour at its peak (`group_peak`); at the fallback's
+    peak for a group measured without a max."""
+    return math.prod(group_peak(group) or peak(group.users, group.hourly_cost_per_user))
 
 
 def _figure(value: float) -> str:
@@ -109,11 +135,13 @@ def peak_costs(config: Config) -> dict[str, float]:
     over them, all attributed to this root cause (agent.loss, as the engine does); plus the
     system's own direct cost (its dependants' stay on their own series, as in the agent)."""
     basis = basis_of(config)
-    group_peaks = [peak_cost(group.users, group.hourly_cost_per_user) for group in basis.groups]
+    group_peaks = [_peak_cost(group) for group in config.cost.user_groups()]
     below = _dependants(config)
+    services = {s.name: s.check.spec for s in config.systems
+                if isinstance(s.check.spec, ServiceSpec)}
     result = {}
     for system in config.systems:
-        weights = outage_weights(basis, [system.name, *_behind(system.name, below)])
+        weights = outage_weights(basis, [system.name, *_behind(system.name, below, services)])
         staff = sum(attributed(w, w) * cost for w, cost in zip(weights, group_peaks, strict=True))
         result[system.name] = staff + system.direct_cost_per_hour
     return result
@@ -136,14 +164,22 @@ def _dependants(config: Config) -> dict[str, list[str]]:
     return found
 
 
-def _behind(root: str, dependants: Mapping[str, Sequence[str]]) -> list[str]:
-    """Every system that depends on `root`, directly or through others, each once."""
+def _behind(root: str, dependants: Mapping[str, Sequence[str]],
+            services: Mapping[str, ServiceSpec]) -> list[str]:
+    """Every system that depends on `root`, directly or through others, and every service
+    enough of whose members are down behind it to make it down, each once."""
     seen, stack = {root}, [root]
-    while stack:
-        for name in dependants.get(stack.pop(), ()):
-            if name not in seen:
-                seen.add(name)
-                stack.append(name)
+    for _ in range(len(dependants) + 1):  # each pass adds a service, or ends
+        while stack:
+            for name in dependants.get(stack.pop(), ()):
+                if name not in seen:
+                    seen.add(name)
+                    stack.append(name)
+        stack = [name for name, spec in services.items() if name not in seen
+                 and sum(member in seen for member in spec.members) >= spec.down_when]
+        if not stack:
+            break
+        seen.update(stack)
     return sorted(seen - {root})
 
 
@@ -152,8 +188,7 @@ def probe_text(system: System) -> str:
     requires."""
     spec = system.check.spec
     if isinstance(spec, ServiceSpec):
-        rule = rule_text(spec.down_when, len(spec.members))
-        return f"service: down when {rule} of {', '.join(spec.members)}"
+        return f"service: {rule_sentence(spec)}"
     kind = probe_types()[spec.type]
     if kind.summary is not None:
         return f"{spec.type} {kind.summary(spec)}"

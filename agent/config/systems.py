@@ -78,9 +78,8 @@ def _system(
         return None
     name = _system_name(ctx, fields["name"]) if "name" in fields else None
     probe = read_probe(ctx, fields["probe"]) if "probe" in fields else None
-    settings = read_settings(ctx, fields, SYSTEM_SETTINGS, level=2)
-    if name in members and "users_share" not in fields:  # a service's member: the service
-        settings["users_share"] = Setting(0.0, None, 2)  # carries the users
+    settings = {**member_costs(name, members), **read_settings(ctx, fields, SYSTEM_SETTINGS,
+                                                                level=2)}
     extra = shared_keys(ctx, fields, groups)
     if name is None or probe is None or extra is None:
         return None
@@ -88,6 +87,15 @@ def _system(
     check_timing(ctx, merged, node)
     costing = {key: merged[key].value for key in COSTING}
     return make_system(name, probe, merged, **extra, **costing)
+
+
+def member_costs(name: str | None, members: Container[str]) -> dict[str, Setting]:
+    """A service's member carries no users and no direct cost of its own unless it sets them
+    itself (not from `defaults`): the service carries them, so a redundant pair is billed
+    once."""
+    if name not in members:
+        return {}
+    return {key: Setting(0.0, None, 2) for key in ("users_share", "direct_cost_per_hour")}
 
 
 def shared_keys(ctx: Context, fields: dict[str, Node], groups: list[str] | None,

@@ -39,9 +39,10 @@ class ImportResult:
     lines: list[str] = field(default_factory=list)  # what happened, one line per window
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Part:
-    """A piece of a merge: a row of the file, or a window imported before."""
+    """A piece of a merge: a row of the file, or a window imported before (slots: one per
+    row)."""
 
     start: float
     end: float

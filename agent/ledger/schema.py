@@ -78,6 +78,9 @@ windows = sa.Table(
     sa.Index("windows_open", "site", "end_ts"),
     sa.Index("windows_start", "start_ts"),
     sa.Index("windows_system", "site", "system", "start_ts", info={"migration": 3}),
+    # The latest record at a start (Reads.latest_record), without a scan of history.
+    sa.Index("windows_accounted", "site", "accounted_until", info={"migration": 9}),
+    sa.Index("windows_observed", "site", "last_observed", info={"migration": 9}),
 )
 days = sa.Table(
     "days", metadata,

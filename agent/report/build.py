@@ -23,9 +23,10 @@ from agent.basis import basis_of
 from agent.cost import UsersCalendar
 from agent.days import local_days
 from agent.ledger import StoredWindow
-from agent.model import Config
-from agent.records import AuditEntry
+from agent.model import Config, UserGroup
+from agent.records import AuditEntry, PingRecord
 from agent.report.costing import Era, eras_in_force
+from agent.report.evidence import members_evidence, pings_evidence, with_evidence
 from agent.report.measured import measured_share
 from agent.report.model import CostModel, Group, GroupModel, Planned, Report, SystemReport
 from agent.report.systems import business_hours_of, system_report
@@ -41,6 +42,7 @@ def build_report(
     planned: Mapping[str, Sequence[Span]] | None = None,
     first_seen: Mapping[str, float] | None = None,
     bases: Sequence[Era] = (), what_if: bool = False,
+    pings: Mapping[str, Sequence[PingRecord]] | None = None,
 ) -> Report:
     """Given every window overlapping [start, end) (all systems: they are costed together),
     the configuration, and the time the figures run to, return the report; with `system`,
@@ -48,7 +50,9 @@ def build_report(
     `first_seen` says when each system was first watched: time before it (all of the range,
     for a system it does not list) is unobserved. Without it, everything was watched.
     `bases` are the cost bases recorded in the ledger with when each came into force
-    (none: the configuration's); `what_if` says they were set aside for today's."""
+    (none: the configuration's); `what_if` says they were set aside for today's. `pings`
+    are heartbeat systems' pings with a body: with services' members' windows, the evidence
+    listed beside each window (agent.report.evidence)."""
     zone = ZoneInfo(config.cost.timezone)
     stop = max(start, min(end, as_of))
     eras = eras_in_force(list(bases) or [(start, basis_of(config))], start, stop)
@@ -63,9 +67,11 @@ def build_report(
     for c in costed:  # grouped once: a scan of every window per system was quadratic
         if (mine := by_system.get(c.stored.record.system)) is not None:
             mine.append(c)
+    evidence = {**members_evidence(windows, config), **pings_evidence(windows, pings or {})}
     reports = tuple(
-        system_report(systems[name], by_system[name], maintenance[name], start, stop,
-                      business_hours_of(latest, name), seen.get(name, never))
+        with_evidence(system_report(systems[name], by_system[name], maintenance[name], start,
+                                    stop, business_hours_of(latest, name),
+                                    seen.get(name, never)), evidence)
         for name in chosen
     )
     shown = {line.id for s in reports for line in s.windows}
@@ -102,10 +108,12 @@ def _cost_model(config: Config, eras: int, what_if: bool) -> CostModel:
         GroupModel(name=g.name, hourly_cost_per_user=g.hourly_cost_per_user,
                    annual_cost_per_user=g.annual_cost_per_user,
                    working_hours_per_year=g.working_hours_per_year,
-                   peak_users=calendar.peak_users(), peak_cost_per_hour=calendar.peak_cost_rate(),
-                   scheduled=bool(g.users.windows), holidays=g.users.holidays)
+                   peak_users=top[0], peak_cost_per_hour=top[1],
+                   scheduled=bool(g.users.windows), holidays=g.users.holidays,
+                   measured=g.source is not None,
+                   source_max=None if g.source is None else g.source.max)
         for g in cost.user_groups()
-        for calendar in [UsersCalendar(g.users, cost.timezone, g.hourly_cost_per_user)])
+        for top in [_peak(g, UsersCalendar(g.users, cost.timezone, g.hourly_cost_per_user))])
     first = groups[0]
     return CostModel(
         currency=cost.currency, timezone=cost.timezone,
@@ -115,8 +123,19 @@ def _cost_model(config: Config, eras: int, what_if: bool) -> CostModel:
         peak_users=first.peak_users, scheduled=any(g.scheduled for g in groups),
         holidays=first.holidays, groups=groups if cost.groups else (),
         peak_cost_per_hour=sum(g.peak_cost_per_hour for g in groups),
-        bases=eras, what_if=what_if,
+        bases=eras, what_if=what_if, measured=first.measured, source_max=first.source_max,
     )
+
+
+def _peak(group: UserGroup, calendar: UsersCalendar) -> tuple[float, float]:
+    """(users, cost an hour) where the group costs most: its schedule's peak, or for users
+    measured with a `max`, the max if that costs more (without one, the schedule's: the
+    words say the peak is as measured)."""
+    fallback = (calendar.peak_users(), calendar.peak_cost_rate())
+    if group.source is None or group.source.max is None:
+        return fallback
+    most = group.source.max
+    return max(fallback, (most, most * group.hourly_cost_per_user), key=lambda p: (p[1], p[0]))
 
 
 def _groups(systems: Sequence[SystemReport]) -> tuple[Group, ...]:

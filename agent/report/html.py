@@ -148,7 +148,9 @@ def _system(report: Report, s: SystemReport, view: Shown) -> Markup:
 
 def _windows(report: Report, lines: Sequence[WindowLine]) -> Markup:
     shown = report.window_pennies()
-    rows = [[*words.window_cells(w, shown[w.id], report), words.notes_text(w)] for w in lines]
+    rows = [[*words.window_cells(w, shown[w.id], report),
+             "; ".join(filter(None, [words.notes_text(w), words.evidence_text(w, report)]))]
+            for w in lines]
     classes = ["voided" if w.voided is not None else "" for w in lines]
     return table(words.WINDOW_COLUMNS, rows, numeric=(0, 5, 6), classes=classes)
 

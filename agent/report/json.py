@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -34,7 +35,9 @@ def chunks(report: Report) -> Iterator[str]:
     }
     yield "{\n" + members(head, 1) + ',\n  "systems": ['
     for k, s in enumerate(report.systems):
-        windows = [item(window(w, lines[w.id]), 4) for w in s.windows]
+        windows = [item({**window(w, lines[w.id]), "evidence": evidence(w)}, 4) if not
+                   w.evidence else nested({**window(w, lines[w.id]), "evidence": evidence(w)}, 4)
+                   for w in s.windows]
         listed = "[" + ",".join(windows) + "\n      ]" if windows else "[]"
         yield ("," if k else "") + "\n    {\n" + members(system(s, shown[s.name]), 3) + (
             f',\n      "windows": {listed}\n    }}')
@@ -53,6 +56,13 @@ def item(values: Mapping[str, Any], depth: int, indent: int = 2) -> str:
     writes it, with the line break before it."""
     pad = " " * indent * depth
     return f"\n{pad}{{\n{members(values, depth + 1, indent)}\n{pad}}}"
+
+
+def nested(values: Mapping[str, Any], depth: int, indent: int = 2) -> str:
+    """`item` for an object with lists of objects in it (a window with its evidence: few),
+    by the indenting encoder."""
+    text = json.dumps(values, indent=indent, ensure_ascii=False)
+    return "\n" + textwrap.indent(text, " " * indent * depth)
 
 
 def system(s: SystemReport, shown: Pennies) -> dict[str, Any]:
@@ -84,3 +94,10 @@ def window(w: WindowLine, shown: Pennies) -> dict[str, Any]:
         round(w.uncertainty, 3), w.source, w.voided, w.ticket, w.note, w.reason,
         shown.low, shown.high,
     ), strict=True))
+
+
+def evidence(w: WindowLine) -> list[dict[str, Any]]:
+    """What shows why the window was recorded: a service's members' windows that overlap
+    it, a heartbeat's pings with their bodies (docs/services.md, docs/heartbeats.md)."""
+    return [{"system": e.system, "state": e.state, "start": iso(e.start), "end": iso(e.end),
+             "text": e.text} for e in w.evidence]

@@ -108,7 +108,8 @@ def _windows(report: Report, lines: Sequence[WindowLine]) -> str:
         row = words.window_cells(w, shown[w.id], report)
         if w.voided is not None:
             row = [f"~~{c}~~" if c else c for c in row]  # table() escapes the text
-        rows.append([*row, words.notes_text(w)])
+        notes = "; ".join(filter(None, [words.notes_text(w), words.evidence_text(w, report)]))
+        rows.append([*row, notes])
     return table(words.WINDOW_COLUMNS, rows)
 
 

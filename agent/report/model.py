@@ -11,6 +11,19 @@ from agent.records import AuditEntry
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One record behind a window (agent.report.evidence): a member's window of a service
+    (`state` its state, from `start` to `end`, None while open), or a heartbeat's ping
+    (`state` its kind, at `start`) with the body its job sent."""
+
+    system: str
+    state: str
+    start: float
+    end: float | None
+    text: str  # the member window's reason, or the ping's body (redacted when received)
+
+
+@dataclass(frozen=True)
 class WindowLine:
     """One window as the report counts it, inside the report's range."""
 
@@ -34,6 +47,7 @@ class WindowLine:
     note: str | None = None
     ticket: str | None = None
     voided: str | None = None  # the reason it was voided; a voided window costs nothing
+    evidence: tuple[Evidence, ...] = ()  # what shows why it was recorded, in time order
 
     @property
     def cost(self) -> float:
@@ -100,6 +114,8 @@ class GroupModel:
     peak_cost_per_hour: float  # the most their time costs at once (shift rates included)
     scheduled: bool
     holidays: str | None
+    measured: bool = False  # users read from a source (the peak: up to its max, if any)
+    source_max: float | None = None  # the source's max; None with `measured`: no bound
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,8 @@ class CostModel:
     # The share of the staff cost costed with measured users (agent.users), the rest with
     # the schedules; None: no reading was in force over the range.
     measured_share: float | None = None
+    measured: bool = False  # the only (or first) group's users are read from a source
+    source_max: float | None = None  # its max, if any
 
     @property
     def full_outage_per_hour(self) -> float:

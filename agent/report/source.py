@@ -7,7 +7,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 
-from agent.basis import CostBasis
+from agent.basis import CostBasis, basis_of
 from agent.ledger import Action, Ledger, LedgerError, StoredWindow
 from agent.model import Config
 from agent.quorum import quorum_windows
@@ -54,10 +54,14 @@ def read_report(
     known = {s.name for s in config.systems} | source.systems
     if system is not None and system not in known:
         raise ValueError(f"no system named {system!r} in the configuration or the ledger")
+    pings = {} if sites is not None else {  # a heartbeat's job's output: evidence
+        s.name: ledger.pings(s.name, start, end) for s in config.systems
+        if s.check.spec.type == "heartbeat"}
     report = build_report(source.windows, config, start, end, as_of, system=system,
                           audit=source.audit, planned=source.planned,
-                          first_seen=source.first_seen,
-                          bases=[] if what_if else source.bases, what_if=what_if)
+                          first_seen=source.first_seen, pings=pings,
+                          bases=[(start, basis_of(config, ledger.measured()))] if what_if
+                          else source.bases, what_if=what_if)  # readings are evidence
     return dataclasses.replace(report, site=source.site)
 
 

@@ -78,12 +78,16 @@ def hourly_derivation(model: CostModel) -> str:
 def full_outage(model: CostModel) -> str:
     """The hourly cost of a full outage and how it was derived, as the council put it."""
     if model.groups:
-        parts = [f"{g.name} {count(g.peak_users)} users, "
+        parts = [f"{g.name} {_measured(g.measured, g.source_max)}{count(g.peak_users)} users, "
                  f"{money(g.peak_cost_per_hour, model.currency)}" for g in model.groups]
         total = money(model.full_outage_per_hour, model.currency)
-        return f"{'; '.join(parts)}: {total} per hour at the most"
-    users = f"{count(model.peak_users)} users"
-    if model.scheduled:
+        unbounded = any(g.measured and g.source_max is None for g in model.groups)
+        return (f"{'; '.join(parts)}: {total} per hour at the most"
+                + (", more as measured" if unbounded else ""))
+    users = f"{_measured(model.measured, model.source_max)}{count(model.peak_users)} users"
+    if model.measured and model.source_max is not None:
+        users += f" (measured, up to the source's max of {count(model.source_max)})"
+    elif model.scheduled:
         users += " (the most at once in the users schedule)"
     per_hour = money(model.full_outage_per_hour, model.currency)
     if model.annual_cost_per_user is None:
@@ -93,6 +97,11 @@ def full_outage(model: CostModel) -> str:
     hours = count(model.working_hours_per_year)
     return (f"{users} {TIMES} {annual} a year {DIVIDED} {hours} working hours "
             f"= {per_hour} per hour")
+
+
+def _measured(measured: bool, most: float | None) -> str:
+    """Where users are measured without a max, the peak is as measured: say so."""
+    return "as measured (no max), at the fallback's peak " if measured and most is None else ""
 
 
 def method(report: Report) -> list[str]:
@@ -226,6 +235,27 @@ def notes_text(line: WindowLine) -> str:
     if line.end is None:
         parts.append("still open")
     return "; ".join(parts)
+
+
+EVIDENCE_TEXT = 200  # characters of a ping's body shown in Markdown and HTML (JSON: all)
+
+
+def evidence_text(line: WindowLine, report: Report) -> str:
+    """A window's evidence in words: "exch-1 down 03 Nov 10:00-12:00 (connection refused)",
+    or "fail ping at 03:31: <its body>"."""
+    parts = []
+    for e in line.evidence:
+        text = " ".join(e.text.split())
+        if len(text) > EVIDENCE_TEXT:
+            text = text[:EVIDENCE_TEXT] + "..."
+        if e.end is None and e.state not in ("down", "degraded", "maintenance"):
+            parts.append(f"{e.state} ping at {when(e.start, report)}" + (f": {text}" if text
+                                                                          else ""))
+            continue
+        end = when(e.end, report) if e.end is not None else "open"
+        parts.append(f"{e.system} {e.state} {when(e.start, report)} to {end}"
+                     + (f" ({text})" if text else ""))
+    return "evidence: " + "; ".join(parts) if parts else ""
 
 
 def change_text(value: str | None) -> str:

@@ -3,11 +3,14 @@ outcome of one reading: a failed reading is data, never an exception."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent.config.tree import Context, Node
     from agent.config.values import Parser
 
 
@@ -32,13 +35,24 @@ class SourceType:
     required: tuple[str, ...]
     fields: Mapping[str, Parser]
     read: ReadFn
+    # What one key says about another, given the keys' nodes and parsed values.
+    check: Callable[[Context, dict[str, Node], dict[str, Any]], None] | None = None
+
+
+# A number as text, as strictly as the config reads one: ASCII digits, an optional point
+# and exponent, no '_' or '+'; NaN and infinities as Prometheus writes them (refused later,
+# as not finite). A minus sign is read, so a negative reading is refused as negative.
+_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|[+-]Inf",
+                     re.ASCII)
 
 
 def number_of(value: object, what: str) -> Outcome:
     """Given what a source answered, return it as a number of users, or why it is none."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return Outcome(None, f"{what} is not a number")
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        return Outcome(None, f"{what} is not a number: {value[:40]!r}")
     try:
         return Outcome(float(value))
-    except (ValueError, OverflowError):
-        return Outcome(None, f"{what} is not a number: {str(value)[:40]!r}")
+    except OverflowError:  # an integer too large for a float: as good as infinite
+        return Outcome(math.inf)

@@ -1,6 +1,6 @@
 """The command users source: a program (no shell, as a command probe runs it: stdin from
 /dev/null, systemd's sockets hidden, its whole process tree killed at the timeout) whose
-first line of output is the number of users."""
+whole output is the number of users."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from agent.probes.command import child_env, read_argv, run_captured, summary
 from agent.users.base import Outcome, SourceType, number_of
+
+READING_LIMIT = 100  # bytes of output: more is no number of users
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,25 @@ async def read(spec: CommandSource, timeout: float) -> Outcome:
         return Outcome(None, f"command not found: {program}")
     except PermissionError:
         return Outcome(None, f"not executable: {program}")
-    except OSError as exc:
-        return Outcome(None, f"cannot run {program}: {exc.strerror}")
-    except TimeoutError:
+    except TimeoutError:  # an OSError too: it must come first
         return Outcome(None, f"timeout after {timeout:g}s")
+    except OSError as exc:
+        return Outcome(None, f"cannot run {program}: {exc.strerror or exc}")
     if done.returncode != 0:
         said = summary(done.stderr) or summary(done.stdout)
         return Outcome(None, f"exit {done.returncode}" + (f": {said}" if said else ""))
-    return number_of(summary(done.stdout), "its output")
+    return reading_of(done.stdout)
+
+
+def reading_of(stdout: bytes) -> Outcome:
+    """Given all a program printed, return it as a number: the whole output, stripped, must
+    be one number on one line (never a part of it, which could be a wrong number)."""
+    text = stdout.decode("utf-8", errors="replace").strip()
+    if len(stdout) > READING_LIMIT:
+        return Outcome(None, f"output too long for a number ({len(stdout)} bytes or more)")
+    if "\n" in text or "\r" in text:
+        return Outcome(None, f"more than one line of output: {summary(stdout)!r}")
+    return number_of(text, "its output")
 
 
 def _spec(**values: Any) -> CommandSource:

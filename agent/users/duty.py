@@ -35,7 +35,7 @@ class UsersDuty:
         self.agent = agent
         self.readings: dict[str, Readings] = {}  # shared with the engine's cost basis
         self.last: dict[str, UsersReading] = {}  # each group's latest reading
-        self._said: dict[str, str] = {}  # what was last logged of each group
+        self._said: dict[str, tuple[str, str]] = {}  # the state and reason last logged
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.prepare(agent.config)
 
@@ -80,7 +80,10 @@ class UsersDuty:
         loop = asyncio.get_running_loop()
         while True:
             began = loop.time()
-            await self.read_once(name, source)
+            try:
+                await self.read_once(name, source)
+            except Exception:  # one bad reading must never end the readings
+                log.exception("users of group %s: the reading could not be taken", name)
             await asyncio.sleep(max(0.0, source.every - (loop.time() - began)))
 
     async def read_once(self, name: str, source: UsersSource) -> UsersReading:
@@ -111,9 +114,10 @@ class UsersDuty:
 
     def _say(self, name: str, taken: Taken) -> None:
         state = "fallback" if taken.value is None else "clamped" if taken.clamped_from else "up"
-        if self._said.get(name) == state:
+        said = (state, taken.reason)  # a new reason for the fallback is news too
+        if self._said.get(name) == said:
             return
-        self._said[name] = state
+        self._said[name] = said
         if state == "fallback":
             log.warning("users of group %s: the schedule is in force (%s)", name, taken.reason)
         elif state == "clamped":

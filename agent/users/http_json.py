@@ -10,7 +10,7 @@ from agent.config.tree import Context, Node
 from agent.config.values import non_empty
 from agent.probes.http import HttpProbe
 from agent.users.base import Outcome, SourceType, number_of
-from agent.users.web import WEB_FIELDS, FetchError, get_json, tls_of
+from agent.users.web import WEB_FIELDS, FetchError, check_keys, get_json, tls_of
 
 
 @dataclass(frozen=True)
@@ -57,4 +57,5 @@ def find(answer: Any, path: tuple[str, ...]) -> Outcome:
     return number_of(here, repr(".".join(path)))
 
 
-TYPE = SourceType("http_json", _spec, ("url", "path"), {**WEB_FIELDS, "path": _path}, read)
+TYPE = SourceType("http_json", _spec, ("url", "path"), {**WEB_FIELDS, "path": _path}, read,
+                  check_keys)

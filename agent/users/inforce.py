@@ -12,12 +12,16 @@ have already counted changes (agent.users.duty dates them so).
 from __future__ import annotations
 
 import bisect
+import math
 from array import array
 from collections.abc import Iterator
 
 from agent.cost import UsersCalendar
 
 STALE_PERIODS = 3  # a reading older than this many periods of its source is not used
+# No source measures more people than this: a reading above it is refused (the fallback is
+# in force), whatever its `max`, so users x any hourly cost stays a finite sum of money.
+MAX_USERS = 10_000_000.0
 
 
 class Readings:
@@ -143,8 +147,15 @@ class MeasuredPart:
         return self._calendar.measured_money_seconds(start, end)
 
 
+def usable(value: float | None) -> bool:
+    """Whether `value` can be costed as users: finite, not negative, at most MAX_USERS."""
+    return value is not None and math.isfinite(value) and 0 <= value <= MAX_USERS
+
+
 def _stored(value: float | None) -> float:
-    return float("nan") if value is None else value
+    # Anything that cannot be costed (a ledger written before the bound, say) is a failed
+    # reading, so no NaN or infinity from a source ever reaches the books.
+    return value if value is not None and usable(value) else float("nan")
 
 
 def _loaded(value: float) -> float | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from agent.config.probes import http_url
+from agent.config.tree import Context, Node
 from agent.config.values import non_empty
 from agent.probes.http import HttpProbe
 from agent.users.base import Outcome, SourceType, number_of
-from agent.users.web import WEB_FIELDS, FetchError, get_json, tls_of
+from agent.users.web import WEB_FIELDS, FetchError, check_keys, get_json, tls_of
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,17 @@ class PrometheusSource:
     query: str
     tls: HttpProbe  # TLS settings and headers, as an http probe's
     type: str = "prometheus"
+
+
+def _server(ctx: Context, node: Node) -> str | None:
+    """The server's URL: the query's path and query string are added to it, so it has none
+    of its own."""
+    url = http_url(ctx, node)
+    if url is not None and (urlsplit(url).query or urlsplit(url).fragment):
+        ctx.bad(node, "the Prometheus server's URL takes no query string or fragment "
+                      "(its /api/v1/query is asked)")
+        return None
+    return url
 
 
 def _spec(**values: Any) -> PrometheusSource:
@@ -37,6 +51,9 @@ async def read(spec: PrometheusSource, timeout: float) -> Outcome:
 def value_of(answer: Any) -> Outcome:
     """Given the JSON of an instant query, return its one value."""
     data = answer.get("data") if isinstance(answer, dict) else None
+    if isinstance(answer, dict) and answer.get("status") == "error":
+        said = str(answer.get("error", "")).splitlines()[:1]
+        return Outcome(None, "Prometheus error" + (f": {said[0][:120]}" if said else ""))
     if not isinstance(data, dict) or answer.get("status") != "success":
         return Outcome(None, "not a successful Prometheus query answer")
     result = data.get("result")
@@ -53,4 +70,4 @@ def value_of(answer: Any) -> Outcome:
 
 
 TYPE = SourceType("prometheus", _spec, ("url", "query"),
-                  {**WEB_FIELDS, "query": non_empty}, read)
+                  {**WEB_FIELDS, "url": _server, "query": non_empty}, read, check_keys)

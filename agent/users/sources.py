@@ -4,6 +4,7 @@ and taking one reading: the type's reader under its timeout, its number checked 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from agent.config.tree import Context, Node
 from agent.config.values import (
     did_you_mean,
     duration,
+    format_duration,
     known_fields,
     non_negative,
     string,
@@ -20,6 +22,7 @@ from agent.config.values import (
 from agent.model import UsersSource
 from agent.users import command, http_json, prometheus
 from agent.users.base import Outcome, SourceType
+from agent.users.inforce import MAX_USERS
 
 SOURCE_TYPES: Mapping[str, SourceType] = {
     t.name: t for t in (prometheus.TYPE, http_json.TYPE, command.TYPE)}
@@ -28,26 +31,54 @@ MIN_EVERY = 1.0  # seconds
 DEFAULT_EVERY = 60.0
 MAX_TIMEOUT = 10.0  # the default timeout: this, or `every` if shorter
 
+log = logging.getLogger(__name__)
+
 
 def read_source(ctx: Context, node: Node) -> UsersSource | None:
     """Given a `source:` mapping, return it; None after reporting what is wrong."""
     kind = _source_type(ctx, node)
     if kind is None:
         return None
-    what = f" for users source type {kind.name}"
-    fields = known_fields(ctx, node, ("type", *kind.required), [*COMMON, *kind.fields], what)
+    fields = _fields(ctx, node, kind)
     if fields is None:
         return None
     values = {key: parse(ctx, fields[key]) for key, parse in kind.fields.items() if key in fields}
     every = _every(ctx, fields["every"]) if "every" in fields else DEFAULT_EVERY
-    most = non_negative(ctx, fields["max"]) if "max" in fields else None
+    most = _max(ctx, fields["max"]) if "max" in fields else None
     timeout = _timeout(ctx, fields["timeout"]) if "timeout" in fields else None
     bad = (every is None or ("max" in fields and most is None)
            or ("timeout" in fields and timeout is None))
+    if timeout is not None and every is not None and timeout > every:
+        ctx.bad(fields["timeout"], f"must not be longer than every ({format_duration(every)}):"
+                                   " a reading must end before the next is due")
+        bad = True
     if bad or None in values.values() or any(key not in fields for key in kind.required):
         return None
+    if kind.check is not None:
+        problems = len(ctx.problems)
+        kind.check(ctx, dict(fields), values)
+        if len(ctx.problems) > problems:
+            return None
     assert every is not None
     return UsersSource(kind.spec(**values), every, most, timeout or min(MAX_TIMEOUT, every))
+
+
+def _fields(ctx: Context, node: Node, kind: SourceType) -> dict[str, Node] | None:
+    """The source's keys, once each is known to its type; a key of another type is named
+    as such (`query` is prometheus's), not merely unknown."""
+    others = {key: other.name for other in SOURCE_TYPES.values() for key in other.fields
+              if key not in kind.fields}
+    given = node.value if isinstance(node.value, dict) else {}
+    misplaced = [key for key in given if key in others]
+    what = f" for users source type {kind.name}"
+    fields = known_fields(ctx, node, ("type", *kind.required),
+                          [*COMMON, *kind.fields, *misplaced], what)
+    if fields is None:
+        return None
+    for key in misplaced:
+        ctx.report(node.key_lines[key], fields[key].path,
+                   f"only for users source type {others[key]}, not {kind.name}")
+    return None if misplaced else fields
 
 
 def _source_type(ctx: Context, node: Node) -> SourceType | None:
@@ -68,6 +99,17 @@ def _every(ctx: Context, node: Node) -> float | None:
         ctx.bad(node, "must be at least 1s")
         return None
     return seconds
+
+
+def _max(ctx: Context, node: Node) -> float | None:
+    most = non_negative(ctx, node)
+    if most == 0:  # every reading would be clamped to nobody
+        ctx.bad(node, "must be greater than zero")
+        return None
+    if most is not None and most > MAX_USERS:
+        ctx.bad(node, f"must be at most {MAX_USERS:,.0f} (no source measures more users)")
+        return None
+    return most
 
 
 def _timeout(ctx: Context, node: Node) -> float | None:
@@ -96,12 +138,17 @@ async def take(source: UsersSource) -> Taken:
             outcome = await kind.read(source.spec, source.timeout)
     except TimeoutError:
         outcome = Outcome(None, f"timeout after {source.timeout:g}s")
+    except Exception as exc:  # a reader's bug is a failed reading, never a stop
+        log.debug("users source %s failed", describe(source), exc_info=True)
+        said = str(exc).splitlines()[0][:120] if str(exc) else ""
+        outcome = Outcome(None, f"unexpected error: {type(exc).__name__}"
+                                + (f": {said}" if said else ""))
     return checked(outcome, source.max)
 
 
 def checked(outcome: Outcome, most: float | None) -> Taken:
-    """Given what a source gave, return it as users: refused if not finite or negative,
-    clamped to `most`."""
+    """Given what a source gave, return it as users: refused if not finite, negative or
+    above MAX_USERS (whatever `most` is), clamped to `most`."""
     value = outcome.value
     if value is None:
         return Taken(None, outcome.reason or "no value")
@@ -109,6 +156,8 @@ def checked(outcome: Outcome, most: float | None) -> Taken:
         return Taken(None, f"not a finite number ({value})")
     if value < 0:
         return Taken(None, f"a negative number of users ({value:g})")
+    if value > MAX_USERS:
+        return Taken(None, f"more users than any source can measure ({value:g} > {MAX_USERS:,.0f})")
     if most is not None and value > most:
         return Taken(most, clamped_from=value)
     return Taken(value)

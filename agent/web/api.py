@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from agent.report.source import (
 from agent.services import ServiceSpec, rule_text
 from agent.text import iso
 from agent.web import availability as avail
+from agent.web import pages
 from agent.web.query import BadRequest, parse_name, parse_time, query_params
 
 AGENT_KEY: web.AppKey[Agent] = web.AppKey("agent", Agent)
@@ -136,7 +138,7 @@ def outage_query(request: web.Request, agent: Agent, now: float) -> tuple[
         float, float, str | None, str | None]:
     """from, to, system and site (None: the agent's own; a site of a shared ledger; "all");
     raise BadRequest for a bad one."""
-    query = query_params(request, ("from", "to", "system", "site"))
+    query = query_params(request, ("from", "to", "system", "site", "limit", "cursor"))
     end = parse_time(query["to"], "to") if "to" in query else now
     start = parse_time(query["from"], "from") if "from" in query else end - DEFAULT_LOOKBACK
     if start >= end:
@@ -174,10 +176,57 @@ async def outages(request: web.Request) -> web.Response:
     agent = request.app[AGENT_KEY]
     now = time.time()
     start, end, system, site = outage_query(request, agent, now)
+    query = request.rel_url.query
+    if "limit" in query:
+        return await outages_page(request, agent, (start, end, system, site), now)
+    if "cursor" in query:
+        raise BadRequest("cursor: only with limit")
     await agent.snapshot()  # open windows' figures committed up to now
     loop = asyncio.get_running_loop()
     found = await loop.run_in_executor(None, read_outages, agent, start, end, system, site, now)
     return json_response(windows_json(found, now))
+
+
+OutageQuery = tuple[float, float, str | None, str | None]  # from, to, system, site
+
+
+async def outages_page(request: web.Request, agent: Agent, asked: OutageQuery,
+                       now: float) -> web.Response:
+    """A page of the list, the next page's cursor in a Link header. The whole list, costed
+    and rounded as without `limit` (so the pages add up to it), is kept for the rest of the
+    minute: the later pages of a year come from it rather than costing the year again."""
+    query = request.rel_url.query
+    limit = pages.parse_limit(query["limit"])
+    after = pages.parse_cursor(query["cursor"]) if "cursor" in query else None
+    # Keyed by the query as given, so the pages of one without `to` (to now) share an answer.
+    key = ("outages", *sorted((k, v) for k, v in query.items() if k not in ("limit", "cursor")))
+    cache = request.app[CACHE_KEY]
+    listed = cache.get(key)
+    if not isinstance(listed, Listed):
+        await agent.snapshot()
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, read_outages, agent, *asked, now)
+        listed = Listed.of(found, now)
+        cache.put(key, listed)
+    rows, cursor = pages.page(listed.rows, listed.places, after, limit)
+    response = json_response(rows)
+    if cursor is not None:
+        response.headers["Link"] = f'<{request.rel_url.update_query(cursor=cursor)}>; rel="next"'
+    return response
+
+
+@dataclass(frozen=True)
+class Listed:
+    """The whole list of one query, in order, with each row's place for the cursors."""
+
+    rows: list[dict[str, Any]]
+    places: list[pages.Place]
+
+    @classmethod
+    def of(cls, found: list[StoredWindow], now: float) -> Listed:
+        ordered = sorted(zip(windows_json(found, now), found, strict=True),
+                         key=lambda pair: (pair[1].record.start, pair[1].id))
+        return cls([row for row, _ in ordered], [(w.record.start, w.id) for _, w in ordered])
 
 
 async def summary(request: web.Request) -> web.Response:
@@ -284,4 +333,6 @@ async def availability(request: web.Request) -> web.Response:
         return error(503, f"ledger not readable: {exc}")
     if kept is None:
         cache.put(key, history)
-    return json_response(answer)
+    # Without indentation: the C encoder writes 10,000 systems' 90 days (900,000 objects)
+    # several times faster than the indenting one, and the page does not read whitespace.
+    return web.Response(text=json.dumps(answer), content_type="application/json")

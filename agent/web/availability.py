@@ -11,6 +11,7 @@ partial outage.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -95,12 +96,19 @@ def daily_availability(
     degraded = _outside(_outside(timespans.merge(by_state.get("degraded", [])), excluded), down)
     result = []
     for day in days:
-        start, end = day_bounds(day, tz)
+        start, end = _day_bounds(day, tz)
         seen = [c for span in watched if (c := timespans.clip(span, start, min(end, now)))]
+        if not (down or degraded or excluded):  # most systems, most days: nothing to clip
+            result.append(DayAvailability(day, timespans.total(seen), 0.0, 0.0, 0.0))
+            continue
         result.append(DayAvailability(
             day=day, watched=timespans.total(seen), down=_within(down, seen),
             degraded=_within(degraded, seen), excluded=_within(excluded, seen)))
     return result
+
+
+# Every system asks for the same days' bounds: worked out once each, not 10,000 times.
+_day_bounds = functools.lru_cache(maxsize=1024)(day_bounds)
 
 
 def _within(intervals: list[Interval], seen: list[Interval]) -> float:

@@ -19,8 +19,10 @@ async def ping(request: web.Request) -> web.Response:
     """Answer 200 `OK` for a ping counted; 404 for a token of no system here, saying where
     it belongs; 429 past the rate limit; 400 for a path that is no ping."""
     body = await _first_bytes(request) if request.method == "POST" else ""
+    kind = request.match_info.get("kind")  # None: /ping/<token>; "" after a trailing slash
+    word = "" if kind is None else kind or "/"  # which is no ping: 400, as any other path
     status, text = await request.app[AGENT_KEY].heartbeats.receive(
-        request.match_info["token"], request.match_info.get("kind", ""), body)
+        request.match_info["token"], word, body)
     headers = {"Retry-After": "1"} if status == 429 else None
     return web.Response(status=status, text=text, headers=headers)
 
@@ -39,6 +41,6 @@ async def _first_bytes(request: web.Request) -> str:
 
 
 def add_routes(app: web.Application) -> None:
-    for path in (PREFIX + "{token}", PREFIX + "{token}/{kind}"):
+    for path in (PREFIX + "{token}", PREFIX + "{token}/{kind:.*}"):
         app.router.add_get(path, ping)  # and HEAD, as every other route
         app.router.add_post(path, ping)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from support.helpers import HOURLY
+
+from agent.config.summary import peak_costs
 from agent.services import ServiceSpec
 
 from .conftest import MINIMAL, load, problems
@@ -32,6 +36,19 @@ def test_a_service_reads_with_its_rules_and_its_members_carry_no_users(tmp_path:
     assert config.system("exch-1").users_share == 0.0  # a member: the service has the users
     assert config.system("exch-2").users_share == 0.1  # unless it says so itself
     assert config.system("core").users_share == 1.0  # not a member
+
+
+def test_members_take_no_users_or_direct_cost_from_defaults(tmp_path: Path) -> None:
+    """Found by review: a redundant pair billed defaults' direct cost three times, and a
+    service within a service carried every user."""
+    text = PAIR.replace("cost:", "defaults: {direct_cost_per_hour: 50, users_share: 0.5}\ncost:")
+    config = load(tmp_path, text + """\
+  - name: outer
+    members: [exchange, core]
+""")
+    assert [(config.system(n).users_share, config.system(n).direct_cost_per_hour)
+            for n in ("exch-1", "exch-2", "exchange", "outer")] == [
+        (0.0, 0.0), (0.1, 0.0), (0.0, 0.0), (0.5, 50.0)]
 
 
 def test_n_of_m_rules(tmp_path: Path) -> None:
@@ -107,3 +124,31 @@ alerts:
   - {name: mail-down, condition: state, notify: [hook], systems: [exchange]}
 """
     assert load(tmp_path, text).alerts[0].systems == ("exchange",)
+
+
+def test_a_cycle_of_services_is_reported_once_as_a_cycle(tmp_path: Path) -> None:
+    text = PAIR + """\
+  - name: left
+    members: [right, exch-1]
+  - name: right
+    members: [left, exch-2]
+"""
+    lines = problems(tmp_path, text)
+    assert len(lines) == 1 and "dependency cycle: " in lines[0], lines
+
+
+def test_check_s_peak_of_a_dependency_counts_the_services_down_behind_it(tmp_path: Path) -> None:
+    """Found by review: `check` left out a service whose members all depend on a network."""
+    text = PAIR.replace('    probe: {type: tcp, target: "exch-1.example.internal:443"}',
+                        '    probe: {type: tcp, target: "exch-1.example.internal:443"}\n'
+                        "    depends_on: [core]").replace(
+        '    probe: {type: tcp, target: "exch-2.example.internal:443"}',
+        '    probe: {type: tcp, target: "exch-2.example.internal:443"}\n'
+        "    depends_on: [core]").replace("  - name: core\n",
+                                       "  - name: core\n    users_share: 0.5\n")
+    config = load(tmp_path, text + "    users_share: 0.8\n")
+    peaks = peak_costs(config)
+    # core down: both members behind it, so the service (0.8) too, and exch-2's own 0.1,
+    # with core's 0.5: 1 - 0.5 x 0.2 x 0.9 = 0.91
+    assert peaks["core"] == pytest.approx(100 * HOURLY * 0.91)
+    assert peaks["exchange"] == pytest.approx(100 * HOURLY * 0.8)

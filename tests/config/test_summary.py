@@ -16,8 +16,10 @@ def test_summary_shows_systems_cost_basis_and_peak_cost(example: Config) -> None
         "Systems: 9, services: 1 (and 2 canaries)",
         "Currency: GBP; time zone: Europe/London",
         "Cost per user-hour: £25,000 / 1,924 h = £12.99 per user-hour",
-        "Peak concurrent users: 2,000",
-        "Peak cost of a full outage: 2,000 \N{MULTIPLICATION SIGN} £12.9938 = £25,987.53 per hour",
+        # the example's users are measured, up to max 3,000
+        "Peak concurrent users: 3,000 (measured, up to max 3,000; the fallback's peak is 2,000)",
+        "Peak cost of a full outage: 3,000 \N{MULTIPLICATION SIGN} £12.9938 = £38,981.29 per hour "
+        "(measured users, up to max 3,000)",
     ]
 
 

@@ -82,14 +82,44 @@ def test_an_http_json_source_takes_a_dotted_path(tmp_path: Path) -> None:
                      'path to a number, e.g. "data.sessions"', id="bad-path"),
         pytest.param("    source: {type: prometheus, url: 'http://p:9090', query: up, path: x}\n"
                      "    fallback: 5\n",
-                     "config.yaml:4: cost.concurrent_users.source.path: unknown key for users "
-                     "source type prometheus (known: ca_file, client_cert, client_key, every, "
-                     "headers, max, query, timeout, tls_verify, type, url)",
-                     id="key-of-another-type"),
+                     "config.yaml:4: cost.concurrent_users.source.path: only for users source "
+                     "type http_json, not prometheus", id="key-of-another-type"),
+        pytest.param("    source: {type: http_json, url: 'http://h/s', path: n, query: up}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:4: cost.concurrent_users.source.query: only for users source "
+                     "type prometheus, not http_json", id="query-on-http-json"),
+        pytest.param("    source: {type: prometheus, url: 'http://p:9090/?x=1', query: up}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:4: cost.concurrent_users.source.url: the Prometheus server's "
+                     "URL takes no query string or fragment (its /api/v1/query is asked)",
+                     id="prometheus-url-with-a-query-string"),
+        pytest.param("    source: {type: prometheus, url: 'http://p', query: up, hedaers: {}}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:4: cost.concurrent_users.source.hedaers: unknown key for users "
+                     "source type prometheus; did you mean 'headers'?", id="unknown-key"),
         pytest.param("    source: {type: command, command: [/bin/true], max: -1}\n"
                      "    fallback: 5\n",
                      "config.yaml:4: cost.concurrent_users.source.max: must not be negative",
                      id="negative-max"),
+        pytest.param("    source: {type: command, command: [/bin/true], max: 0}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:4: cost.concurrent_users.source.max: must be greater than "
+                     "zero", id="zero-max"),
+        pytest.param("    source: {type: command, command: [/bin/true], max: 2e7}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:4: cost.concurrent_users.source.max: must be at most "
+                     "10,000,000 (no source measures more users)", id="max-above-the-bound"),
+        pytest.param("    source:\n      type: http_json\n      url: 'http://u:pw@h/s'\n"
+                     "      path: n\n      headers: {Authorization: Bearer x}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:8: cost.concurrent_users.source.headers.Authorization: the "
+                     "url's user:password@ is sent as an Authorization header of its own: give "
+                     "one or the other", id="credentials-twice"),
+        pytest.param("    source: {type: command, command: [/bin/true], every: 1s, timeout: 5s}\n"
+                     "    fallback: 5\n",
+                     "config.yaml:4: cost.concurrent_users.source.timeout: must not be longer "
+                     "than every (1s): a reading must end before the next is due",
+                     id="timeout-over-every"),
     ],
 )
 def test_a_bad_source_is_reported_at_its_line_and_key_path(tmp_path: Path, users: str,

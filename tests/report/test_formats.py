@@ -84,6 +84,7 @@ def test_json_has_exactly_the_documented_fields(report):
         "cost": 19490.65, "recorded_cost": 19490.64, "uncertainty_seconds": 45.0,
         "source": "live", "voided_reason": None, "ticket": "INC-42", "note": None, "reason": "",
         "cost_low": 19436.50, "cost_high": 19598.93,
+        "evidence": [],  # a service's members' windows, a heartbeat's pings: none here
     }
     assert document == {
         "site": "shire-hall",

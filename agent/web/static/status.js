@@ -237,7 +237,8 @@
 
   // A service's members with their states, and the rule that makes it down.
   function memberList(svc, states) {
-    return el("p", { class: "members" }, "Down when " + svc.down_when + " of: ",
+    const rule = ["all", "any"].includes(svc.down_when) ? svc.down_when + " of" : svc.down_when;
+    return el("p", { class: "members" }, "Down when " + rule + ": ",
       ...svc.members.flatMap((m, i) => [i ? ", " : null,
         el("span", { class: "member", "data-state": states[m] || "unknown" },
           m + " (" + (states[m] || "unknown") + ")")]));
