@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Amounts:
-    """Money and time accrued by one window, one day or one system's lifetime."""
+    """Money and time accrued by one window, one day or one system's lifetime (slots, as on
+    Basis, WindowRecord and Annotations: a year's report holds 100,000 of each)."""
 
     cost: float = 0.0  # staff + direct, in the currency
     staff: float = 0.0
@@ -35,7 +36,7 @@ class Amounts:
         return Amounts(self.cost, self.staff, self.direct, self.downtime, self.degraded)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Basis:
     """The cost model a window was costed with, so a later config change never rewrites it."""
 
@@ -46,7 +47,7 @@ class Basis:
     users_at_start: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowRecord:
     system: str
     state: str  # down | degraded | maintenance | unknown
@@ -253,7 +254,7 @@ class Batch:
 # --- corrections and imports: written by the CLI, never by the daemon ----------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Annotations:
     """What people added to a window afterwards (`annotate`, `void`, `import`)."""
 

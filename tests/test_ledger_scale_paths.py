@@ -1,6 +1,8 @@
 """The paths issue 20 made fast, checked by behaviour (speed is measured only in
 benchmarks/): streamed JSON and CSV are the documents they were, imports written a chunk at
-a time stay all-or-nothing, and `/api/v1/outages` pages add up to the plain list."""
+a time stay all-or-nothing, windows read as tuples are the windows read by name, a report
+that skips the audit trail differs only where it is shown, and `/api/v1/outages` pages add
+up to the plain list."""
 
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ import pytest
 from support.ledgerparts import LONDON, at, write_config
 
 from agent import export
+from agent.cli.report import REPORT_FORMATS, SHOWS_CHANGES
 from agent.config import load_config
 from agent.importer import import_file
 from agent.ledger import Ledger, edits
+from agent.ledger.reads import overlapping
+from agent.ledger.rows import stored_window
+from agent.report import STREAMERS
+from agent.report.source import read_report
 from agent.web import pages
 from agent.web.query import BadRequest
 
@@ -107,6 +114,31 @@ def test_a_failure_after_a_chunk_was_written_leaves_nothing(cfg, tmp_path, monke
     with pytest.raises(OSError):
         import_file(cfg, path, "alice@desk", at("2027-01-01 00:00"))
     assert Ledger(cfg.agent.ledger, cfg.agent.site).report_windows(0.0, 4e9) == []
+
+
+def test_windows_read_as_tuples_are_the_windows_read_by_column_name(cfg, tmp_path):
+    path = tmp_path / "windows.csv"
+    path.write_text(FILE)
+    import_file(cfg, path, "alice@desk", at("2027-01-01 00:00"))
+    ledger = Ledger(cfg.agent.ledger, cfg.agent.site)
+    ledger.annotate(1, {"voided": "a test", "cause": "network"}, "bob", at("2027-01-02 00:00"))
+    with ledger.engine.connect() as conn:
+        by_name = [stored_window(row) for row in conn.execute(
+            overlapping(cfg.agent.site, 0.0, 4e9)).mappings()]
+    assert len(by_name) == 5 and by_name[0].annotations.voided_reason == "a test"
+    assert ledger.report_windows(0.0, 4e9) == by_name
+
+
+def test_json_and_csv_reports_are_the_same_without_reading_the_audit_trail(cfg, tmp_path):
+    path = tmp_path / "windows.csv"
+    path.write_text(FILE)
+    import_file(cfg, path, "alice@desk", at("2027-01-01 00:00"))
+    span = (at("2026-11-01 00:00"), at("2026-12-01 00:00"), at("2026-12-01 00:00"))
+    full, bare = read_report(cfg, *span), read_report(cfg, *span, audit=False)
+    assert full.changes and not bare.changes
+    for fmt in REPORT_FORMATS:
+        same = "".join(STREAMERS[fmt](full)) == "".join(STREAMERS[fmt](bare))
+        assert same is (fmt not in SHOWS_CHANGES), fmt
 
 
 # --- pages of /api/v1/outages ---------------------------------------------------------------

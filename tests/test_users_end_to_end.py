@@ -28,6 +28,7 @@ from agent.daemon import Agent
 from agent.ledger import Ledger
 from agent.model import Check, ProbeResult
 from agent.records import UsersReading
+from agent.report import RENDERERS
 from agent.report.source import read_report
 
 FALLBACK = 100.0
@@ -187,6 +188,8 @@ async def check_the_evidence(path: Path, live: float, began: float, sources: set
     staff = sum(by_hand([r for r in readings if r.group == g], start, end, FALLBACK)
                 for g in {r.group for r in readings}) / 3600 * HOURLY
     assert round(report.cost, 2) == round(live, 2) == round(staff, 2)
+    share = json.loads(RENDERERS["json"](report))["measured_share"]  # said in the JSON too
+    assert share == round(report.model.measured_share, 6) and 0 < share <= 1
 
 
 class JsonEndpoint:

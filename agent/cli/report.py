@@ -18,6 +18,9 @@ from agent.cli.common import (
 from agent.cli.newfile import format_of, refuse_unwritable, write_output
 
 REPORT_FORMATS = ("md", "html", "csv", "json")  # the keys of agent.report.RENDERERS
+# The formats that list the audit trail (Report.changes): the others skip reading it, a
+# second of a year's 100,000 imported windows (issue 20).
+SHOWS_CHANGES = ("md", "html")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -36,7 +39,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         report = read_report(config, start, end, time.time(), args.system,
                              ALL_SITES if args.all_sites else args.site,
-                             what_if=args.basis == "current")
+                             what_if=args.basis == "current",
+                             audit=fmt in SHOWS_CHANGES)
     except LedgerError as exc:
         return fail(f"cannot read the ledger: {exc}", code=1)
     except NoSuchSite as exc:

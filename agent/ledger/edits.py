@@ -21,7 +21,7 @@ from agent.ledger.rows import (
     action_row,
     annotations_row,
     audit_row,
-    stored_window,
+    stored_windows,
     window_row,
 )
 from agent.ledger.store import LedgerError
@@ -98,8 +98,9 @@ class Edits(Connections):
         with self._transaction(commit=not dry_run) as conn:
             if basis is not None:
                 self._record_basis(conn, basis, at)
-            found = [stored_window(row) for row in
-                     conn.execute(touching(self.site, *span)).mappings()]
+            result = conn.execute(touching(self.site, *span))
+            keys = list(result.keys())
+            found = stored_windows(result.all(), keys)
             wanted = set(systems)
             existing: dict[str, list[StoredWindow]] = {name: [] for name in wanted}
             for w in found:

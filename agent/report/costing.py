@@ -28,7 +28,7 @@ from agent.users.inforce import MeasuredCalendar, MeasuredPart
 Era = tuple[float, CostBasis]  # a cost basis and when it came into force
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stretch:
     """A piece of a window that counts: `system` loses its users' time, for `payee`."""
 
@@ -42,7 +42,7 @@ class Stretch:
     recorded: Basis | None = None  # the window's stored basis: for a system the basis lacks
 
 
-@dataclass
+@dataclass(slots=True)
 class Money:
     """What one window comes to: staff time attributed to it as a root cause, and its own
     direct costs, in all and by local day."""

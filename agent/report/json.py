@@ -32,6 +32,8 @@ def chunks(report: Report) -> Iterator[str]:
         "total_cost": total.cost, "total_cost_low": total.low, "total_cost_high": total.high,
         "total_downtime_seconds": round(report.downtime, 3),
         "basis": "current" if report.model.what_if else "recorded",
+        "measured_share": (None if report.model.measured_share is None
+                           else round(report.model.measured_share, 6)),
     }
     yield "{\n" + members(head, 1) + ',\n  "systems": ['
     for k, s in enumerate(report.systems):

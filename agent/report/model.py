@@ -10,7 +10,7 @@ from agent.loss import round_to_total
 from agent.records import AuditEntry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """One record behind a window (agent.report.evidence): a member's window of a service
     (`state` its state, from `start` to `end`, None while open), or a heartbeat's ping
@@ -23,9 +23,10 @@ class Evidence:
     text: str  # the member window's reason, or the ping's body (redacted when received)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowLine:
-    """One window as the report counts it, inside the report's range."""
+    """One window as the report counts it, inside the report's range (slots, as on Incident,
+    Pennies and Evidence: a year's report holds 100,000 of them)."""
 
     id: int
     system: str
@@ -54,7 +55,7 @@ class WindowLine:
         return self.staff + self.direct
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Incident:
     """A continuous spell of down (and degraded) windows of one system that includes downtime."""
 
@@ -164,7 +165,7 @@ class Planned:
     end: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pennies:
     """A system's figures rounded to the penny so that, down each column and across each
     row, what is shown adds up to what is shown (see `Report.pennies`)."""

@@ -39,18 +39,20 @@ class Source:
 
 def read_report(
     config: Config, start: float, end: float, as_of: float, system: str | None = None,
-    sites: str | None = None, what_if: bool = False,
+    sites: str | None = None, what_if: bool = False, audit: bool = True,
 ) -> Report:
     """Given a range, return the report from the configured ledger: of the configured site
     (`sites` None), of another site sharing the ledger (its name), or of the organisation
     (ALL_SITES); costed with the bases recorded in the ledger, or (`what_if`) with today's
-    configuration throughout. Raise LedgerError if it cannot be read, NoSuchSite for a site
-    it has nothing of, ValueError if `system` is neither configured nor in the ledger."""
+    configuration throughout; without `audit`, its `changes` are left empty (the audit trail
+    is read only for the formats that show it). Raise LedgerError if it cannot be read,
+    NoSuchSite for a site it has nothing of, ValueError if `system` is neither configured
+    nor in the ledger."""
     ledger = Ledger.of(config.agent)
     if not ledger.exists():
         raise LedgerError(f"no ledger at {ledger.name}: has the agent run with this config?")
     ledger.prepare()  # brings an older ledger's schema up to date
-    source = read_source(ledger, start, end, sites)
+    source = read_source(ledger, start, end, sites, audit)
     known = {s.name for s in config.systems} | source.systems
     if system is not None and system not in known:
         raise ValueError(f"no system named {system!r} in the configuration or the ledger")
@@ -65,14 +67,16 @@ def read_report(
     return dataclasses.replace(report, site=source.site)
 
 
-def read_source(ledger: Ledger, start: float, end: float, sites: str | None) -> Source:
-    """What a report of `sites` (as `read_report` takes it) needs over [start, end)."""
+def read_source(ledger: Ledger, start: float, end: float, sites: str | None,
+                audit: bool = True) -> Source:
+    """What a report of `sites` (as `read_report` takes it) needs over [start, end); without
+    `audit`, no audit trail."""
     if sites is None:
-        return _site_source(ledger, start, end)
+        return _site_source(ledger, start, end, audit)
     if sites == ALL_SITES:
         return _organisation(ledger, start, end)
     check_site(ledger, sites)
-    return _site_source(ledger.for_site(sites), start, end)
+    return _site_source(ledger.for_site(sites), start, end, audit)
 
 
 def check_site(ledger: Ledger, site: str) -> None:
@@ -83,11 +87,11 @@ def check_site(ledger: Ledger, site: str) -> None:
                          f"{', '.join(names) or 'none yet'}; {ALL_SITES!r} for all of them)")
 
 
-def _site_source(ledger: Ledger, start: float, end: float) -> Source:
+def _site_source(ledger: Ledger, start: float, end: float, audit: bool = True) -> Source:
     windows = ledger.report_windows(start, end)
     return Source(site=ledger.site, windows=windows,
                   systems={w.record.system for w in windows},
-                  audit=ledger.audit_trail(w.id for w in windows),
+                  audit=ledger.audit_trail(w.id for w in windows) if audit else [],
                   planned=adhoc_maintenance(ledger.actions_since(0)),
                   first_seen=ledger.first_seen(), bases=ledger.bases())
 

@@ -108,6 +108,8 @@ def method(report: Report) -> list[str]:
     """The method, as a list of statements a reader can check the figures against."""
     model = report.model
     schedule = "the users schedule" if model.scheduled else "the configured number of users"
+    if model.measured_share is not None:  # readings were in force: they come first
+        schedule = f"the readings of the users source, else {schedule}"
     holidays = f", bank holidays {model.holidays}" if model.holidays else ""
     excluded = f" ({holidays[2:]} excluded)" if holidays else ""
     business = (

@@ -91,6 +91,7 @@ def test_json_has_exactly_the_documented_fields(report):
         "from": "2026-11-01T00:00:00.000Z", "to": "2026-12-01T00:00:00.000Z",
         "currency": "GBP", "total_cost": 31635.03, "total_cost_low": 31580.89,
         "total_cost_high": 31743.31, "total_downtime_seconds": 10800.0, "basis": "recorded",
+        "measured_share": None,  # no users source: every figure from the schedule
         "systems": [
             {"system": "email", "incidents": 2, "downtime_seconds": 7200.0,
              "availability": 0.997222, "cost": 25987.53, "cost_low": 25933.39,
