@@ -321,11 +321,11 @@ def render_systems(views: list[SystemView]) -> str:
     out.extend(f'outage_system_cause{{cause="{_label(view.cause)}",system="{_label(view.name)}"}}'
                " 1.0\n" for view in views if view.cause)
     out.append(MEMBERS_HEADER)
-    states = {view.name: view.state.value for view in views}
-    for view in views:
-        if view.members:
-            system = _label(view.name)
-            found = [states.get(member, "unknown") for member in view.members]
-            out.extend(f'outage_service_members{{state="{state}",system="{system}"}} '
-                       f"{_number(float(found.count(state)))}\n" for state in STATES)
+    services = [view for view in views if view.members]
+    states = {view.name: view.state.value for view in views} if services else {}
+    for view in services:
+        system = _label(view.name)
+        found = [states.get(member, "unknown") for member in view.members]
+        out.extend(f'outage_service_members{{state="{state}",system="{system}"}} '
+                   f"{_number(float(found.count(state)))}\n" for state in STATES)
     return "".join(out)

@@ -21,7 +21,7 @@ The rules (docs/services.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from agent.model import ProbeResult, State, Status, System
@@ -42,9 +42,29 @@ class ServiceSpec:
     type: str = TYPE
 
 
+def within(names: Iterable[str], members: Callable[[str], Sequence[str]]) -> list[str]:
+    """`names` and everything they are made of (`members(name)`: () for a system), each once,
+    a service before its members, in the order listed. Bounded: each name is expanded
+    once."""
+    found: dict[str, None] = {}
+    pending = list(reversed(list(names)))
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found[name] = None
+            pending.extend(reversed(members(name)))
+    return list(found)
+
+
 def is_service(system: System) -> bool:
     """True for a service (derived from members), False for a probed or heartbeat system."""
     return isinstance(system.check.spec, ServiceSpec)
+
+
+def members_of(system: System) -> tuple[str, ...]:
+    """A service's members; () for a probed or heartbeat system."""
+    spec = system.check.spec
+    return spec.members if isinstance(spec, ServiceSpec) else ()
 
 
 def rule_count(text: str, members: int) -> tuple[int | None, str | None]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from agent.live import Live
 from agent.model import State
-from agent.services import ServiceSpec, as_result, judge
+from agent.services import ServiceSpec, as_result, is_service, judge, members_of, within
 from agent.state import DOWN, UP, Change, Situation
 
 VERDICT_SLACK = 1.0  # seconds a suspect's probe may run late before it no longer holds anyone
@@ -52,18 +52,8 @@ def awaiting_verdict(live: Live, lives: Mapping[str, Live], canaries: Sequence[L
 def probed_behind(names: Sequence[str], lives: Mapping[str, Live]) -> list[Live]:
     """The probed systems whose verdicts decide `names`: a service (agent.services) stands
     for its members, through services of services."""
-    seen: dict[str, Live] = {}
-    pending = list(names)
-    while pending:  # each name is expanded once: at most every system's members in all
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen[name] = other = lives[name]
-        spec = other.system.check.spec
-        if isinstance(spec, ServiceSpec):
-            pending.extend(spec.members)
-    return [live for live in seen.values() if not isinstance(live.system.check.spec,
-                                                              ServiceSpec)]
+    found = [lives[name] for name in within(names, lambda name: members_of(lives[name].system))]
+    return [live for live in found if not is_service(live.system)]
 
 
 def _unseen_since(suspect: Live, since: float, at: float) -> bool:

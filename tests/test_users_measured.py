@@ -10,13 +10,14 @@ import datetime as dt
 import pytest
 from support.helpers import DOWN, HOURLY, UP, config, system
 from support.ledgerparts import window as ledger_window
+from test_cost_model import stored
 
 from agent.basis import basis_of
 from agent.cost import UsersCalendar
 from agent.engine import Engine
 from agent.ledger import StoredWindow
 from agent.model import Config, System, UsersSchedule, UsersSource
-from agent.records import Batch, UsersReading, WindowRecord
+from agent.records import UsersReading
 from agent.report import build_report
 from agent.report.words import method
 from agent.users.command import CommandSource
@@ -31,13 +32,6 @@ def readings(*items: tuple[float, float | None], period: float = 60.0) -> Readin
     for at, value in items:
         found.add(T0 + at, value, period)
     return found
-
-
-def stored(batches: list[Batch]) -> list[StoredWindow]:
-    latest: dict[tuple[str, float], WindowRecord] = {}
-    for batch in batches:
-        latest.update(((w.system, w.start), w) for w in batch.windows)
-    return [StoredWindow(id=k + 1, record=w) for k, w in enumerate(latest.values())]
 
 
 # --- the step function ------------------------------------------------------------------------

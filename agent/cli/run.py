@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from agent.cli.common import (
     Commands,
@@ -19,8 +19,8 @@ from agent.cli.common import (
     setup_logging,
     with_ledger,
 )
-from agent.model import Config, ProbeResult, State, Status, System
-from agent.services import ServiceSpec, as_result, is_service, judge
+from agent.model import Config, ProbeResult, State, Status
+from agent.services import ServiceSpec, as_result, is_service, judge, members_of, within
 from agent.text import redact
 
 
@@ -65,7 +65,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if unknown:
         return fail(f"unknown system(s): {', '.join(unknown)}")
     wanted = [known[name] for name in args.systems] or list(config.systems)
-    everything = probed(wanted, known)
+    everything = [known[name] for name in within(
+        (s.name for s in wanted), lambda name: members_of(known[name]))]
     chosen = [system for system in everything if not is_service(system)]
     results = dict(zip((s.name for s in chosen),
                        asyncio.run(probe_all([s.check for s in chosen])), strict=True))
@@ -90,21 +91,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 STATE_OF = {Status.UP: State.UP, Status.DEGRADED: State.DEGRADED, Status.DOWN: State.DOWN,
             Status.UNKNOWN: State.UNKNOWN}  # one probe's result, read as a member's state
-
-
-def probed(systems: Sequence[System], known: Mapping[str, System]) -> list[System]:
-    """`systems` and, for a service, its members, through services of services (each
-    once, a service before its members)."""
-    found: dict[str, System] = {}
-    pending = list(reversed(systems))
-    while pending:  # each name is expanded once
-        system = pending.pop()
-        if system.name in found:
-            continue
-        found[system.name] = system
-        if isinstance(system.check.spec, ServiceSpec):
-            pending.extend(known[name] for name in reversed(system.check.spec.members))
-    return list(found.values())
 
 
 async def probe_all(checks: Sequence[object]) -> list[ProbeResult]:

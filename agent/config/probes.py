@@ -14,11 +14,10 @@ from agent.config.tree import Context, Node, one_or_list
 from agent.config.values import (
     Parser,
     as_mapping,
-    did_you_mean,
     expect,
     known_fields,
     string,
-    typed_mapping,
+    type_of,
     validated,
 )
 from agent.model import Check, ProbeSpec, System
@@ -101,16 +100,7 @@ def read_probe(ctx: Context, node: Node) -> Probe | None:
 
 
 def _probe_type(ctx: Context, node: Node) -> ProbeType | None:
-    types = probe_types()
-    mapping = typed_mapping(ctx, node, types)
-    if mapping is None:
-        return None
-    name = string(ctx, mapping["type"])
-    if name is not None and name not in types:
-        hint = did_you_mean(name, types) or f" (known: {', '.join(types)})"
-        ctx.bad(mapping["type"], f"unknown probe type {name!r}{hint}")
-        return None
-    return types[name] if name is not None else None
+    return type_of(ctx, node, probe_types(), "probe type")
 
 
 def make_system(name: str, probe: Probe, merged: dict[str, Setting], **extra: Any) -> System:

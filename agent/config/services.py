@@ -12,7 +12,7 @@ from agent.config.timing import Setting, read_settings
 from agent.config.tree import Context, Node, list_items, raw_string
 from agent.config.values import as_list, known_fields, name_error, string, validated
 from agent.model import Check, System
-from agent.services import ServiceSpec, rule_count, rule_text
+from agent.services import ServiceSpec, rule_count, rule_text, within
 
 _SERVICE_KEYS = ("down_when", "degraded_when", *SHARED_KEYS, *COSTING)
 _name = validated(string, name_error)
@@ -50,30 +50,19 @@ def _check_counted_once(ctx: Context, items: list[Node], services: list[System |
     for item, service in zip(items, services, strict=True):
         if service is None or not isinstance(spec := service.check.spec, ServiceSpec):
             continue
-        within = {member: _members_within(member, specs) for member in spec.members}
-        if any(service.name in names for names in within.values()):
+        inside = {member: set(within([member], lambda name: specs[name].members
+                                     if name in specs else ())) for member in spec.members}
+        if any(service.name in names for names in inside.values()):
             continue  # a cycle, reported as one
         seen: dict[str, str] = {}
         for member in spec.members:
-            for inner in within[member]:
+            for inner in inside[member]:
                 if inner in seen and seen[inner] != member:
                     where = [seen[inner], member]
                     ctx.bad(item.value["members"], f"{inner!r} would count twice towards "
                             f"its rule, through {where[0]!r} and {where[1]!r}: list it once")
                     return
                 seen.setdefault(inner, member)
-
-
-def _members_within(name: str, specs: dict[str, ServiceSpec]) -> set[str]:
-    """`name` and, for a service, every system and service within it (cycles are refused
-    elsewhere: each is expanded once)."""
-    found, pending = set(), [name]
-    while pending:
-        current = pending.pop()
-        if current not in found:
-            found.add(current)
-            pending.extend(specs[current].members if current in specs else ())
-    return found
 
 
 def _service(

@@ -7,10 +7,12 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from agent.config.tree import Context, Node, kind
+
+T = TypeVar("T")  # an entry of a registry read by `type_of`
 
 MAX_DURATION = 366 * 86400.0  # longer would overflow schedulers and mean a typo
 
@@ -110,6 +112,20 @@ def typed_mapping(ctx: Context, node: Node, types: Iterable[str]) -> dict[str, N
         ctx.missing(node, "type", f" (one of {', '.join(types)})")
         return None
     return mapping
+
+
+def type_of(ctx: Context, node: Node, types: Mapping[str, T], what: str) -> T | None:
+    """Given a node that must be a mapping whose `type` names one of `types` (a registry of
+    `what`: "probe type"), return that entry; None after reporting why not."""
+    mapping = typed_mapping(ctx, node, types)
+    if mapping is None:
+        return None
+    name = string(ctx, mapping["type"])
+    if name is not None and name not in types:
+        hint = did_you_mean(name, types) or f" (known: {', '.join(types)})"
+        ctx.bad(mapping["type"], f"unknown {what} {name!r}{hint}")
+        return None
+    return types[name] if name is not None else None
 
 
 def as_list(ctx: Context, node: Node) -> list[Node] | None:

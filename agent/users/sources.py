@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 from agent.config.tree import Context, Node
 from agent.config.values import (
-    did_you_mean,
     duration,
     format_duration,
     known_fields,
     non_negative,
-    string,
-    typed_mapping,
+    positive_duration,
+    type_of,
 )
 from agent.model import UsersSource
 from agent.users import command, http_json, prometheus
@@ -45,7 +44,7 @@ def read_source(ctx: Context, node: Node) -> UsersSource | None:
     values = {key: parse(ctx, fields[key]) for key, parse in kind.fields.items() if key in fields}
     every = _every(ctx, fields["every"]) if "every" in fields else DEFAULT_EVERY
     most = _max(ctx, fields["max"]) if "max" in fields else None
-    timeout = _timeout(ctx, fields["timeout"]) if "timeout" in fields else None
+    timeout = positive_duration(ctx, fields["timeout"]) if "timeout" in fields else None
     bad = (every is None or ("max" in fields and most is None)
            or ("timeout" in fields and timeout is None))
     if timeout is not None and every is not None and timeout > every:
@@ -82,15 +81,7 @@ def _fields(ctx: Context, node: Node, kind: SourceType) -> dict[str, Node] | Non
 
 
 def _source_type(ctx: Context, node: Node) -> SourceType | None:
-    mapping = typed_mapping(ctx, node, SOURCE_TYPES)
-    if mapping is None:
-        return None
-    name = string(ctx, mapping["type"])
-    if name is not None and name not in SOURCE_TYPES:
-        hint = did_you_mean(name, SOURCE_TYPES) or f" (known: {', '.join(SOURCE_TYPES)})"
-        ctx.bad(mapping["type"], f"unknown users source type {name!r}{hint}")
-        return None
-    return SOURCE_TYPES[name] if name is not None else None
+    return type_of(ctx, node, SOURCE_TYPES, "users source type")
 
 
 def _every(ctx: Context, node: Node) -> float | None:
@@ -110,14 +101,6 @@ def _max(ctx: Context, node: Node) -> float | None:
         ctx.bad(node, f"must be at most {MAX_USERS:,.0f} (no source measures more users)")
         return None
     return most
-
-
-def _timeout(ctx: Context, node: Node) -> float | None:
-    seconds = duration(ctx, node)
-    if seconds == 0:
-        ctx.bad(node, "must be greater than zero")
-        return None
-    return seconds
 
 
 @dataclass(frozen=True)
